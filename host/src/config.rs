@@ -1,0 +1,428 @@
+//! The operator's configuration file: which scraper modules to run, with
+//! which parameters, grants and limits.
+//!
+//! The file is YAML, like the rest of the Prometheus ecosystem. Unknown keys
+//! are errors (a typo in a security-relevant key must not be silently
+//! ignored), and every error names the module and the key at fault.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use bytesize::ByteSize;
+use serde::{Deserialize, Serialize};
+use serde_yaml_ng::{Mapping, Value};
+
+/// The whole configuration file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Settings that apply to the exporter as a whole.
+    pub global: Global,
+    /// The scraper modules, in the order they appear in the file; that order
+    /// decides which module keeps a metric name when two emit the same one.
+    pub modules: Vec<ModuleConfig>,
+}
+
+/// Exporter-wide settings (`global:` in the file).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Global {
+    /// How many guest calls may run at the same time, across all scrapes.
+    /// Each running guest holds up to its memory limit, so this bounds the
+    /// exporter's memory as well as its CPU use.
+    pub concurrency: usize,
+    /// Time kept back from Prometheus' `X-Prometheus-Scrape-Timeout-Seconds`
+    /// so the answer is written before Prometheus gives up.
+    #[serde(with = "humantime_serde")]
+    pub scrape_timeout_margin: Duration,
+    /// Maximum wasm stack of a guest call; deeper recursion traps.
+    pub wasm_stack: ByteSize,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Self {
+            concurrency: std::thread::available_parallelism()
+                .map(|n| n.get() * 2)
+                .unwrap_or(4),
+            scrape_timeout_margin: Duration::from_millis(250),
+            wasm_stack: ByteSize::kib(512),
+        }
+    }
+}
+
+/// Resource and output limits of one module. `defaults:` in the file sets
+/// them for every module; a module's own `limits:` overrides single keys.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Wall-clock deadline of one call (instantiation included).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Cap on the sum of the guest's linear memories.
+    pub memory: ByteSize,
+    /// Cap on the elements of each guest table.
+    pub table_elements: u32,
+    /// Cap on the number of metric families returned.
+    pub max_families: usize,
+    /// Cap on the number of series (samples) returned, all families together.
+    pub max_series: usize,
+    /// Cap on the number of dimensions (label names) of one family.
+    pub max_labels: usize,
+    /// Cap on the length in bytes of a metric or label name.
+    pub max_name_length: usize,
+    /// Cap on the length in bytes of a label value.
+    pub max_label_value_length: usize,
+    /// Cap on the length in bytes of a family's help text.
+    pub max_help_length: usize,
+    /// Cap on the size of everything returned: all names, help texts and
+    /// label values in bytes, plus 8 bytes per sample value.
+    pub max_output_bytes: ByteSize,
+    /// How much of the guest's stdout and of its stderr is kept per call and
+    /// written to the exporter's log; the rest is dropped and counted.
+    pub max_log_bytes: ByteSize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(2),
+            memory: ByteSize::mib(64),
+            table_elements: 100_000,
+            max_families: 1_000,
+            max_series: 10_000,
+            max_labels: 32,
+            max_name_length: 256,
+            max_label_value_length: 4_096,
+            max_help_length: 4_096,
+            max_output_bytes: ByteSize::mib(8),
+            max_log_bytes: ByteSize::kib(16),
+        }
+    }
+}
+
+impl Limits {
+    fn validate(&self) -> Result<()> {
+        ensure!(!self.timeout.is_zero(), "timeout must be greater than 0");
+        ensure!(
+            self.memory >= ByteSize::mib(1),
+            "memory must be at least 1MiB (got {})",
+            self.memory
+        );
+        ensure!(
+            self.max_name_length > 0,
+            "max_name_length must be greater than 0"
+        );
+        Ok(())
+    }
+}
+
+/// A host directory made visible to a guest, read-only.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirGrant {
+    /// Directory on the host (relative paths are relative to the config file).
+    pub host: PathBuf,
+    /// Absolute path under which the guest sees it.
+    pub guest: String,
+}
+
+/// The capabilities a module is given. Nothing is granted by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Grants {
+    /// Directories preopened read-only.
+    pub dirs: Vec<DirGrant>,
+    /// Names of host environment variables passed through (when set).
+    pub env: Vec<String>,
+}
+
+/// One scraper module, resolved and validated.
+#[derive(Debug, Clone)]
+pub struct ModuleConfig {
+    /// Unique name; the `module` label of the self-metrics.
+    pub name: String,
+    /// Path to the component (`.wasm`).
+    pub component: PathBuf,
+    /// Parameters handed to `collect`, in file order.
+    pub params: Vec<(String, String)>,
+    /// Capabilities.
+    pub grants: Grants,
+    /// Effective limits (defaults merged with the module's overrides).
+    pub limits: Limits,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    global: Global,
+    #[serde(default)]
+    defaults: Option<Mapping>,
+    #[serde(default)]
+    modules: Vec<RawModule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModule {
+    name: String,
+    component: PathBuf,
+    #[serde(default)]
+    params: Mapping,
+    #[serde(default)]
+    grants: Grants,
+    #[serde(default)]
+    limits: Option<Mapping>,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`. Relative paths inside it are
+    /// taken relative to the file's directory, so a config and its components
+    /// can be moved together.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self::parse(&text, &base).with_context(|| format!("config file {}", path.display()))
+    }
+
+    /// Parses configuration text; `base` resolves relative paths.
+    pub fn parse(text: &str, base: &Path) -> Result<Config> {
+        let raw: RawConfig = serde_yaml_ng::from_str(text)?;
+        ensure!(
+            raw.global.concurrency > 0,
+            "global: concurrency must be greater than 0"
+        );
+        ensure!(
+            raw.global.wasm_stack >= ByteSize::kib(64),
+            "global: wasm_stack must be at least 64KiB"
+        );
+        let defaults = merge_limits(&Limits::default(), raw.defaults.as_ref())
+            .context("defaults")?;
+
+        let mut seen = HashSet::new();
+        let mut modules = Vec::with_capacity(raw.modules.len());
+        for (index, m) in raw.modules.into_iter().enumerate() {
+            let label = if m.name.is_empty() {
+                format!("modules[{index}]")
+            } else {
+                format!("module {:?}", m.name)
+            };
+            let module = resolve_module(m, &defaults, base).with_context(|| label.clone())?;
+            if !seen.insert(module.name.clone()) {
+                bail!("{label}: duplicate module name");
+            }
+            modules.push(module);
+        }
+        Ok(Config {
+            global: raw.global,
+            modules,
+        })
+    }
+}
+
+fn resolve_module(m: RawModule, defaults: &Limits, base: &Path) -> Result<ModuleConfig> {
+    validate_module_name(&m.name)?;
+    let limits = merge_limits(defaults, m.limits.as_ref()).context("limits")?;
+    let params = m
+        .params
+        .into_iter()
+        .map(|(k, v)| {
+            let key = scalar_to_string(&k).context("params: parameter names must be strings")?;
+            let value = scalar_to_string(&v)
+                .with_context(|| format!("params: parameter {key:?} must be a scalar value"))?;
+            Ok((key, value))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let grants = resolve_grants(m.grants, base).context("grants")?;
+    Ok(ModuleConfig {
+        name: m.name,
+        component: base.join(m.component),
+        params,
+        grants,
+        limits,
+    })
+}
+
+/// Module names become label values and log prefixes, so keep them plain.
+fn validate_module_name(name: &str) -> Result<()> {
+    ensure!(!name.is_empty(), "name must not be empty");
+    ensure!(name.len() <= 64, "name must be at most 64 characters");
+    ensure!(
+        name.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')),
+        "name {name:?} may only contain ASCII letters, digits, '_', '-' and '.'"
+    );
+    Ok(())
+}
+
+fn resolve_grants(grants: Grants, base: &Path) -> Result<Grants> {
+    let mut guest_paths = HashSet::new();
+    let mut dirs = Vec::with_capacity(grants.dirs.len());
+    for dir in grants.dirs {
+        ensure!(
+            dir.guest.starts_with('/'),
+            "dirs: guest path {:?} must be absolute",
+            dir.guest
+        );
+        ensure!(
+            !dir.guest.split('/').any(|part| part == ".." || part == "."),
+            "dirs: guest path {:?} must not contain '.' or '..'",
+            dir.guest
+        );
+        ensure!(
+            guest_paths.insert(dir.guest.clone()),
+            "dirs: guest path {:?} is granted twice",
+            dir.guest
+        );
+        let host = base.join(&dir.host);
+        let meta = std::fs::metadata(&host)
+            .with_context(|| format!("dirs: host directory {}", host.display()))?;
+        ensure!(
+            meta.is_dir(),
+            "dirs: host path {} is not a directory",
+            host.display()
+        );
+        dirs.push(DirGrant {
+            host,
+            guest: dir.guest,
+        });
+    }
+    for name in &grants.env {
+        ensure!(
+            !name.is_empty() && !name.contains('=') && !name.contains('\0'),
+            "env: {name:?} is not a valid environment variable name"
+        );
+    }
+    Ok(Grants {
+        dirs,
+        env: grants.env,
+    })
+}
+
+/// Overlays the keys of `patch` on `base`. Going through YAML values keeps
+/// one definition of the limit keys, their units and their unknown-key check.
+fn merge_limits(base: &Limits, patch: Option<&Mapping>) -> Result<Limits> {
+    let Some(patch) = patch else {
+        return Ok(base.clone());
+    };
+    let mut merged = match serde_yaml_ng::to_value(base)? {
+        Value::Mapping(m) => m,
+        _ => unreachable!("Limits serializes to a mapping"),
+    };
+    for (k, v) in patch {
+        merged.insert(k.clone(), v.clone());
+    }
+    let limits: Limits = serde_yaml_ng::from_value(Value::Mapping(merged))?;
+    limits.validate()?;
+    Ok(limits)
+}
+
+fn scalar_to_string(v: &Value) -> Result<String> {
+    Ok(match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        other => bail!("expected a string, number or boolean, got {}", kind(other)),
+    })
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, Path::new("/"))
+    }
+
+    fn err(text: &str) -> String {
+        format!("{:#}", parse(text).expect_err("config should be rejected"))
+    }
+
+    #[test]
+    fn minimal_module_gets_defaults() {
+        let c = parse("modules:\n  - name: a\n    component: a.wasm\n").unwrap();
+        assert_eq!(c.modules.len(), 1);
+        assert_eq!(c.modules[0].component, PathBuf::from("/a.wasm"));
+        assert_eq!(c.modules[0].limits, Limits::default());
+        assert!(c.modules[0].grants.dirs.is_empty());
+        assert!(c.modules[0].grants.env.is_empty());
+    }
+
+    #[test]
+    fn module_limits_override_defaults_key_by_key() {
+        let c = parse(
+            "defaults:\n  timeout: 5s\n  max_series: 7\nmodules:\n  - name: a\n    component: a.wasm\n    limits:\n      timeout: 300ms\n      memory: 2MiB\n",
+        )
+        .unwrap();
+        let l = &c.modules[0].limits;
+        assert_eq!(l.timeout, Duration::from_millis(300));
+        assert_eq!(l.memory, ByteSize::mib(2));
+        assert_eq!(l.max_series, 7);
+    }
+
+    #[test]
+    fn params_keep_order_and_stringify_scalars() {
+        let c = parse(
+            "modules:\n  - name: a\n    component: a.wasm\n    params:\n      z: 1\n      a: true\n      m: text\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.modules[0].params,
+            vec![
+                ("z".to_string(), "1".to_string()),
+                ("a".to_string(), "true".to_string()),
+                ("m".to_string(), "text".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_bad_input_naming_the_culprit() {
+        let e = err("modules:\n  - name: a\n    component: a.wasm\n    grant: {}\n");
+        assert!(e.contains("unknown field `grant`"), "{e}");
+        let e = err(
+            "modules:\n  - name: a\n    component: a.wasm\n  - name: a\n    component: b.wasm\n",
+        );
+        assert!(e.contains("module \"a\": duplicate module name"), "{e}");
+        let e = err("modules:\n  - name: a\n    component: a.wasm\n    limits:\n      tmeout: 1s\n");
+        assert!(
+            e.contains("module \"a\"") && e.contains("unknown field `tmeout`"),
+            "{e}"
+        );
+        let e = err("modules:\n  - name: a\n    component: a.wasm\n    params:\n      k: [1]\n");
+        assert!(e.contains("parameter \"k\" must be a scalar"), "{e}");
+        let e = err("modules:\n  - name: 'a b'\n    component: a.wasm\n");
+        assert!(e.contains("may only contain"), "{e}");
+        let e = err(
+            "modules:\n  - name: a\n    component: a.wasm\n    grants:\n      dirs:\n        - {host: /nonexistent-dir, guest: /x}\n",
+        );
+        assert!(
+            e.contains("module \"a\"") && e.contains("/nonexistent-dir"),
+            "{e}"
+        );
+        let e = err(
+            "modules:\n  - name: a\n    component: a.wasm\n    grants:\n      dirs:\n        - {host: /, guest: relative}\n",
+        );
+        assert!(e.contains("must be absolute"), "{e}");
+        let e = err("modules:\n  - name: a\n    component: a.wasm\n    limits: {timeout: 0s}\n");
+        assert!(e.contains("timeout must be greater than 0"), "{e}");
+    }
+}

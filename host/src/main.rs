@@ -1,0 +1,28 @@
+//! The `wasm_exporter` binary.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use wasm_exporter::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = wasm_exporter::logging::init(cli.log_level, cli.log_format) {
+        eprintln!("wasm_exporter: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(wasm_exporter::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! A loaded scraper module: compiled and linked once at start-up, run in a
+//! fresh sandbox on every scrape.
+
+use std::fmt;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use wasmtime::component::{Component, ResourceTable};
+use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use super::GuestRuntime;
+use super::bindings::wasm_exporter::scraper::types::{MetricFamily, Param};
+use super::bindings::{Scraper, ScraperPre};
+use super::capture::LogCapture;
+use super::sandbox::{DeadlineExceeded, GuestState, LimitExceeded, Limiter};
+use crate::config::{Limits, ModuleConfig};
+
+/// Why a module's scrape failed: the `reason` label of
+/// `wasm_exporter_scrape_errors_total`. A small fixed set, so the label's
+/// cardinality stays bounded whatever a guest does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The guest trapped (`unreachable`, stack overflow, bad memory access,
+    /// a WASI call it was not allowed to complete...).
+    Trap,
+    /// The call ran past its deadline.
+    Timeout,
+    /// The guest tried to grow memory or a table past its cap.
+    Memory,
+    /// The output broke the exposition rules (bad name, label count, duplicate
+    /// series, name taken by another module...).
+    InvalidOutput,
+    /// The output exceeded a size cap.
+    OutputLimit,
+    /// The guest returned `err(...)`.
+    GuestError,
+}
+
+impl Reason {
+    /// Every reason, for initialising the counters at zero.
+    pub const ALL: [Reason; 6] = [
+        Reason::Trap,
+        Reason::Timeout,
+        Reason::Memory,
+        Reason::InvalidOutput,
+        Reason::OutputLimit,
+        Reason::GuestError,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Trap => "trap",
+            Reason::Timeout => "timeout",
+            Reason::Memory => "memory",
+            Reason::InvalidOutput => "invalid_output",
+            Reason::OutputLimit => "output_limit",
+            Reason::GuestError => "guest_error",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed module scrape: the counted reason and a message for the log.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The counted reason.
+    pub reason: Reason,
+    /// What happened, for the operator.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with the given reason and message.
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.reason, self.message)
+    }
+}
+
+/// A scraper module ready to run.
+pub struct GuestModule {
+    name: String,
+    pre: ScraperPre<GuestState>,
+    params: Vec<Param>,
+    config: ModuleConfig,
+}
+
+impl GuestModule {
+    /// Compiles the component and links it against the host's WASI, so that
+    /// a component that cannot run here is refused at start-up.
+    pub fn load(runtime: &GuestRuntime, config: &ModuleConfig) -> Result<Self> {
+        let bytes = std::fs::read(&config.component)
+            .with_context(|| format!("reading component {}", config.component.display()))?;
+        let component = Component::new(runtime.engine(), &bytes)
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+            format!(
+                "compiling {} (is it a WebAssembly component built for wasm32-wasi?)",
+                config.component.display()
+            )
+        })?;
+        let instance_pre = runtime
+            .linker()
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+            format!(
+                "linking {}: it imports something the host does not offer (the host offers WASI 0.2 only)",
+                config.component.display()
+            )
+        })?;
+        let pre = ScraperPre::new(instance_pre)
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+            format!(
+                "{} does not implement the world wasm-exporter:scraper/scraper@0.1.0",
+                config.component.display()
+            )
+        })?;
+        let params = config
+            .params
+            .iter()
+            .map(|(name, value)| Param {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect();
+        Ok(Self {
+            name: config.name.clone(),
+            pre,
+            params,
+            config: config.clone(),
+        })
+    }
+
+    /// The module's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The module's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.config.limits
+    }
+
+    /// Instantiates the component in a fresh sandbox and calls `collect`,
+    /// stopping it at `deadline`. What the guest wrote to stdout and stderr
+    /// is logged under the module's name.
+    pub async fn collect(&self, deadline: Instant) -> Result<Vec<MetricFamily>, Failure> {
+        let limits = &self.config.limits;
+        let stdout = LogCapture::new(limits.max_log_bytes.as_u64() as usize);
+        let stderr = LogCapture::new(limits.max_log_bytes.as_u64() as usize);
+        let state = self
+            .sandbox(deadline, stdout.clone(), stderr.clone())
+            .map_err(|e| Failure::new(Reason::Trap, format!("preparing the sandbox: {e:#}")))?;
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                Err(wasmtime::Error::new(DeadlineExceeded))
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+
+        let call = async {
+            let scraper: Scraper = self.pre.instantiate_async(&mut store).await?;
+            scraper.call_collect(&mut store, &self.params).await
+        };
+        // The epoch callback stops guest code; the outer timeout also stops a
+        // guest that is blocked in a host call (a sleep, a slow read).
+        let outcome = tokio::time::timeout_at(deadline.into(), call).await;
+        self.log_output("stdout", &stdout);
+        self.log_output("stderr", &stderr);
+        match outcome {
+            Err(_) => Err(Failure::new(
+                Reason::Timeout,
+                format!(
+                    "did not finish within its deadline ({:?} timeout)",
+                    limits.timeout
+                ),
+            )),
+            Ok(Err(e)) => Err(classify(&e, store.data().limiter.exceeded, limits)),
+            Ok(Ok(Err(message))) => Err(Failure::new(
+                Reason::GuestError,
+                format!("guest returned an error: {}", one_line(&message, 500)),
+            )),
+            Ok(Ok(Ok(families))) => Ok(families),
+        }
+    }
+
+    /// The WASI context for one call: only what the operator granted.
+    fn sandbox(
+        &self,
+        deadline: Instant,
+        stdout: LogCapture,
+        stderr: LogCapture,
+    ) -> Result<GuestState> {
+        let grants = &self.config.grants;
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(stdout)
+            .stderr(stderr)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        for dir in &grants.dirs {
+            wasi.preopened_dir(&dir.host, &dir.guest, FsPerms::ReadOnly)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("opening granted directory {}", dir.host.display()))?;
+        }
+        for name in &grants.env {
+            if let Some(value) = std::env::var_os(name) {
+                wasi.env(name, value.to_string_lossy());
+            }
+        }
+        let limits = &self.config.limits;
+        Ok(GuestState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter: Limiter::new(
+                limits.memory.as_u64() as usize,
+                limits.table_elements as usize,
+            ),
+            deadline,
+        })
+    }
+
+    fn log_output(&self, stream: &str, capture: &LogCapture) {
+        let (lines, dropped) = capture.take();
+        for line in lines {
+            tracing::info!(module = %self.name, stream, "guest: {line}");
+        }
+        if dropped > 0 {
+            tracing::warn!(
+                module = %self.name,
+                stream,
+                dropped_bytes = dropped,
+                "guest output exceeded max_log_bytes; the rest was dropped"
+            );
+        }
+    }
+}
+
+/// Maps a wasmtime error to a reason. The limiter's flag wins: a guest whose
+/// allocation was refused often goes on to trap for another cause (abort,
+/// unreachable), but memory is what the operator needs to know.
+fn classify(error: &wasmtime::Error, memory_exceeded: bool, limits: &Limits) -> Failure {
+    if error.downcast_ref::<DeadlineExceeded>().is_some() {
+        return Failure::new(
+            Reason::Timeout,
+            format!("interrupted at its deadline ({:?} timeout)", limits.timeout),
+        );
+    }
+    if let Some(e) = error.downcast_ref::<LimitExceeded>() {
+        return Failure::new(Reason::Memory, e.to_string());
+    }
+    if memory_exceeded {
+        return Failure::new(
+            Reason::Memory,
+            format!(
+                "memory limit {} exceeded ({})",
+                limits.memory,
+                one_line(&format!("{error:#}"), 300)
+            ),
+        );
+    }
+    let detail = match error.downcast_ref::<Trap>() {
+        Some(trap) => format!("wasm trap: {trap}"),
+        None => one_line(&format!("{error:#}"), 500),
+    };
+    Failure::new(Reason::Trap, detail)
+}
+
+/// Guest text in a log line: one line, bounded.
+fn one_line(s: &str, max: usize) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
+}

@@ -1,0 +1,246 @@
+//! One scrape: every module runs concurrently under its deadline, each
+//! output is validated, and the results are merged with the self-metrics.
+//!
+//! This is where a scrape starts: [`Exporter::scrape`].
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use prometheus::Registry;
+use tokio::sync::Semaphore;
+
+use crate::config::Config;
+use crate::convert;
+use crate::runtime::{EngineSettings, Failure, GuestModule, GuestRuntime, Reason};
+use crate::selfmetrics::SelfMetrics;
+
+/// What the last scrape of a module did, for the landing page.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleStatus {
+    /// Whether the last scrape succeeded; `None` before the first scrape.
+    pub up: Option<bool>,
+    /// Duration of the last scrape.
+    pub duration: Duration,
+    /// The last failure, if the last scrape failed.
+    pub last_error: Option<Failure>,
+    /// Series served by the last successful scrape.
+    pub series: usize,
+}
+
+/// The exporter: the loaded modules and everything a scrape needs.
+pub struct Exporter {
+    modules: Vec<Arc<GuestModule>>,
+    metrics: SelfMetrics,
+    /// Family names of the self-metrics, which guests may not emit.
+    reserved: HashSet<String>,
+    /// Bounds the guest calls running at once across all scrapes.
+    permits: Arc<Semaphore>,
+    margin: Duration,
+    status: Mutex<Vec<ModuleStatus>>,
+    // Dropped last: modules hold code compiled by this engine.
+    _runtime: GuestRuntime,
+}
+
+impl Exporter {
+    /// Compiles and links every module of `config`; the first module that
+    /// cannot be loaded is reported by name.
+    pub fn new(config: &Config) -> Result<Self> {
+        let runtime = GuestRuntime::new(&EngineSettings {
+            wasm_stack: config.global.wasm_stack.as_u64() as usize,
+        })?;
+        let mut modules = Vec::with_capacity(config.modules.len());
+        for m in &config.modules {
+            let module =
+                GuestModule::load(&runtime, m).with_context(|| format!("module {:?}", m.name))?;
+            modules.push(Arc::new(module));
+        }
+        let metrics = SelfMetrics::new(modules.iter().map(|m| m.name()))?;
+        let reserved = metrics.family_names();
+        Ok(Self {
+            status: Mutex::new(vec![ModuleStatus::default(); modules.len()]),
+            modules,
+            metrics,
+            reserved,
+            permits: Arc::new(Semaphore::new(config.global.concurrency)),
+            margin: config.global.scrape_timeout_margin,
+            _runtime: runtime,
+        })
+    }
+
+    /// The loaded modules' names, in config order.
+    pub fn module_names(&self) -> impl Iterator<Item = &str> {
+        self.modules.iter().map(|m| m.name())
+    }
+
+    /// A snapshot of every module's last status, in config order.
+    pub fn status(&self) -> Vec<ModuleStatus> {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Runs every module once and returns all families to serve, sorted.
+    ///
+    /// `budget` is the time Prometheus allows for the scrape
+    /// (`X-Prometheus-Scrape-Timeout-Seconds`); no module runs past it minus
+    /// the configured margin, whatever its own timeout.
+    pub async fn scrape(&self, budget: Option<Duration>) -> Vec<MetricFamily> {
+        let start = Instant::now();
+        self.metrics.scrape_started();
+        let budget_end = budget.map(|b| start + b.saturating_sub(self.margin));
+
+        let tasks: Vec<_> = self
+            .modules
+            .iter()
+            .map(|module| {
+                let own_end = start + module.limits().timeout;
+                let deadline = budget_end.map_or(own_end, |b| b.min(own_end));
+                let module = module.clone();
+                let permits = self.permits.clone();
+                tokio::spawn(async move { run_module(&module, &permits, deadline).await })
+            })
+            .collect();
+
+        let mut taken: HashSet<String> = HashSet::new();
+        let mut served = Vec::new();
+        let mut statuses = Vec::with_capacity(tasks.len());
+        for (module, task) in self.modules.iter().zip(tasks) {
+            let (result, duration) = match task.await {
+                Ok(outcome) => outcome,
+                Err(e) => (
+                    Err(Failure::new(Reason::Trap, format!("host task failed: {e}"))),
+                    start.elapsed(),
+                ),
+            };
+            let result = result.and_then(|families| self.claim_names(families, &mut taken));
+            let status = match result {
+                Ok(families) => {
+                    let series = families.iter().map(|f| f.get_metric().len()).sum();
+                    served.extend(families);
+                    self.metrics.record(module.name(), duration, None);
+                    ModuleStatus {
+                        up: Some(true),
+                        duration,
+                        last_error: None,
+                        series,
+                    }
+                }
+                Err(failure) => {
+                    tracing::warn!(
+                        module = module.name(),
+                        reason = %failure.reason,
+                        duration_seconds = duration.as_secs_f64(),
+                        "module scrape failed, its series are dropped for this scrape: {}",
+                        failure.message
+                    );
+                    self.metrics
+                        .record(module.name(), duration, Some(failure.reason));
+                    ModuleStatus {
+                        up: Some(false),
+                        duration,
+                        last_error: Some(failure),
+                        series: 0,
+                    }
+                }
+            };
+            statuses.push(status);
+        }
+        *self.status.lock().unwrap_or_else(PoisonError::into_inner) = statuses;
+        self.gather(served)
+    }
+
+    /// Takes ownership of a module's family names for this scrape. The first
+    /// module in config order keeps a name; a later one emitting it fails, so
+    /// two modules never mix series (or types) in one family.
+    fn claim_names(
+        &self,
+        families: Vec<MetricFamily>,
+        taken: &mut HashSet<String>,
+    ) -> Result<Vec<MetricFamily>, Failure> {
+        for f in &families {
+            if self.reserved.contains(f.name()) {
+                return Err(Failure::new(
+                    Reason::InvalidOutput,
+                    format!("{:?} is one of the exporter's own metric names", f.name()),
+                ));
+            }
+            if taken.contains(f.name()) {
+                return Err(Failure::new(
+                    Reason::InvalidOutput,
+                    format!(
+                        "{:?} was already emitted by a module listed earlier in the config",
+                        f.name()
+                    ),
+                ));
+            }
+        }
+        taken.extend(families.iter().map(|f| f.name().to_owned()));
+        Ok(families)
+    }
+
+    /// Merges the guests' families with the self-metrics through a registry,
+    /// which sorts families by name and series by label values, so the
+    /// output order is the same on every scrape.
+    fn gather(&self, guests: Vec<MetricFamily>) -> Vec<MetricFamily> {
+        let registry = Registry::new();
+        let output = ScrapeOutput {
+            self_metrics: self.metrics.registry().clone(),
+            guests: Mutex::new(guests),
+        };
+        if let Err(e) = registry.register(Box::new(output)) {
+            // Unreachable: a fresh registry accepts its first collector.
+            tracing::error!("assembling the scrape failed: {e}");
+            return self.metrics.registry().gather();
+        }
+        registry.gather()
+    }
+}
+
+/// Runs one module under its deadline and validates its output.
+async fn run_module(
+    module: &GuestModule,
+    permits: &Semaphore,
+    deadline: Instant,
+) -> (Result<Vec<MetricFamily>, Failure>, Duration) {
+    let start = Instant::now();
+    let Ok(Ok(_permit)) = tokio::time::timeout_at(deadline.into(), permits.acquire()).await else {
+        return (
+            Err(Failure::new(
+                Reason::Timeout,
+                "deadline reached while waiting for a free guest slot (raise global.concurrency)",
+            )),
+            start.elapsed(),
+        );
+    };
+    let result = module
+        .collect(deadline)
+        .await
+        .and_then(|families| convert::to_families(families, module.limits()));
+    (result, start.elapsed())
+}
+
+/// One scrape's output as a `Collector` of const metric families: the
+/// self-metrics and the guests' validated families. The guests' part is
+/// handed over on the first collect (a scrape's output is served once, so it
+/// is moved rather than copied).
+struct ScrapeOutput {
+    self_metrics: Registry,
+    guests: Mutex<Vec<MetricFamily>>,
+}
+
+impl Collector for ScrapeOutput {
+    fn desc(&self) -> Vec<&Desc> {
+        Vec::new()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let mut families = self.self_metrics.gather();
+        families.append(&mut self.guests.lock().unwrap_or_else(PoisonError::into_inner));
+        families
+    }
+}
