@@ -1,1 +1,110 @@
-fn main(){}
+//! Project tasks: build the guest components, run the exporter with the
+//! example guests, run every check.
+//!
+//! ```text
+//! cargo xtask run          build the example guests and start the exporter
+//! cargo xtask test         build all guests, then fmt, clippy and every test
+//! cargo xtask guests       build all guests into target/guests
+//! cargo xtask toolchains   install the pinned guest toolchains
+//! cargo xtask bindings c DIR         write C bindings for the WIT world
+//! cargo xtask componentize CORE OUT  make a core module a component
+//! ```
+
+mod component;
+mod guests;
+mod toolchains;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let root = workspace_root();
+    match args.first().map(String::as_str) {
+        Some("guests") => guests::build_all(&root).map(|_| ()),
+        Some("toolchains") => toolchains::ensure(&root).map(|_| ()),
+        Some("bindings") => match &args[1..] {
+            [lang, dir] if lang == "c" => component::c_bindings(&root, Path::new(dir)),
+            _ => bail!("usage: cargo xtask bindings c DIR"),
+        },
+        Some("componentize") => match &args[1..] {
+            [core, out] => component::componentize(&root, Path::new(core), Path::new(out), true),
+            [core, out, flag] if flag == "--no-wasi" => {
+                component::componentize(&root, Path::new(core), Path::new(out), false)
+            }
+            _ => bail!("usage: cargo xtask componentize CORE.wasm OUT.wasm [--no-wasi]"),
+        },
+        Some("test") => test(&root),
+        Some("run") => run_exporter(&root, &args[1..]),
+        _ => {
+            eprintln!("{}", include_str!("usage.txt"));
+            bail!("unknown or missing command")
+        }
+    }
+}
+
+/// Everything CI checks: guests from source, formatting, lints, tests.
+fn test(root: &Path) -> Result<()> {
+    guests::build_all(root)?;
+    cargo(root, &["fmt", "--all", "--check"]).context("cargo fmt --check (run `cargo fmt --all`)")?;
+    cargo(
+        root,
+        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+    )?;
+    cargo(root, &["test", "--workspace", "--all-targets"])?;
+    Ok(())
+}
+
+/// Builds the example guests and starts the exporter on the example config.
+fn run_exporter(root: &Path, extra: &[String]) -> Result<()> {
+    guests::build_all(root)?;
+    let config = root.join("examples/wasm_exporter.yml");
+    let mut args: Vec<String> = [
+        "run",
+        "--release",
+        "--package",
+        "wasm_exporter",
+        "--",
+        "--config.file",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(config.display().to_string());
+    args.extend(extra.iter().cloned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    cargo(root, &args)
+}
+
+fn cargo(root: &Path, args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("xtask: cargo {}", args.join(" "));
+    let status = Command::new(cargo)
+        .args(args)
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("running cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_path_buf()
+}

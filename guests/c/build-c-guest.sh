@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Shared build steps of the C guests:
+#   1. C bindings of the WIT world (wit-bindgen-c, through `cargo xtask`),
+#   2. compile to a wasm32-wasi core module with `zig cc` (reactor: no main),
+#   3. make it a component with the WASI preview1 adapter (wit-component).
+# Usage: build-c-guest.sh NAME SOURCE.c...   (writes $GUEST_OUT/NAME.wasm)
+# `cargo xtask guests` sets XTASK, GUEST_OUT and puts the pinned zig on PATH.
+set -euo pipefail
+name=$1
+shift
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=${WASM_EXPORTER_ROOT:-$(cd "$here/../.." && pwd)}
+out=${GUEST_OUT:-$root/target/guests}
+xtask=${XTASK:-}
+if [ -z "$xtask" ]; then
+    xtask_cmd=(cargo run --quiet --release --manifest-path "$root/Cargo.toml" --package xtask --)
+else
+    xtask_cmd=("$xtask")
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+"${xtask_cmd[@]}" bindings c "$work"
+zig cc --target=wasm32-wasi -mexec-model=reactor -O2 -s -std=c11 -Wall -Wextra -Werror \
+    -Wno-unused-parameter -I"$work" -I"$here/lib" \
+    "$@" "$here/lib/scraper_helpers.c" "$work/scraper.c" "$work/scraper_component_type.o" -o "$work/core.wasm"
+mkdir -p "$out"
+"${xtask_cmd[@]}" componentize "$work/core.wasm" "$out/$name.wasm"
+echo "built $out/$name.wasm ($(wc -c <"$out/$name.wasm") bytes)"

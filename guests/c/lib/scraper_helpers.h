@@ -1,0 +1,34 @@
+// Small helpers for C scrapers on top of the wit-bindgen C bindings:
+// growing lists of families and samples, parameter lookup, error strings.
+//
+// Ownership: everything handed to the host must be heap-allocated, because
+// the bindings free the returned value after the host has read it. These
+// helpers always copy.
+#ifndef SCRAPER_HELPERS_H
+#define SCRAPER_HELPERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "scraper.h"
+
+typedef scraper_metric_family_t family_t;
+
+// Appends an empty family. `label_names` holds `nlabels` names.
+family_t *family_add(scraper_list_metric_family_t *out, const char *name, const char *help,
+                     wasm_exporter_scraper_types_metric_kind_t kind, size_t nlabels,
+                     const char *const *label_names);
+
+// Appends a sample; `label_values` holds as many values as the family has
+// label names.
+void sample_add(family_t *family, double value, const char *const *label_values);
+
+// The value of parameter `name` as a new NUL-terminated string, or NULL
+// when the operator did not set it.
+char *param_get(const scraper_list_param_t *params, const char *name);
+
+// Sets `err` to a formatted message (printf-style) and returns false, so a
+// collect function can `return fail(err, "...", ...)`.
+bool fail(scraper_string_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

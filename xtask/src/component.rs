@@ -1,0 +1,79 @@
+//! WIT bindings for guest languages and core-module-to-component encoding,
+//! from the registry crates (`wit-bindgen-c`, `wit-component` and the WASI
+//! preview1 adapter), so no toolchain beyond a C compiler is needed.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use wit_component::{ComponentEncoder, StringEncoding};
+use wit_parser::{Resolve, WorldId};
+
+/// The world every scraper implements.
+const WORLD: &str = "scraper";
+
+fn load_world(root: &Path) -> Result<(Resolve, WorldId)> {
+    let mut resolve = Resolve::default();
+    let (pkg, _) = resolve
+        .push_dir(root.join("wit"))
+        .context("parsing the WIT package in wit/")?;
+    let world = resolve.select_world(&[pkg], Some(WORLD))?;
+    Ok((resolve, world))
+}
+
+/// Writes `scraper.h`, `scraper.c` and `scraper_component_type.o` (the
+/// world's type information, which the linker keeps) into `dir`.
+pub fn c_bindings(root: &Path, dir: &Path) -> Result<()> {
+    let (mut resolve, world) = load_world(root)?;
+    let mut files = wit_bindgen_core::Files::default();
+    wit_bindgen_c::Opts::default()
+        .build().generate(&mut resolve, world, &mut files)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (name, contents) in files.iter() {
+        let path = dir.join(name);
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Embeds the world's type information into the core module at `core` and
+/// encodes it as a component at `out`. With `wasi`, the module's
+/// `wasi_snapshot_preview1` imports are adapted to WASI 0.2.
+pub fn componentize(root: &Path, core: &Path, out: &Path, wasi: bool) -> Result<()> {
+    let (resolve, world) = load_world(root)?;
+    let mut module =
+        std::fs::read(core).with_context(|| format!("reading core module {}", core.display()))?;
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        StringEncoding::UTF8,
+        false,
+    )?;
+    let mut encoder = ComponentEncoder::default();
+    encoder.validate(true);
+    encoder.module(&module)?;
+    if wasi {
+        encoder.adapter(
+            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+        )?;
+    }
+    let component = encoder
+        .encode()
+        .with_context(|| format!("encoding {} as a component", core.display()))?;
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(out, component).with_context(|| format!("writing {}", out.display()))?;
+    Ok(())
+}
+
+/// Componentizes a WAT core module (test fixtures without WASI imports).
+pub fn componentize_wat(root: &Path, wat: &Path, out: &Path) -> Result<()> {
+    let core = wat::parse_file(wat).with_context(|| format!("parsing {}", wat.display()))?;
+    let tmp = out.with_extension("core.wasm");
+    std::fs::write(&tmp, core).with_context(|| format!("writing {}", tmp.display()))?;
+    let result = componentize(root, &tmp, out, false);
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
