@@ -18,7 +18,12 @@ fn main() {
         output("git", &["rev-parse", "--abbrev-ref", "HEAD"]).unwrap_or_else(|| "unknown".into());
     let date = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
-        .and_then(|epoch| output("date", &["-u", "-d", &format!("@{epoch}"), "+%Y%m%d-%H:%M:%S"]))
+        .and_then(|epoch| {
+            output(
+                "date",
+                &["-u", "-d", &format!("@{epoch}"), "+%Y%m%d-%H:%M:%S"],
+            )
+        })
         .or_else(|| output("date", &["-u", "+%Y%m%d-%H:%M:%S"]))
         .unwrap_or_else(|| "unknown".into());
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());

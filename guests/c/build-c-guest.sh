@@ -21,7 +21,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 "${xtask_cmd[@]}" bindings c "$work"
-zig cc --target=wasm32-wasi -mexec-model=reactor -O2 -s -std=c11 -Wall -Wextra -Werror \
+zig cc --target=wasm32-wasi -mexec-model=reactor -O2 -s -std=gnu11 -Wall -Wextra -Werror \
     -Wno-unused-parameter -I"$work" -I"$here/lib" \
     "$@" "$here/lib/scraper_helpers.c" "$work/scraper.c" "$work/scraper_component_type.o" -o "$work/core.wasm"
 mkdir -p "$out"

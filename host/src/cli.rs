@@ -12,7 +12,11 @@ use crate::logging::{LogFormat, LogLevel};
 pub struct Cli {
     /// Address to listen on for the web interface and telemetry
     /// (`:PORT` listens on every interface).
-    #[arg(long = "web.listen-address", default_value = ":9601", value_name = "ADDR")]
+    #[arg(
+        long = "web.listen-address",
+        default_value = ":9601",
+        value_name = "ADDR"
+    )]
     pub listen_address: String,
 
     /// Path under which to expose metrics.
@@ -20,7 +24,11 @@ pub struct Cli {
     pub telemetry_path: String,
 
     /// Configuration file listing the scraper modules.
-    #[arg(long = "config.file", default_value = "wasm_exporter.yml", value_name = "FILE")]
+    #[arg(
+        long = "config.file",
+        default_value = "wasm_exporter.yml",
+        value_name = "FILE"
+    )]
     pub config_file: PathBuf,
 
     /// Only log messages with the given severity or above.

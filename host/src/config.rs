@@ -202,8 +202,8 @@ impl Config {
             raw.global.wasm_stack >= ByteSize::kib(64),
             "global: wasm_stack must be at least 64KiB"
         );
-        let defaults = merge_limits(&Limits::default(), raw.defaults.as_ref())
-            .context("defaults")?;
+        let defaults =
+            merge_limits(&Limits::default(), raw.defaults.as_ref()).context("defaults")?;
 
         let mut seen = HashSet::new();
         let mut modules = Vec::with_capacity(raw.modules.len());
@@ -402,7 +402,8 @@ mod tests {
             "modules:\n  - name: a\n    component: a.wasm\n  - name: a\n    component: b.wasm\n",
         );
         assert!(e.contains("module \"a\": duplicate module name"), "{e}");
-        let e = err("modules:\n  - name: a\n    component: a.wasm\n    limits:\n      tmeout: 1s\n");
+        let e =
+            err("modules:\n  - name: a\n    component: a.wasm\n    limits:\n      tmeout: 1s\n");
         assert!(
             e.contains("module \"a\"") && e.contains("unknown field `tmeout`"),
             "{e}"

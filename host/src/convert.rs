@@ -59,10 +59,9 @@ fn check_sizes(families: &[MetricFamily], limits: &Limits) -> Result<(), Failure
             .iter()
             .fold(bytes, |b, n| b.saturating_add(n.len() as u64));
         for s in &f.samples {
-            bytes = s
-                .label_values
-                .iter()
-                .fold(bytes.saturating_add(8), |b, v| b.saturating_add(v.len() as u64));
+            bytes = s.label_values.iter().fold(bytes.saturating_add(8), |b, v| {
+                b.saturating_add(v.len() as u64)
+            });
         }
     }
     if series > limits.max_series {
@@ -328,7 +327,10 @@ mod tests {
         for (f, expected) in cases {
             let e = reject(vec![f], &l);
             assert_eq!(e.reason, Reason::InvalidOutput, "{e}");
-            assert!(e.message.contains(expected), "{e} should mention {expected}");
+            assert!(
+                e.message.contains(expected),
+                "{e} should mention {expected}"
+            );
         }
         let e = reject(vec![family("a", &[], &[]), family("a", &[], &[])], &l);
         assert!(e.message.contains("returned twice"), "{e}");
@@ -346,7 +348,11 @@ mod tests {
             ..Limits::default()
         };
         let e = reject(
-            vec![family("a", &["x"], &[(&["1"], 1.0), (&["2"], 1.0), (&["3"], 1.0)])],
+            vec![family(
+                "a",
+                &["x"],
+                &[(&["1"], 1.0), (&["2"], 1.0), (&["3"], 1.0)],
+            )],
             &l,
         );
         assert_eq!(e.reason, Reason::OutputLimit);
@@ -354,7 +360,11 @@ mod tests {
         let e = reject(vec![family("a", &["x"], &[(&["12345"], 1.0)])], &l);
         assert!(e.message.contains("5 bytes long"), "{e}");
         let e = reject(
-            vec![family("a", &[], &[]), family("b", &[], &[]), family("c", &[], &[])],
+            vec![
+                family("a", &[], &[]),
+                family("b", &[], &[]),
+                family("c", &[], &[]),
+            ],
             &l,
         );
         assert!(e.message.contains("3 metric families"), "{e}");

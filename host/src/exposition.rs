@@ -14,7 +14,12 @@ pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Encodes `families` (sorted and validated) in the text format.
 pub fn encode_text(families: &[MetricFamily]) -> String {
-    let mut out = String::with_capacity(families.iter().map(|f| 64 + f.get_metric().len() * 48).sum());
+    let mut out = String::with_capacity(
+        families
+            .iter()
+            .map(|f| 64 + f.get_metric().len() * 48)
+            .sum(),
+    );
     for family in families {
         if family.get_metric().is_empty() {
             continue;

@@ -7,6 +7,7 @@
 //! - [`runtime`]: the wasm engine, the sandbox and its limits; a guest runs
 //!   in [`runtime::GuestModule::collect`].
 //! - [`convert`]: checks a guest's output and turns it into metric families.
+//! - [`merge`]: combines the modules' outputs of one scrape.
 //! - [`exposition`]: the text format.
 //! - [`selfmetrics`]: the exporter's own metrics.
 //! - [`config`]: the configuration file.
@@ -16,6 +17,7 @@ pub mod config;
 pub mod convert;
 pub mod exposition;
 pub mod logging;
+pub mod merge;
 pub mod runtime;
 pub mod scrape;
 pub mod selfmetrics;

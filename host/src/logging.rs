@@ -43,10 +43,7 @@ impl LogLevel {
 /// (cranelift, wasmtime internals) are kept at warn so that `debug` shows
 /// the exporter's own events.
 pub fn init(level: LogLevel, format: LogFormat) -> Result<()> {
-    let directive = format!(
-        "warn,wasm_exporter={lvl}",
-        lvl = level.as_str()
-    );
+    let directive = format!("warn,wasm_exporter={lvl}", lvl = level.as_str());
     let filter = EnvFilter::try_new(directive).map_err(|e| anyhow!("log filter: {e}"))?;
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {

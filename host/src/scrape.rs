@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use prometheus::Registry;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use prometheus::Registry;
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::convert;
+use crate::merge::Merger;
 use crate::runtime::{EngineSettings, Failure, GuestModule, GuestRuntime, Reason};
 use crate::selfmetrics::SelfMetrics;
 
@@ -106,8 +107,7 @@ impl Exporter {
             })
             .collect();
 
-        let mut taken: HashSet<String> = HashSet::new();
-        let mut served = Vec::new();
+        let mut merger = Merger::new(&self.reserved);
         let mut statuses = Vec::with_capacity(tasks.len());
         for (module, task) in self.modules.iter().zip(tasks) {
             let (result, duration) = match task.await {
@@ -117,11 +117,9 @@ impl Exporter {
                     start.elapsed(),
                 ),
             };
-            let result = result.and_then(|families| self.claim_names(families, &mut taken));
+            let result = result.and_then(|families| merger.add(module.name(), families));
             let status = match result {
-                Ok(families) => {
-                    let series = families.iter().map(|f| f.get_metric().len()).sum();
-                    served.extend(families);
+                Ok(series) => {
                     self.metrics.record(module.name(), duration, None);
                     ModuleStatus {
                         up: Some(true),
@@ -151,36 +149,7 @@ impl Exporter {
             statuses.push(status);
         }
         *self.status.lock().unwrap_or_else(PoisonError::into_inner) = statuses;
-        self.gather(served)
-    }
-
-    /// Takes ownership of a module's family names for this scrape. The first
-    /// module in config order keeps a name; a later one emitting it fails, so
-    /// two modules never mix series (or types) in one family.
-    fn claim_names(
-        &self,
-        families: Vec<MetricFamily>,
-        taken: &mut HashSet<String>,
-    ) -> Result<Vec<MetricFamily>, Failure> {
-        for f in &families {
-            if self.reserved.contains(f.name()) {
-                return Err(Failure::new(
-                    Reason::InvalidOutput,
-                    format!("{:?} is one of the exporter's own metric names", f.name()),
-                ));
-            }
-            if taken.contains(f.name()) {
-                return Err(Failure::new(
-                    Reason::InvalidOutput,
-                    format!(
-                        "{:?} was already emitted by a module listed earlier in the config",
-                        f.name()
-                    ),
-                ));
-            }
-        }
-        taken.extend(families.iter().map(|f| f.name().to_owned()));
-        Ok(families)
+        self.gather(merger.finish())
     }
 
     /// Merges the guests' families with the self-metrics through a registry,

@@ -80,7 +80,9 @@ impl SelfMetrics {
         registry.register(Box::new(build_info))?;
         #[cfg(target_os = "linux")]
         registry
-            .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
             .context("registering the process collector")?;
         Ok(Self {
             registry,

@@ -96,7 +96,10 @@ pub async fn serve(
     Ok(())
 }
 
-async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    app: Arc<App>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path();
     let response = if path == app.telemetry_path {
         match allow_get(&req) {

@@ -1,1 +1,7 @@
+//! End-to-end tests: the real `wasm_exporter` binary, real wasm guests
+//! (built by `cargo xtask guests`), a real HTTP client.
 
+mod config_errors;
+mod sandbox;
+mod slice;
+mod support;

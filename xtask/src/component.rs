@@ -26,7 +26,8 @@ pub fn c_bindings(root: &Path, dir: &Path) -> Result<()> {
     let (mut resolve, world) = load_world(root)?;
     let mut files = wit_bindgen_core::Files::default();
     wit_bindgen_c::Opts::default()
-        .build().generate(&mut resolve, world, &mut files)?;
+        .build()
+        .generate(&mut resolve, world, &mut files)?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for (name, contents) in files.iter() {
         let path = dir.join(name);
@@ -68,9 +69,13 @@ pub fn componentize(root: &Path, core: &Path, out: &Path, wasi: bool) -> Result<
     Ok(())
 }
 
-/// Componentizes a WAT core module (test fixtures without WASI imports).
-pub fn componentize_wat(root: &Path, wat: &Path, out: &Path) -> Result<()> {
-    let core = wat::parse_file(wat).with_context(|| format!("parsing {}", wat.display()))?;
+/// Componentizes a WAT fixture (functions without WASI imports), wrapped in
+/// a module with the shared `prelude`.
+pub fn componentize_wat(root: &Path, prelude: &str, wat: &Path, out: &Path) -> Result<()> {
+    let body =
+        std::fs::read_to_string(wat).with_context(|| format!("reading {}", wat.display()))?;
+    let text = format!("(module\n{prelude}\n{body}\n)");
+    let core = wat::parse_str(&text).with_context(|| format!("parsing {}", wat.display()))?;
     let tmp = out.with_extension("core.wasm");
     std::fs::write(&tmp, core).with_context(|| format!("writing {}", tmp.display()))?;
     let result = componentize(root, &tmp, out, false);

@@ -8,6 +8,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::{component, toolchains};
 
+/// The WAT every fixture is wrapped with.
+const PRELUDE: &str = "_prelude.wat";
+
 /// Builds everything into `target/guests` and returns that directory.
 pub fn build_all(root: &Path) -> Result<PathBuf> {
     let tools = toolchains::ensure(root)?;
@@ -50,11 +53,18 @@ pub fn build_all(root: &Path) -> Result<PathBuf> {
         .with_context(|| format!("reading {}", wat_dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "wat"))
+        .filter(|p| p.file_name().is_none_or(|n| n != PRELUDE))
         .collect();
     wats.sort();
+    let prelude_path = wat_dir.join(PRELUDE);
+    let prelude = std::fs::read_to_string(&prelude_path)
+        .with_context(|| format!("reading {}", prelude_path.display()))?;
     for wat in &wats {
-        let stem = wat.file_stem().and_then(|s| s.to_str()).unwrap_or("fixture");
-        component::componentize_wat(root, wat, &out.join(format!("{stem}.wasm")))?;
+        let stem = wat
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("fixture");
+        component::componentize_wat(root, &prelude, wat, &out.join(format!("{stem}.wasm")))?;
     }
     eprintln!(
         "xtask: {} guests and {} WAT fixtures built into {}",

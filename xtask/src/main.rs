@@ -58,10 +58,18 @@ fn run(args: &[String]) -> Result<()> {
 /// Everything CI checks: guests from source, formatting, lints, tests.
 fn test(root: &Path) -> Result<()> {
     guests::build_all(root)?;
-    cargo(root, &["fmt", "--all", "--check"]).context("cargo fmt --check (run `cargo fmt --all`)")?;
+    cargo(root, &["fmt", "--all", "--check"])
+        .context("cargo fmt --check (run `cargo fmt --all`)")?;
     cargo(
         root,
-        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
     )?;
     cargo(root, &["test", "--workspace", "--all-targets"])?;
     Ok(())

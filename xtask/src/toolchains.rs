@@ -27,13 +27,17 @@ pub fn ensure(root: &Path) -> Result<Toolchains> {
     let pins_path = root.join("guests/toolchains.toml");
     let text = std::fs::read_to_string(&pins_path)
         .with_context(|| format!("reading {}", pins_path.display()))?;
-    let pins: Pins = toml::from_str(&text).with_context(|| format!("parsing {}", pins_path.display()))?;
+    let pins: Pins =
+        toml::from_str(&text).with_context(|| format!("parsing {}", pins_path.display()))?;
 
     let base = root.join("target/toolchains");
     let venv = base.join("venv");
     let python = venv.join("bin/python3");
     if !python.exists() {
-        eprintln!("xtask: creating the toolchain virtualenv in {}", venv.display());
+        eprintln!(
+            "xtask: creating the toolchain virtualenv in {}",
+            venv.display()
+        );
         run(Command::new(python_cmd()).args(["-m", "venv"]).arg(&venv))?;
     }
     let stamp = base.join("installed.toml");
@@ -41,14 +45,23 @@ pub fn ensure(root: &Path) -> Result<Toolchains> {
         let specs: Vec<String> = pins.pip.iter().map(|(k, v)| format!("{k}=={v}")).collect();
         eprintln!("xtask: installing {}", specs.join(" "));
         run(Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
             .args(&specs))?;
         std::fs::write(&stamp, &text)?;
     }
 
     let bin = base.join("bin");
     std::fs::create_dir_all(&bin)?;
-    write_wrapper(&bin.join("zig"), &format!("exec '{}' -m ziglang \"$@\"", python.display()))?;
+    write_wrapper(
+        &bin.join("zig"),
+        &format!("exec '{}' -m ziglang \"$@\"", python.display()),
+    )?;
     Ok(Toolchains { bin })
 }
 

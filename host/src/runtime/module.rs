@@ -109,11 +109,11 @@ impl GuestModule {
         let component = Component::new(runtime.engine(), &bytes)
             .map_err(anyhow::Error::from)
             .with_context(|| {
-            format!(
-                "compiling {} (is it a WebAssembly component built for wasm32-wasi?)",
-                config.component.display()
-            )
-        })?;
+                format!(
+                    "compiling {} (is it a WebAssembly component built for wasm32-wasi?)",
+                    config.component.display()
+                )
+            })?;
         let instance_pre = runtime
             .linker()
             .instantiate_pre(&component)
@@ -127,11 +127,11 @@ impl GuestModule {
         let pre = ScraperPre::new(instance_pre)
             .map_err(anyhow::Error::from)
             .with_context(|| {
-            format!(
-                "{} does not implement the world wasm-exporter:scraper/scraper@0.1.0",
-                config.component.display()
-            )
-        })?;
+                format!(
+                    "{} does not implement the world wasm-exporter:scraper/scraper@0.1.0",
+                    config.component.display()
+                )
+            })?;
         let params = config
             .params
             .iter()
@@ -170,6 +170,7 @@ impl GuestModule {
             .map_err(|e| Failure::new(Reason::Trap, format!("preparing the sandbox: {e:#}")))?;
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limiter);
+        store.set_hostcall_fuel(lift_budget(limits));
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
             if Instant::now() >= ctx.data().deadline {
@@ -270,6 +271,15 @@ fn classify(error: &wasmtime::Error, memory_exceeded: bool, limits: &Limits) -> 
     if let Some(e) = error.downcast_ref::<LimitExceeded>() {
         return Failure::new(Reason::Memory, e.to_string());
     }
+    if format!("{error:#}").contains(LIFT_BUDGET_EXHAUSTED) {
+        return Failure::new(
+            Reason::OutputLimit,
+            format!(
+                "the output is larger than the limits allow ({} bytes of host memory to read it)",
+                lift_budget(limits)
+            ),
+        );
+    }
     if memory_exceeded {
         return Failure::new(
             Reason::Memory,
@@ -281,10 +291,31 @@ fn classify(error: &wasmtime::Error, memory_exceeded: bool, limits: &Limits) -> 
         );
     }
     let detail = match error.downcast_ref::<Trap>() {
-        Some(trap) => format!("wasm trap: {trap}"),
+        Some(Trap::StackOverflow) => "stack overflow: the wasm stack limit was exhausted".into(),
+        Some(trap) => trap.to_string(),
         None => one_line(&format!("{error:#}"), 500),
     };
     Failure::new(Reason::Trap, detail)
+}
+
+/// What wasmtime reports when lifting a value would take more host memory
+/// than the store's hostcall fuel allows.
+const LIFT_BUDGET_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
+
+/// Host memory that reading the guest's output may take, derived from the
+/// output caps: every byte the caps allow, plus the host-side size of every
+/// allowed sample (32 bytes and 24 per label value) and family.
+///
+/// Wasmtime charges this budget while it copies the output out of the guest,
+/// before allocating, so an oversized answer (a million series, a huge string)
+/// is refused without the host ever holding it; the caps themselves are
+/// checked precisely afterwards.
+fn lift_budget(limits: &Limits) -> usize {
+    let bytes = limits.max_output_bytes.as_u64() as usize;
+    let per_sample = 32 + 24 * limits.max_labels;
+    bytes
+        .saturating_add(limits.max_series.saturating_mul(per_sample))
+        .saturating_add(limits.max_families.saturating_mul(256))
 }
 
 /// Guest text in a log line: one line, bounded.

@@ -1,0 +1,343 @@
+//! Test support: start the real `wasm_exporter` binary on a free loopback
+//! port with a generated config, scrape it over HTTP, read its log.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ is inside the workspace")
+        .to_path_buf()
+}
+
+/// Path of a guest built by `cargo xtask guests`.
+pub fn guest(name: &str) -> PathBuf {
+    let path = root().join("target/guests").join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: build the guests first with `cargo xtask guests` (or run `cargo xtask test`)",
+        path.display()
+    );
+    path
+}
+
+/// A test fixture directory.
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("tests/fixtures").join(rel)
+}
+
+/// A running exporter, killed when dropped.
+pub struct Exporter {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    log: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// An HTTP answer.
+pub struct Answer {
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+    pub elapsed: Duration,
+}
+
+impl Exporter {
+    /// Starts the exporter with `config` (YAML) written to a temporary file,
+    /// and waits until it listens.
+    pub fn start(config: &str) -> Exporter {
+        Self::start_with_args(config, &[])
+    }
+
+    /// Same as [`Exporter::start`] with extra command-line flags.
+    pub fn start_with_args(config: &str, args: &[&str]) -> Exporter {
+        Self::start_full(config, args, &[])
+    }
+
+    /// Same as [`Exporter::start`] with extra flags and environment variables.
+    pub fn start_full(config: &str, args: &[&str], envs: &[(&str, &str)]) -> Exporter {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).expect("writing config");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wasm_exporter"))
+            .arg("--web.listen-address=127.0.0.1:0")
+            .arg(format!("--config.file={}", config_path.display()))
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting wasm_exporter");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line
+                    .split("listening on ")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                let log = log.lock().unwrap().join("\n");
+                panic!("wasm_exporter did not start listening; log:\n{log}");
+            }
+        };
+        Exporter {
+            child,
+            addr,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// GET `path` with extra `headers`.
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        request("GET", &format!("http://{}{}", self.addr, path), headers)
+    }
+
+    /// GET `path`.
+    pub fn get(&self, path: &str) -> Answer {
+        self.get_with(path, &[])
+    }
+
+    /// A successful scrape of /metrics, parsed.
+    pub fn scrape(&self) -> Scrape {
+        let a = self.get("/metrics");
+        assert_eq!(a.status, 200, "scrape failed: {}", a.body);
+        Scrape::parse(&a.body)
+    }
+
+    /// The log lines so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits up to `timeout` for a log line containing all of `needles`.
+    pub fn wait_for_log(&self, needles: &[&str], timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(line) = self
+                .log()
+                .into_iter()
+                .find(|l| needles.iter().all(|n| l.contains(n)))
+            {
+                return line;
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "no log line with {needles:?} within {timeout:?}; log:\n{}",
+                    self.log().join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends one HTTP request with a real client.
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Answer {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let start = Instant::now();
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let req = builder.body(()).expect("request");
+    let mut resp = agent
+        .run(req)
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                v.to_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(256 << 20)
+        .read_to_string()
+        .unwrap_or_else(|e| panic!("reading body of {url}: {e}"));
+    Answer {
+        status,
+        headers,
+        body,
+        elapsed: start.elapsed(),
+    }
+}
+
+/// A parsed exposition: sample lines by series, and the raw text.
+pub struct Scrape {
+    pub text: String,
+    /// `name{labels}` exactly as written → value text.
+    pub samples: BTreeMap<String, String>,
+}
+
+impl Scrape {
+    /// Parses and checks the text format: every line is a HELP/TYPE comment or
+    /// a sample `series value`, each family's HELP and TYPE precede its
+    /// samples, and no series appears twice.
+    pub fn parse(text: &str) -> Scrape {
+        let mut samples = BTreeMap::new();
+        let mut typed = std::collections::HashSet::new();
+        assert!(
+            text.ends_with('\n') || text.is_empty(),
+            "exposition must end with a newline"
+        );
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let name = rest.split(' ').next().unwrap();
+                assert!(typed.insert(name.to_string()), "TYPE of {name} twice");
+                continue;
+            }
+            if line.starts_with("# HELP ") {
+                continue;
+            }
+            assert!(!line.starts_with('#'), "unexpected comment {line:?}");
+            let (series, value) = split_sample(line);
+            let family = series.split('{').next().unwrap();
+            assert!(
+                typed.contains(family) || typed.contains(family.trim_end_matches("_total")),
+                "sample before its TYPE: {line:?}"
+            );
+            assert!(
+                value == "NaN"
+                    || value == "+Inf"
+                    || value == "-Inf"
+                    || value.parse::<f64>().is_ok(),
+                "bad value in {line:?}"
+            );
+            assert!(
+                samples
+                    .insert(series.to_string(), value.to_string())
+                    .is_none(),
+                "series twice: {series}"
+            );
+        }
+        Scrape {
+            text: text.to_string(),
+            samples,
+        }
+    }
+
+    /// The value of `series` (e.g. `up{module="a"}`), as f64.
+    pub fn value(&self, series: &str) -> Option<f64> {
+        self.samples.get(series).map(|v| match v.as_str() {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            v => v.parse().expect("value parses"),
+        })
+    }
+
+    /// `wasm_exporter_scrape_errors_total` for a module and reason.
+    pub fn errors(&self, module: &str, reason: &str) -> f64 {
+        self.value(&format!(
+            "wasm_exporter_scrape_errors_total{{module=\"{module}\",reason=\"{reason}\"}}"
+        ))
+        .unwrap_or_else(|| panic!("no scrape_errors series for {module}/{reason}"))
+    }
+
+    /// Sum of `wasm_exporter_scrape_errors_total` over reasons for a module.
+    pub fn all_errors(&self, module: &str) -> f64 {
+        let prefix = format!("wasm_exporter_scrape_errors_total{{module=\"{module}\",");
+        self.samples
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, v)| v.parse::<f64>().unwrap())
+            .sum()
+    }
+
+    /// Whether any series of family `name` is present.
+    pub fn has_family(&self, name: &str) -> bool {
+        self.samples
+            .keys()
+            .any(|k| k == name || k.starts_with(&format!("{name}{{")))
+    }
+}
+
+/// Splits a sample line at the space that ends the series (label values may
+/// contain spaces, so scan past the closing brace).
+fn split_sample(line: &str) -> (&str, &str) {
+    let series_end = if let Some(open) = line.find('{') {
+        let bytes = line.as_bytes();
+        let mut i = open + 1;
+        let mut in_quotes = false;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\\' if in_quotes => i += 1,
+                b'"' => in_quotes = !in_quotes,
+                b'}' if !in_quotes => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        assert!(i < bytes.len(), "unterminated labels in {line:?}");
+        i + 1
+    } else {
+        line.find(' ')
+            .unwrap_or_else(|| panic!("no value in {line:?}"))
+    };
+    let (series, rest) = line.split_at(series_end);
+    let value = rest.trim_start();
+    assert!(
+        rest.starts_with(' ') && !value.is_empty() && !value.contains(' '),
+        "malformed sample line {line:?}"
+    );
+    (series, value)
+}
+
+/// Runs the binary with `args` to completion; returns (exit code, stderr).
+pub fn run_to_exit(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wasm_exporter"))
+        .args(args)
+        .output()
+        .expect("running wasm_exporter");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// YAML-quotes a path.
+pub fn q(p: &Path) -> String {
+    format!("{:?}", p.display().to_string())
+}
