@@ -72,6 +72,22 @@ fn test(root: &Path) -> Result<()> {
         ],
     )?;
     cargo(root, &["test", "--workspace", "--all-targets"])?;
+    // Load tests are `#[ignore]`d in the normal run: they need the machine
+    // to themselves to measure anything.
+    cargo(
+        root,
+        &[
+            "test",
+            "--package",
+            "wasm_exporter",
+            "--test",
+            "e2e",
+            "--",
+            "--ignored",
+            "--test-threads=1",
+            "--nocapture",
+        ],
+    )?;
     Ok(())
 }
 
