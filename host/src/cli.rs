@@ -11,13 +11,22 @@ use crate::logging::{LogFormat, LogLevel};
 #[command(name = "wasm_exporter", version, long_version = crate::version::LONG.as_str(), about)]
 pub struct Cli {
     /// Address to listen on for the web interface and telemetry
-    /// (`:PORT` listens on every interface).
+    /// (`:PORT` listens on every interface). Repeat to listen on several.
     #[arg(
         long = "web.listen-address",
         default_value = ":9601",
         value_name = "ADDR"
     )]
-    pub listen_address: String,
+    pub listen_addresses: Vec<String>,
+
+    /// Web configuration file (TLS, basic auth, headers) in the
+    /// exporter-toolkit format.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Enable reloading through HTTP (POST /-/reload).
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
 
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", default_value = "/metrics", value_name = "PATH", value_parser = parse_telemetry_path)]

@@ -1,58 +1,169 @@
-//! Writes metric families in the Prometheus text exposition format 0.0.4.
+//! Writes metric families in the Prometheus text format 0.0.4 or in
+//! OpenMetrics 1.0.0, chosen from the client's `Accept` header.
 //!
 //! The `prometheus` crate's `TextEncoder` writes infinities as Rust prints
-//! them (`inf`, `-inf`), which the format spells `+Inf` and `-Inf`, so the
-//! exporter renders values itself; names and label values arrive here
-//! already validated by `convert`.
+//! them (`inf`, `-inf`), which the format spells `+Inf` and `-Inf`, and it
+//! has no OpenMetrics encoder, so the exporter renders both formats itself.
+//! Names and label values arrive here already validated by `convert`.
 
 use std::fmt::Write as _;
 
 use prometheus::proto::{self, MetricFamily, MetricType};
 
-/// The content type of the text format.
-pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// An exposition format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text format 0.0.4.
+    Text,
+    /// OpenMetrics text format 1.0.0.
+    OpenMetrics,
+}
 
-/// Encodes `families` (sorted and validated) in the text format.
-pub fn encode_text(families: &[MetricFamily]) -> String {
+impl Format {
+    /// The `Content-Type` of an answer in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+
+    /// Picks the format the client prefers among those offered, by the
+    /// q-values of its `Accept` header; the text format when it has none or
+    /// accepts neither explicitly.
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        let Some(accept) = accept else {
+            return Format::Text;
+        };
+        let mut best = (Format::Text, 0.0f32);
+        for range in accept.split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or("").to_ascii_lowercase();
+            let mut q = 1.0f32;
+            let mut version = None;
+            for p in parts {
+                if let Some((k, v)) = p.split_once('=') {
+                    match k.trim().to_ascii_lowercase().as_str() {
+                        "q" => q = v.trim().parse().unwrap_or(0.0),
+                        "version" => version = Some(v.trim().to_string()),
+                        _ => {}
+                    }
+                }
+            }
+            let format = match media.as_str() {
+                "application/openmetrics-text"
+                    if matches!(version.as_deref(), None | Some("1.0.0") | Some("0.0.1")) =>
+                {
+                    Format::OpenMetrics
+                }
+                "text/plain" if matches!(version.as_deref(), None | Some("0.0.4")) => Format::Text,
+                _ => continue,
+            };
+            // Ties go to the first listed, as the client ordered them.
+            if q > best.1 {
+                best = (format, q);
+            }
+        }
+        best.0
+    }
+}
+
+/// Encodes `families` (sorted and validated) in `format`.
+pub fn encode(families: &[MetricFamily], format: Format) -> String {
     let mut out = String::with_capacity(
         families
             .iter()
             .map(|f| 64 + f.get_metric().len() * 48)
-            .sum(),
+            .sum::<usize>()
+            + 8,
     );
     for family in families {
         if family.get_metric().is_empty() {
             continue;
         }
-        let name = family.name();
-        out.push_str("# HELP ");
-        out.push_str(name);
-        out.push(' ');
-        escape_into(&mut out, family.help(), false);
-        out.push('\n');
-        out.push_str("# TYPE ");
-        out.push_str(name);
-        out.push(' ');
-        out.push_str(type_name(family.get_field_type()));
-        out.push('\n');
-        for metric in family.get_metric() {
-            out.push_str(name);
-            write_labels(&mut out, metric.get_label());
-            out.push(' ');
-            write_value(&mut out, sample_value(family.get_field_type(), metric));
-            out.push('\n');
+        match format {
+            Format::Text => write_text_family(&mut out, family),
+            Format::OpenMetrics => write_openmetrics_family(&mut out, family),
         }
+    }
+    if format == Format::OpenMetrics {
+        out.push_str("# EOF\n");
     }
     out
 }
 
-fn type_name(t: MetricType) -> &'static str {
+fn write_text_family(out: &mut String, family: &MetricFamily) {
+    let name = family.name();
+    let kind = family.get_field_type();
+    write_header(out, name, family.help(), text_type(kind), false);
+    for metric in family.get_metric() {
+        write_sample(out, name, metric, sample_value(kind, metric));
+    }
+}
+
+/// OpenMetrics names a counter family without `_total` and its sample with
+/// it; a counter named without the suffix gets it on the sample, as the Go
+/// client does.
+fn write_openmetrics_family(out: &mut String, family: &MetricFamily) {
+    let name = family.name();
+    let kind = family.get_field_type();
+    let (family_name, sample_name) = if kind == MetricType::COUNTER {
+        let base = name.strip_suffix("_total").unwrap_or(name);
+        (base, format!("{base}_total"))
+    } else {
+        (name, name.to_string())
+    };
+    write_header(
+        out,
+        family_name,
+        family.help(),
+        openmetrics_type(kind),
+        true,
+    );
+    for metric in family.get_metric() {
+        write_sample(out, &sample_name, metric, sample_value(kind, metric));
+    }
+}
+
+/// HELP (omitted when empty, as it carries nothing) and TYPE lines.
+fn write_header(out: &mut String, name: &str, help: &str, kind: &str, openmetrics: bool) {
+    if !help.is_empty() {
+        out.push_str("# HELP ");
+        out.push_str(name);
+        out.push(' ');
+        // OpenMetrics escapes double quotes in HELP too; the text format does not.
+        escape_into(out, help, openmetrics);
+        out.push('\n');
+    }
+    out.push_str("# TYPE ");
+    out.push_str(name);
+    out.push(' ');
+    out.push_str(kind);
+    out.push('\n');
+}
+
+fn write_sample(out: &mut String, name: &str, metric: &proto::Metric, value: f64) {
+    out.push_str(name);
+    write_labels(out, metric.get_label());
+    out.push(' ');
+    write_value(out, value);
+    out.push('\n');
+}
+
+fn text_type(t: MetricType) -> &'static str {
     match t {
         MetricType::COUNTER => "counter",
         MetricType::GAUGE => "gauge",
         MetricType::SUMMARY => "summary",
         MetricType::HISTOGRAM => "histogram",
         MetricType::UNTYPED => "untyped",
+    }
+}
+
+fn openmetrics_type(t: MetricType) -> &'static str {
+    match t {
+        MetricType::UNTYPED => "unknown",
+        other => text_type(other),
     }
 }
 
@@ -84,8 +195,8 @@ fn write_labels(out: &mut String, labels: &[proto::LabelPair]) {
     out.push('}');
 }
 
-/// Escapes `\` and newline (and `"` inside label values), as the format
-/// requires.
+/// Escapes `\` and newline, and `"` when `quote` is set, as both formats
+/// require.
 fn escape_into(out: &mut String, s: &str, quote: bool) {
     for c in s.chars() {
         match c {
@@ -121,6 +232,37 @@ mod tests {
         s
     }
 
+    fn family(
+        name: &str,
+        kind: MetricType,
+        help: &str,
+        label: (&str, &str),
+        v: f64,
+    ) -> MetricFamily {
+        let mut pair = proto::LabelPair::default();
+        pair.set_name(label.0.into());
+        pair.set_value(label.1.into());
+        let mut m = proto::Metric::from_label(vec![pair]);
+        match kind {
+            MetricType::COUNTER => {
+                let mut c = proto::Counter::default();
+                c.set_value(v);
+                m.set_counter(c);
+            }
+            _ => {
+                let mut g = proto::Gauge::default();
+                g.set_value(v);
+                m.set_gauge(g);
+            }
+        }
+        let mut f = MetricFamily::default();
+        f.set_name(name.into());
+        f.set_help(help.into());
+        f.set_field_type(kind);
+        f.set_metric(vec![m]);
+        f
+    }
+
     #[test]
     fn renders_special_and_extreme_values() {
         assert_eq!(value(f64::NAN), "NaN");
@@ -135,22 +277,64 @@ mod tests {
     }
 
     #[test]
-    fn escapes_help_and_label_values() {
-        let mut pair = proto::LabelPair::default();
-        pair.set_name("path".into());
-        pair.set_value("a\"b\\c\nd".into());
-        let mut g = proto::Gauge::default();
-        g.set_value(1.0);
-        let mut m = proto::Metric::from_label(vec![pair]);
-        m.set_gauge(g);
-        let mut f = MetricFamily::default();
-        f.set_name("x".into());
-        f.set_help("line1\nline2 \\ \"q\"".into());
-        f.set_field_type(MetricType::GAUGE);
-        f.set_metric(vec![m]);
+    fn text_format_escapes_help_and_label_values() {
+        let f = family(
+            "x",
+            MetricType::GAUGE,
+            "line1\nline2 \\ \"q\"",
+            ("path", "a\"b\\c\nd"),
+            1.0,
+        );
         assert_eq!(
-            encode_text(&[f]),
+            encode(&[f], Format::Text),
             "# HELP x line1\\nline2 \\\\ \"q\"\n# TYPE x gauge\nx{path=\"a\\\"b\\\\c\\nd\"} 1\n"
+        );
+    }
+
+    #[test]
+    fn openmetrics_names_counters_and_ends_with_eof() {
+        let families = [
+            family(
+                "bytes_total",
+                MetricType::COUNTER,
+                "Bytes \"sent\".",
+                ("dev", "eth0"),
+                5.0,
+            ),
+            family("errors", MetricType::COUNTER, "", ("dev", "eth0"), 1.0),
+            family("temp", MetricType::GAUGE, "T", ("room", "a"), 20.5),
+        ];
+        assert_eq!(
+            encode(&families, Format::OpenMetrics),
+            "# HELP bytes Bytes \\\"sent\\\".\n# TYPE bytes counter\nbytes_total{dev=\"eth0\"} 5\n\
+             # TYPE errors counter\nerrors_total{dev=\"eth0\"} 1\n\
+             # HELP temp T\n# TYPE temp gauge\ntemp{room=\"a\"} 20.5\n# EOF\n"
+        );
+    }
+
+    #[test]
+    fn negotiates_like_prometheus_expects() {
+        use Format::*;
+        let prometheus_2 = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(Format::negotiate(Some(prometheus_2)), OpenMetrics);
+        assert_eq!(Format::negotiate(None), Text);
+        assert_eq!(Format::negotiate(Some("*/*")), Text);
+        assert_eq!(Format::negotiate(Some("text/plain")), Text);
+        assert_eq!(
+            Format::negotiate(Some("application/openmetrics-text")),
+            OpenMetrics
+        );
+        assert_eq!(
+            Format::negotiate(Some("application/openmetrics-text;version=2.0.0")),
+            Text
+        );
+        assert_eq!(
+            Format::negotiate(Some("text/plain;q=0.9, application/openmetrics-text;q=0.5")),
+            Text
+        );
+        assert_eq!(
+            Format::negotiate(Some("application/openmetrics-text;q=0")),
+            Text
         );
     }
 }

@@ -10,7 +10,8 @@
 //! - [`merge`]: combines the modules' outputs of one scrape.
 //! - [`exposition`]: the text format.
 //! - [`selfmetrics`]: the exporter's own metrics.
-//! - [`config`]: the configuration file.
+//! - [`config`]: the configuration file; [`reload`] keeps it live.
+//! - [`webconfig`]: TLS and basic auth (exporter-toolkit web config).
 
 pub mod cli;
 pub mod config;
@@ -18,50 +19,79 @@ pub mod convert;
 pub mod exposition;
 pub mod logging;
 pub mod merge;
+pub mod reload;
 pub mod runtime;
 pub mod scrape;
 pub mod selfmetrics;
 pub mod server;
 pub mod version;
+pub mod webconfig;
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::cli::Cli;
-use crate::config::Config;
-use crate::scrape::Exporter;
+use crate::reload::Live;
 use crate::server::App;
 
-/// Runs the exporter until SIGINT or SIGTERM.
+/// Runs the exporter until SIGINT or SIGTERM; SIGHUP reloads.
 pub async fn run(cli: Cli) -> Result<()> {
-    let config = Config::load(&cli.config_file)?;
-    if config.modules.is_empty() {
-        tracing::warn!(
-            config = %cli.config_file.display(),
-            "the config lists no modules; only the exporter's own metrics will be served"
+    let config_file = cli.config_file.clone();
+    let web_config_file = cli.web_config_file.clone();
+    let live =
+        tokio::task::spawn_blocking(move || Live::load(config_file, web_config_file)).await??;
+    let modules = live.exporter().module_names().count();
+    let tls = live.web().tls.is_some();
+    let mut listeners = Vec::with_capacity(cli.listen_addresses.len());
+    for address in &cli.listen_addresses {
+        let listener = server::bind(address).await?;
+        let bound = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| address.to_string());
+        tracing::info!(
+            version = version::VERSION,
+            revision = version::REVISION,
+            modules,
+            tls,
+            "listening on {bound}"
         );
+        listeners.push(listener);
     }
-    let exporter = tokio::task::block_in_place(|| Exporter::new(&config))
-        .with_context(|| format!("config file {}", cli.config_file.display()))?;
-    let listener = server::bind(&cli.listen_address).await?;
-    let address = server::local_addr(&listener)
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| cli.listen_address.clone());
-    tracing::info!(
-        version = version::VERSION,
-        revision = version::REVISION,
-        modules = config.modules.len(),
-        "listening on {address}"
-    );
     let app = Arc::new(App {
-        exporter,
+        live,
         telemetry_path: cli.telemetry_path.clone(),
+        lifecycle: cli.enable_lifecycle,
     });
-    server::serve(listener, app, shutdown_signal()).await?;
+    spawn_reload_on_sighup(app.clone());
+    server::serve(listeners, app, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }
+
+#[cfg(unix)]
+fn spawn_reload_on_sighup(app: Arc<App>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot listen for SIGHUP, reload with POST /-/reload only: {e}");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received, reloading the configuration");
+            if let Err(e) = app.live.reload().await {
+                tracing::error!("reload failed, the previous configuration keeps serving: {e:#}");
+            }
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn spawn_reload_on_sighup(_app: Arc<App>) {}
 
 async fn shutdown_signal() {
     #[cfg(unix)]

@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 use crate::config::Config;
 use crate::convert;
 use crate::merge::Merger;
-use crate::runtime::{EngineSettings, Failure, GuestModule, GuestRuntime, Reason};
+use crate::runtime::{Failure, GuestModule, GuestRuntime, Reason};
 use crate::selfmetrics::SelfMetrics;
 
 /// What the last scrape of a module did, for the landing page.
@@ -43,23 +43,20 @@ pub struct Exporter {
     margin: Duration,
     status: Mutex<Vec<ModuleStatus>>,
     // Dropped last: modules hold code compiled by this engine.
-    _runtime: GuestRuntime,
+    _runtime: Arc<GuestRuntime>,
 }
 
 impl Exporter {
-    /// Compiles and links every module of `config`; the first module that
-    /// cannot be loaded is reported by name.
-    pub fn new(config: &Config) -> Result<Self> {
-        let runtime = GuestRuntime::new(&EngineSettings {
-            wasm_stack: config.global.wasm_stack.as_u64() as usize,
-        })?;
+    /// Compiles and links every module of `config` on `runtime`; the first
+    /// module that cannot be loaded is reported by name. Outcomes are
+    /// recorded in `metrics`, which outlive reloads.
+    pub fn new(config: &Config, runtime: Arc<GuestRuntime>, metrics: SelfMetrics) -> Result<Self> {
         let mut modules = Vec::with_capacity(config.modules.len());
         for m in &config.modules {
             let module =
                 GuestModule::load(&runtime, m).with_context(|| format!("module {:?}", m.name))?;
             modules.push(Arc::new(module));
         }
-        let metrics = SelfMetrics::new(modules.iter().map(|m| m.name()))?;
         let reserved = metrics.family_names();
         Ok(Self {
             status: Mutex::new(vec![ModuleStatus::default(); modules.len()]),

@@ -2,11 +2,14 @@
 //! scrapes, build information and process figures.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use prometheus::core::Collector;
-use prometheus::{GaugeVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Gauge, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 use crate::runtime::Reason;
 use crate::version;
@@ -19,12 +22,16 @@ pub struct SelfMetrics {
     module_up: IntGaugeVec,
     module_duration: GaugeVec,
     scrapes: IntCounter,
+    reload_ok: IntGauge,
+    reload_time: Gauge,
+    /// Modules whose series exist, so a reload can drop those of removed
+    /// modules.
+    modules: Arc<Mutex<Vec<String>>>,
 }
 
 impl SelfMetrics {
-    /// Creates the metrics with every module's series present from the start
-    /// (errors at 0), so `rate()` works from the first scrape.
-    pub fn new<'a>(modules: impl IntoIterator<Item = &'a str>) -> Result<Self> {
+    /// Creates and registers the metrics.
+    pub fn new() -> Result<Self> {
         let scrape_errors = IntCounterVec::new(
             Opts::new(
                 "wasm_exporter_scrape_errors_total",
@@ -66,11 +73,14 @@ impl SelfMetrics {
             ])
             .set(1);
 
-        for module in modules {
-            for reason in Reason::ALL {
-                scrape_errors.with_label_values(&[module, reason.as_str()]);
-            }
-        }
+        let reload_ok = IntGauge::new(
+            "wasm_exporter_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful.",
+        )?;
+        let reload_time = Gauge::new(
+            "wasm_exporter_config_last_reload_success_timestamp_seconds",
+            "Timestamp of the last successful configuration reload.",
+        )?;
 
         let registry = Registry::new();
         registry.register(Box::new(scrape_errors.clone()))?;
@@ -78,6 +88,8 @@ impl SelfMetrics {
         registry.register(Box::new(module_duration.clone()))?;
         registry.register(Box::new(scrapes.clone()))?;
         registry.register(Box::new(build_info))?;
+        registry.register(Box::new(reload_ok.clone()))?;
+        registry.register(Box::new(reload_time.clone()))?;
         #[cfg(target_os = "linux")]
         registry
             .register(Box::new(
@@ -90,7 +102,46 @@ impl SelfMetrics {
             module_up,
             module_duration,
             scrapes,
+            reload_ok,
+            reload_time,
+            modules: Arc::default(),
         })
+    }
+
+    /// Makes the per-module series match `modules`: new modules get every
+    /// error series at 0 (so `rate()` works from their first scrape), removed
+    /// modules lose theirs, kept modules keep their counts.
+    pub fn set_modules<'a>(&self, modules: impl IntoIterator<Item = &'a str>) {
+        let new: Vec<String> = modules.into_iter().map(str::to_owned).collect();
+        let mut current = self.modules.lock().unwrap_or_else(PoisonError::into_inner);
+        for old in current.iter().filter(|m| !new.contains(m)) {
+            for reason in Reason::ALL {
+                let _ = self
+                    .scrape_errors
+                    .remove_label_values(&[old.as_str(), reason.as_str()]);
+            }
+            let _ = self.module_up.remove_label_values(&[old.as_str()]);
+            let _ = self.module_duration.remove_label_values(&[old.as_str()]);
+        }
+        for module in &new {
+            for reason in Reason::ALL {
+                self.scrape_errors
+                    .with_label_values(&[module.as_str(), reason.as_str()]);
+            }
+        }
+        *current = new;
+    }
+
+    /// Records the outcome of a (re)load of the configuration.
+    pub fn reload_succeeded(&self, ok: bool) {
+        self.reload_ok.set(i64::from(ok));
+        if ok {
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            self.reload_time.set(now);
+        }
     }
 
     /// Records one scrape of the telemetry path.

@@ -36,7 +36,7 @@ pub mod bindings {
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// Engine-wide settings (they cannot differ per module).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineSettings {
     /// Maximum wasm stack per call.
     pub wasm_stack: usize,
@@ -44,6 +44,7 @@ pub struct EngineSettings {
 
 /// The process-wide engine and linker shared by all modules.
 pub struct GuestRuntime {
+    settings: EngineSettings,
     engine: Engine,
     linker: Linker<GuestState>,
     _ticker: EpochTicker,
@@ -73,10 +74,16 @@ impl GuestRuntime {
             .context("linking WASI p2")?;
         let ticker = EpochTicker::start(engine.clone());
         Ok(Self {
+            settings: settings.clone(),
             engine,
             linker,
             _ticker: ticker,
         })
+    }
+
+    /// The settings the engine was made with.
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
     }
 
     /// The engine.
