@@ -1,10 +1,17 @@
-//! Structured logging to stderr, in the formats Prometheus components use.
+//! Structured logging to stderr in the shape Prometheus components use:
+//! `ts=… level=… msg=… key=value…` (logfmt) or the same keys as one JSON
+//! object per line.
+
+use std::fmt::{self, Write as _};
 
 use anyhow::{Result, anyhow};
 use clap::ValueEnum;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 
 /// `--log.format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -18,7 +25,7 @@ pub enum LogFormat {
 /// `--log.level`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogLevel {
-    /// Everything, including per-call guest details.
+    /// Everything, including per-connection details.
     Debug,
     /// Start-up, reloads and guest output.
     Info,
@@ -43,27 +50,149 @@ impl LogLevel {
 /// (cranelift, wasmtime internals) are kept at warn so that `debug` shows
 /// the exporter's own events.
 pub fn init(level: LogLevel, format: LogFormat) -> Result<()> {
-    let directive = format!("warn,wasm_exporter={lvl}", lvl = level.as_str());
-    let filter = EnvFilter::try_new(directive).map_err(|e| anyhow!("log filter: {e}"))?;
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = match format {
-        LogFormat::Logfmt => registry
-            .with(
-                tracing_logfmt::builder()
-                    .with_target(false)
-                    .layer()
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_target(false)
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
-    };
-    result.map_err(|e| anyhow!("installing the logger: {e}"))
+    let filter = EnvFilter::try_new(format!("warn,wasm_exporter={}", level.as_str()))
+        .map_err(|e| anyhow!("log filter: {e}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .event_format(PromFormat(format))
+        .try_init()
+        .map_err(|e| anyhow!("installing the logger: {e}"))
+}
+
+/// Formats one event as logfmt or JSON with `ts`, `level`, `msg` first.
+struct PromFormat(LogFormat);
+
+impl<S, N> FormatEvent<S, N> for PromFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let ts = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+        let level = level_name(*event.metadata().level());
+        let mut pairs: Vec<(&str, &str)> = vec![("ts", &ts), ("level", level)];
+        if let Some(msg) = &fields.message {
+            pairs.push(("msg", msg));
+        }
+        pairs.extend(fields.rest.iter().map(|(k, v)| (*k, v.as_str())));
+        let line = match self.0 {
+            LogFormat::Logfmt => logfmt(&pairs),
+            LogFormat::Json => json(&pairs),
+        };
+        writeln!(writer, "{line}")
+    }
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::ERROR => "error",
+        Level::WARN => "warn",
+        Level::INFO => "info",
+        Level::DEBUG => "debug",
+        Level::TRACE => "debug",
+    }
+}
+
+#[derive(Default)]
+struct Fields {
+    message: Option<String>,
+    rest: Vec<(&'static str, String)>,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.put(field, format!("{value:?}"));
+    }
+}
+
+impl Fields {
+    fn put(&mut self, field: &Field, value: String) {
+        if field.name() == "message" {
+            self.message = Some(value);
+        } else {
+            self.rest.push((field.name(), value));
+        }
+    }
+}
+
+/// `key=value`, quoting values that are empty or hold spaces, quotes, `=`
+/// or control characters.
+fn logfmt(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(k);
+        out.push('=');
+        if v.is_empty()
+            || v.chars()
+                .any(|c| c == ' ' || c == '"' || c == '=' || c.is_control())
+        {
+            out.push('"');
+            for c in v.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c if c.is_control() => {
+                        let _ = write!(out, "\\u{:04x}", c as u32);
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+        } else {
+            out.push_str(v);
+        }
+    }
+    out
+}
+
+fn json(pairs: &[(&str, &str)]) -> String {
+    let mut map = serde_json::Map::new();
+    for (k, v) in pairs {
+        map.insert((*k).to_owned(), serde_json::Value::String((*v).to_owned()));
+    }
+    serde_json::Value::Object(map).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logfmt_quotes_and_escapes() {
+        assert_eq!(
+            logfmt(&[
+                ("level", "warn"),
+                ("msg", "say \"hi\"\nnow"),
+                ("module", "a"),
+                ("e", "")
+            ]),
+            r#"level=warn msg="say \"hi\"\nnow" module=a e="""#
+        );
+    }
+
+    #[test]
+    fn json_keeps_key_order() {
+        assert_eq!(
+            json(&[("ts", "t"), ("level", "info"), ("msg", "x\"y")]),
+            r#"{"ts":"t","level":"info","msg":"x\"y"}"#
+        );
+    }
 }

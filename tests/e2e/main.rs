@@ -3,6 +3,9 @@
 
 mod config_errors;
 mod load;
+mod prometheus;
+mod reload;
 mod sandbox;
 mod slice;
 mod support;
+mod web;

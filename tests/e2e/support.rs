@@ -38,6 +38,7 @@ pub struct Exporter {
     /// `127.0.0.1:PORT`.
     pub addr: String,
     log: Arc<Mutex<Vec<String>>>,
+    config_path: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -104,6 +105,7 @@ impl Exporter {
             child,
             addr,
             log,
+            config_path,
             _dir: dir,
         }
     }
@@ -118,10 +120,12 @@ impl Exporter {
         self.get_with(path, &[])
     }
 
-    /// A successful scrape of /metrics, parsed.
+    /// A successful scrape of /metrics, parsed and checked by `promtool
+    /// check metrics`.
     pub fn scrape(&self) -> Scrape {
         let a = self.get("/metrics");
         assert_eq!(a.status, 200, "scrape failed: {}", a.body);
+        promtool_check(&a.body);
         Scrape::parse(&a.body)
     }
 
@@ -151,6 +155,11 @@ impl Exporter {
         }
     }
 
+    /// The config file the exporter was started with (rewrite it and reload).
+    pub fn config_path(&self) -> PathBuf {
+        self.config_path.clone()
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -166,20 +175,31 @@ impl Drop for Exporter {
 
 /// Sends one HTTP request with a real client.
 pub fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Answer {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    try_request(method, url, headers, None).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// Sends one request, over TLS with `tls` if given; connection and
+/// handshake failures are returned, not panicked on.
+pub fn try_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    tls: Option<ureq::tls::TlsConfig>,
+) -> Result<Answer, String> {
+    let mut config = ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into();
+        .timeout_global(Some(Duration::from_secs(60)));
+    if let Some(tls) = tls {
+        config = config.tls_config(tls);
+    }
+    let agent: ureq::Agent = config.build().into();
     let start = Instant::now();
     let mut builder = ureq::http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         builder = builder.header(*k, *v);
     }
     let req = builder.body(()).expect("request");
-    let mut resp = agent
-        .run(req)
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let mut resp = agent.run(req).map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
     let headers = resp
         .headers()
@@ -196,13 +216,121 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Answer {
         .with_config()
         .limit(256 << 20)
         .read_to_string()
-        .unwrap_or_else(|e| panic!("reading body of {url}: {e}"));
-    Answer {
+        .map_err(|e| format!("reading body of {url}: {e}"))?;
+    Ok(Answer {
         status,
         headers,
         body,
         elapsed: start.elapsed(),
+    })
+}
+
+/// Runs `promtool check metrics` (Prometheus' own parser and linter) on a
+/// text-format exposition. Parse errors fail; so does every lint problem,
+/// as the exporter's and the test guests' metrics are all meant to be clean.
+pub fn promtool_check(text: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running promtool (install Debian's `prometheus` package)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed ({}):\n{}{}\n--- exposition:\n{text}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A test PKI: a CA, a server certificate for 127.0.0.1 and localhost, a
+/// client certificate from the same CA, and one from another CA.
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+    pub ca_pem: String,
+    pub client: (String, String),
+    pub stranger: (String, String),
+}
+
+impl Pki {
+    /// Generates everything and writes ca.pem, server.pem, server.key into
+    /// `dir`.
+    pub fn new() -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let dir = tempfile::tempdir().unwrap();
+        let ca_params = |name: &str| {
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p.distinguished_name
+                .push(rcgen::DnType::CommonName, name.to_string());
+            p
+        };
+        let ca = CertifiedIssuer::self_signed(ca_params("test CA"), KeyPair::generate().unwrap())
+            .unwrap();
+        let other_ca =
+            CertifiedIssuer::self_signed(ca_params("other CA"), KeyPair::generate().unwrap())
+                .unwrap();
+        let leaf = |names: Vec<String>, issuer: &rcgen::Issuer<'_, KeyPair>| {
+            let key = KeyPair::generate().unwrap();
+            let cert = CertificateParams::new(names)
+                .unwrap()
+                .signed_by(&key, issuer)
+                .unwrap();
+            (cert.pem(), key.serialize_pem())
+        };
+        let server = leaf(vec!["127.0.0.1".into(), "localhost".into()], &ca);
+        let client = leaf(vec!["client.test".into()], &ca);
+        let stranger = leaf(vec!["stranger.test".into()], &other_ca);
+        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+        std::fs::write(dir.path().join("server.pem"), &server.0).unwrap();
+        std::fs::write(dir.path().join("server.key"), &server.1).unwrap();
+        Pki {
+            ca_pem: ca.pem(),
+            dir,
+            client,
+            stranger,
+        }
     }
+
+    /// Path of a file in the PKI directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A client TLS config trusting the test CA, with an optional client
+    /// certificate (PEM cert, PEM key).
+    pub fn client_tls(&self, cert: Option<&(String, String)>) -> ureq::tls::TlsConfig {
+        use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
+        let ca = Certificate::from_pem(self.ca_pem.as_bytes()).unwrap();
+        let mut b = TlsConfig::builder().root_certs(RootCerts::new_with_certs(&[ca]));
+        if let Some((c, k)) = cert {
+            b = b.client_cert(Some(ClientCert::new_with_certs(
+                &[Certificate::from_pem(c.as_bytes()).unwrap()],
+                PrivateKey::from_pem(k.as_bytes()).unwrap(),
+            )));
+        }
+        b.build()
+    }
+}
+
+/// A free loopback port (bound and released, for servers that cannot
+/// report the port they picked).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A parsed exposition: sample lines by series, and the raw text.

@@ -41,7 +41,7 @@ static long long param_num(const scraper_list_param_t *params, const char *name,
 }
 
 static void one(scraper_list_metric_family_t *ret, const char *name, double value) {
-    sample_add(family_add(ret, name, "", GAUGE, 0, NULL), value, NULL);
+    sample_add(family_add(ret, name, "A value emitted by the adversary test guest.", GAUGE, 0, NULL), value, NULL);
 }
 
 static void ok_metric(const scraper_list_param_t *params, scraper_list_metric_family_t *ret) {
@@ -110,7 +110,7 @@ static bool env(const scraper_list_param_t *params, scraper_list_metric_family_t
 static bool many_series(const scraper_list_param_t *params, scraper_list_metric_family_t *ret) {
     long long count = param_num(params, "count", 1000000);
     const char *labels[] = {"i"};
-    family_t *f = family_add(ret, "adversary_series", "", GAUGE, 1, labels);
+    family_t *f = family_add(ret, "adversary_series", "One of many series.", GAUGE, 1, labels);
     char buf[32];
     for (long long i = 0; i < count; i++) {
         snprintf(buf, sizeof buf, "%lld", i);
@@ -128,7 +128,7 @@ static bool huge_label(const scraper_list_param_t *params, scraper_list_metric_f
     v[bytes] = 0;
     const char *labels[] = {"big"};
     const char *values[] = {v};
-    sample_add(family_add(ret, "adversary_huge", "", GAUGE, 1, labels), 1, values);
+    sample_add(family_add(ret, "adversary_huge", "A series with a huge label value.", GAUGE, 1, labels), 1, values);
     free(v);
     return true;
 }
@@ -150,7 +150,7 @@ static bool escapes(scraper_list_metric_family_t *ret) {
 
 static bool special_values(scraper_list_metric_family_t *ret) {
     const char *labels[] = {"case"};
-    family_t *f = family_add(ret, "adversary_special", "", GAUGE, 1, labels);
+    family_t *f = family_add(ret, "adversary_special", "Special float values.", GAUGE, 1, labels);
     const char *nan[] = {"nan"}, *pinf[] = {"pinf"}, *ninf[] = {"ninf"}, *nzero[] = {"nzero"},
                *max[] = {"max"}, *tiny[] = {"tiny"};
     sample_add(f, NAN, nan);
@@ -193,17 +193,17 @@ bool exports_scraper_collect(scraper_list_param_t *params, scraper_list_metric_f
         one(ret, "adversary-bad-name", 1);
     } else if (!strcmp(mode, "invalid_label_name")) {
         const char *labels[] = {"0day"}, *values[] = {"x"};
-        sample_add(family_add(ret, "adversary_bad_label", "", GAUGE, 1, labels), 1, values);
+        sample_add(family_add(ret, "adversary_bad_label", "Bad label name.", GAUGE, 1, labels), 1, values);
     } else if (!strcmp(mode, "mismatched_labels")) {
         const char *labels[] = {"a", "b"};
-        family_t *f = family_add(ret, "adversary_mismatch", "", GAUGE, 2, labels);
+        family_t *f = family_add(ret, "adversary_mismatch", "Mismatched labels.", GAUGE, 2, labels);
         f->label_names.len = 1;  // build with one value, then claim two names
         const char *values[] = {"only-one"};
         sample_add(f, 1, values);
         f->label_names.len = 2;
     } else if (!strcmp(mode, "duplicate_series")) {
         const char *labels[] = {"a"}, *values[] = {"same"};
-        family_t *f = family_add(ret, "adversary_dup", "", GAUGE, 1, labels);
+        family_t *f = family_add(ret, "adversary_dup", "Duplicate series.", GAUGE, 1, labels);
         sample_add(f, 1, values);
         sample_add(f, 2, values);
     } else if (!strcmp(mode, "reserved_name")) {

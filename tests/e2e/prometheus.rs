@@ -1,0 +1,204 @@
+//! A real Prometheus server (Debian's `prometheus` package) scrapes the
+//! exporter, in plain HTTP and over TLS with basic auth; the test asserts on
+//! what Prometheus stored, through its HTTP API.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{Exporter, Pki, fixture, free_port, guest, q, request};
+
+/// A Prometheus server on loopback, killed when dropped.
+struct Prometheus {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    fn start(scrape_configs: &str) -> Prometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n{scrape_configs}"
+            ),
+        )
+        .unwrap();
+        let check = Command::new("promtool")
+            .args(["check", "config"])
+            .arg(&config)
+            .output()
+            .expect("promtool (Debian package prometheus)");
+        assert!(
+            check.status.success(),
+            "prometheus config rejected: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+        let port = free_port();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting prometheus (Debian package prometheus)");
+        let p = Prometheus {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        p.wait_until(Duration::from_secs(60), "ready", || {
+            crate::support::try_request("GET", &format!("{}/-/ready", p.base), &[], None)
+                .is_ok_and(|a| a.status == 200)
+        });
+        p
+    }
+
+    /// Runs an instant query; returns (labels, value) per series.
+    fn query(&self, promql: &str) -> Vec<(serde_json::Value, f64)> {
+        let a = request(
+            "GET",
+            &format!(
+                "{}/api/v1/query?query={}",
+                self.base,
+                percent_encode(promql)
+            ),
+            &[],
+        );
+        assert_eq!(a.status, 200, "{promql}: {}", a.body);
+        let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(v["status"], "success", "{promql}: {}", a.body);
+        v["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let value = r["value"][1].as_str().unwrap().parse().unwrap();
+                (r["metric"].clone(), value)
+            })
+            .collect()
+    }
+
+    /// The single value of `promql`, once Prometheus has one.
+    fn value(&self, promql: &str) -> f64 {
+        let mut last = Vec::new();
+        self.wait_until(Duration::from_secs(30), promql, || {
+            last = self.query(promql);
+            last.len() == 1
+        });
+        last[0].1
+    }
+
+    fn wait_until(&self, timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !f() {
+            assert!(
+                start.elapsed() < timeout,
+                "Prometheus: no {what} within {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn prometheus_scrapes_and_stores_guest_metrics() {
+    let exporter = Exporter::start(&format!(
+        "modules:\n  - name: good\n    component: {}\n  - name: sysinfo\n    component: {}\n    grants: {{dirs: [{{host: {}, guest: /proc}}]}}\n  - name: crashy\n    component: {}\n",
+        q(&guest("ok")),
+        q(&guest("sysinfo")),
+        q(&fixture("proc")),
+        q(&guest("trap")),
+    ));
+
+    let pki = Pki::new();
+    let web = pki.path("web.yml");
+    std::fs::write(
+        &web,
+        format!(
+            "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\nbasic_auth_users:\n  prometheus: '{}'\n",
+            bcrypt::hash("s3cret", 4).unwrap()
+        ),
+    )
+    .unwrap();
+    let secure = Exporter::start_with_args(
+        &format!(
+            "modules:\n  - name: good\n    component: {}\n",
+            q(&guest("ok"))
+        ),
+        &[&format!("--web.config.file={}", web.display())],
+    );
+
+    let prometheus = Prometheus::start(&format!(
+        "  - job_name: wasm\n    static_configs: [{{targets: ['{plain}']}}]\n\
+         \x20 - job_name: wasm_tls\n    scheme: https\n    tls_config: {{ca_file: {ca}}}\n    basic_auth: {{username: prometheus, password: s3cret}}\n    static_configs: [{{targets: ['{tls}']}}]\n",
+        plain = exporter.addr,
+        tls = secure.addr,
+        ca = q(&pki.path("ca.pem")),
+    ));
+
+    assert_eq!(prometheus.value("up{job=\"wasm\"}"), 1.0);
+    assert_eq!(prometheus.value("sys_mem_usage{job=\"wasm\"}"), 25.0);
+    let disks = {
+        prometheus.value("count(sys_disk_size{job=\"wasm\"})");
+        prometheus.query("sys_disk_size{job=\"wasm\"}")
+    };
+    assert_eq!(disks.len(), 4);
+    let sda = disks
+        .iter()
+        .find(|(labels, _)| labels["disk_name"] == "sda")
+        .expect("sda stored with its disk_name label");
+    assert_eq!(sda.1, 500107862016.0);
+    assert_eq!(sda.0["instance"], exporter.addr.as_str());
+    assert_eq!(prometheus.value("wat_ok{job=\"wasm\"}"), 42.0);
+    assert_eq!(
+        prometheus.value("wasm_exporter_module_up{job=\"wasm\",module=\"crashy\"}"),
+        0.0
+    );
+
+    // The faulting guest's error counter keeps increasing.
+    let errors =
+        "wasm_exporter_scrape_errors_total{job=\"wasm\",module=\"crashy\",reason=\"trap\"}";
+    let first = prometheus.value(errors);
+    std::thread::sleep(Duration::from_secs(3));
+    let later = prometheus.value(errors);
+    assert!(later >= first + 2.0, "errors went from {first} to {later}");
+    assert!(prometheus.value(&format!("rate({errors}[5s])")) > 0.0);
+
+    // Over TLS with basic auth.
+    assert_eq!(prometheus.value("up{job=\"wasm_tls\"}"), 1.0);
+    assert_eq!(prometheus.value("wat_ok{job=\"wasm_tls\"}"), 42.0);
+
+    // Both targets healthy, with no scrape error recorded by Prometheus.
+    let targets = request("GET", &format!("{}/api/v1/targets", prometheus.base), &[]);
+    let v: serde_json::Value = serde_json::from_str(&targets.body).unwrap();
+    let active = v["data"]["activeTargets"].as_array().unwrap();
+    assert_eq!(active.len(), 2);
+    for t in active {
+        assert_eq!(t["health"], "up", "{t}");
+        assert_eq!(t["lastError"], "", "{t}");
+    }
+}
