@@ -2,14 +2,24 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::logging::{LogFormat, LogLevel};
 
 /// Prometheus exporter whose collectors are sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
-#[command(name = "wasm_exporter", version, long_version = crate::version::LONG.as_str(), about)]
+#[command(
+    name = "wasm_exporter",
+    version,
+    long_version = crate::version::LONG.as_str(),
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    /// Without a command, the exporter serves metrics.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on for the web interface and telemetry
     /// (`:PORT` listens on every interface). Repeat to listen on several.
     #[arg(
@@ -41,11 +51,16 @@ pub struct Cli {
     pub config_file: PathBuf,
 
     /// Only log messages with the given severity or above.
-    #[arg(long = "log.level", value_enum, default_value = "info")]
+    #[arg(long = "log.level", value_enum, default_value = "info", global = true)]
     pub log_level: LogLevel,
 
     /// Output format of log messages.
-    #[arg(long = "log.format", value_enum, default_value = "logfmt")]
+    #[arg(
+        long = "log.format",
+        value_enum,
+        default_value = "logfmt",
+        global = true
+    )]
     pub log_format: LogFormat,
 }
 
@@ -59,4 +74,99 @@ fn parse_telemetry_path(s: &str) -> Result<String, String> {
         ));
     }
     Ok(s.to_string())
+}
+
+/// Commands besides serving.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with plugin packages.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// `wasm_exporter plugin ...`.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Validate a plugin (directory or archive), compile it, run one collect
+    /// and compare the output with its declared metrics. Exits 0 only if all
+    /// is well.
+    Check {
+        /// Plugin directory or .tar.gz archive.
+        path: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Create a plugin from a template that builds and passes `check`.
+    New {
+        /// Plugin name (a-z, 0-9, '_', '-').
+        name: String,
+        /// Language of the template.
+        #[arg(long, value_enum)]
+        lang: Lang,
+        /// Directory to create the plugin in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Check a plugin directory, then write NAME-VERSION.tar.gz with the
+    /// component's SHA-256 in its manifest.
+    Pack {
+        /// Plugin directory.
+        dir: PathBuf,
+        /// Archive to write (default: NAME-VERSION.tar.gz here).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+}
+
+/// How `check` (and `pack`) run the plugin.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// A parameter value, NAME=VALUE (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    /// Grant a host directory read-only at a guest path, HOST:GUEST
+    /// (repeatable).
+    #[arg(long = "grant", value_name = "HOST:GUEST", value_parser = parse_grant)]
+    pub grants: Vec<(PathBuf, String)>,
+    /// Pass a host environment variable through (repeatable).
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Vec<String>,
+    /// Run under the `defaults:` limits of this config file.
+    #[arg(long = "config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+}
+
+/// Template languages of `plugin new`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    /// C, built with zig cc.
+    C,
+    /// Python, built with componentize-py.
+    Python,
+    /// JavaScript, built with ComponentizeJS.
+    Js,
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not NAME=VALUE"))?;
+    if k.is_empty() {
+        return Err(format!("{s:?} has an empty name"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+fn parse_grant(s: &str) -> Result<(PathBuf, String), String> {
+    let (host, guest) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{s:?} is not HOST:GUEST"))?;
+    if host.is_empty() || !guest.starts_with('/') {
+        return Err(format!(
+            "{s:?} is not HOST:GUEST with an absolute guest path"
+        ));
+    }
+    Ok((PathBuf::from(host), guest.to_string()))
 }

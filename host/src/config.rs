@@ -38,6 +38,9 @@ pub struct Global {
     pub scrape_timeout_margin: Duration,
     /// Maximum wasm stack of a guest call; deeper recursion traps.
     pub wasm_stack: ByteSize,
+    /// Refuse modules given as a bare `component:` rather than a `plugin:`
+    /// whose manifest declares what it may read and emit.
+    pub require_plugins: bool,
 }
 
 impl Default for Global {
@@ -48,6 +51,7 @@ impl Default for Global {
                 .unwrap_or(4),
             scrape_timeout_margin: Duration::from_millis(250),
             wasm_stack: ByteSize::kib(512),
+            require_plugins: false,
         }
     }
 }
@@ -138,13 +142,23 @@ pub struct Grants {
     pub env: Vec<String>,
 }
 
+/// Where a module's code comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A bare component (`.wasm`): nothing declared, nothing checked beyond
+    /// the exposition rules.
+    Component(PathBuf),
+    /// A plugin package (directory or `.tar.gz`) with a manifest.
+    Plugin(PathBuf),
+}
+
 /// One scraper module, resolved and validated.
 #[derive(Debug, Clone)]
 pub struct ModuleConfig {
     /// Unique name; the `module` label of the self-metrics.
     pub name: String,
-    /// Path to the component (`.wasm`).
-    pub component: PathBuf,
+    /// The component or plugin.
+    pub source: Source,
     /// Parameters handed to `collect`, in file order.
     pub params: Vec<(String, String)>,
     /// Capabilities.
@@ -168,7 +182,10 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawModule {
     name: String,
-    component: PathBuf,
+    #[serde(default)]
+    component: Option<PathBuf>,
+    #[serde(default)]
+    plugin: Option<PathBuf>,
     #[serde(default)]
     params: Mapping,
     #[serde(default)]
@@ -214,6 +231,11 @@ impl Config {
                 format!("module {:?}", m.name)
             };
             let module = resolve_module(m, &defaults, base).with_context(|| label.clone())?;
+            if raw.global.require_plugins && matches!(module.source, Source::Component(_)) {
+                bail!(
+                    "{label}: global.require_plugins is set, so the module must be a `plugin:`, not a bare `component:`"
+                );
+            }
             if !seen.insert(module.name.clone()) {
                 bail!("{label}: duplicate module name");
             }
@@ -240,9 +262,17 @@ fn resolve_module(m: RawModule, defaults: &Limits, base: &Path) -> Result<Module
         })
         .collect::<Result<Vec<_>>>()?;
     let grants = resolve_grants(m.grants, base).context("grants")?;
+    let source = match (m.component, m.plugin) {
+        (Some(c), None) => Source::Component(base.join(c)),
+        (None, Some(p)) => Source::Plugin(base.join(p)),
+        (Some(_), Some(_)) => bail!("set `component` or `plugin`, not both"),
+        (None, None) => {
+            bail!("missing `plugin` (a plugin directory or archive) or `component` (a .wasm file)")
+        }
+    };
     Ok(ModuleConfig {
         name: m.name,
-        component: base.join(m.component),
+        source,
         params,
         grants,
         limits,
@@ -360,7 +390,10 @@ mod tests {
     fn minimal_module_gets_defaults() {
         let c = parse("modules:\n  - name: a\n    component: a.wasm\n").unwrap();
         assert_eq!(c.modules.len(), 1);
-        assert_eq!(c.modules[0].component, PathBuf::from("/a.wasm"));
+        assert_eq!(
+            c.modules[0].source,
+            Source::Component(PathBuf::from("/a.wasm"))
+        );
         assert_eq!(c.modules[0].limits, Limits::default());
         assert!(c.modules[0].grants.dirs.is_empty());
         assert!(c.modules[0].grants.env.is_empty());
@@ -410,6 +443,13 @@ mod tests {
         );
         let e = err("modules:\n  - name: a\n    component: a.wasm\n    params:\n      k: [1]\n");
         assert!(e.contains("parameter \"k\" must be a scalar"), "{e}");
+        let e = err("modules:\n  - name: a\n");
+        assert!(e.contains("missing `plugin`"), "{e}");
+        let e = err("modules:\n  - name: a\n    component: a.wasm\n    plugin: p\n");
+        assert!(e.contains("not both"), "{e}");
+        let e =
+            err("global: {require_plugins: true}\nmodules:\n  - name: a\n    component: a.wasm\n");
+        assert!(e.contains("must be a `plugin:`"), "{e}");
         let e = err("modules:\n  - name: 'a b'\n    component: a.wasm\n");
         assert!(e.contains("may only contain"), "{e}");
         let e = err(

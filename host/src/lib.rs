@@ -7,6 +7,7 @@
 //! - [`runtime`]: the wasm engine, the sandbox and its limits; a guest runs
 //!   in [`runtime::GuestModule::collect`].
 //! - [`convert`]: checks a guest's output and turns it into metric families.
+//! - [`plugin`]: plugin packages, their manifests and the `plugin` commands.
 //! - [`merge`]: combines the modules' outputs of one scrape.
 //! - [`exposition`]: the text format.
 //! - [`selfmetrics`]: the exporter's own metrics.
@@ -17,8 +18,10 @@ pub mod cli;
 pub mod config;
 pub mod convert;
 pub mod exposition;
+pub mod landing;
 pub mod logging;
 pub mod merge;
+pub mod plugin;
 pub mod reload;
 pub mod runtime;
 pub mod scrape;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use wasm_exporter::cli::Cli;
+use wasm_exporter::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,8 +21,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(wasm_exporter::run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+    let outcome = match cli.command {
+        Some(Command::Plugin(command)) => {
+            runtime.block_on(wasm_exporter::plugin::commands::run(command))
+        }
+        None => runtime.block_on(wasm_exporter::run(cli)).map(|()| true),
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             tracing::error!("{e:#}");
             ExitCode::FAILURE

@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 use crate::config::Config;
 use crate::convert;
 use crate::merge::Merger;
+use crate::plugin;
 use crate::runtime::{Failure, GuestModule, GuestRuntime, Reason};
 use crate::selfmetrics::SelfMetrics;
 
@@ -57,6 +58,11 @@ impl Exporter {
                 GuestModule::load(&runtime, m).with_context(|| format!("module {:?}", m.name))?;
             modules.push(Arc::new(module));
         }
+        plugin::check_namespaces(
+            modules
+                .iter()
+                .filter_map(|m| m.plugin().map(|p| (m.name(), &p.manifest))),
+        )?;
         let reserved = metrics.family_names();
         Ok(Self {
             status: Mutex::new(vec![ModuleStatus::default(); modules.len()]),
@@ -72,6 +78,11 @@ impl Exporter {
     /// The loaded modules' names, in config order.
     pub fn module_names(&self) -> impl Iterator<Item = &str> {
         self.modules.iter().map(|m| m.name())
+    }
+
+    /// The loaded modules, in config order.
+    pub fn modules(&self) -> &[Arc<GuestModule>] {
+        &self.modules
     }
 
     /// A snapshot of every module's last status, in config order.
@@ -186,7 +197,11 @@ async fn run_module(
     let result = module
         .collect(deadline)
         .await
-        .and_then(|families| convert::to_families(families, module.limits()));
+        .and_then(|families| convert::to_families(families, module.limits()))
+        .and_then(|families| match module.plugin() {
+            Some(p) => plugin::check_declared(&p.manifest, &families).map(|()| families),
+            None => Ok(families),
+        });
     (result, start.elapsed())
 }
 

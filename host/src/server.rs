@@ -2,7 +2,6 @@
 //! lifecycle endpoints; TLS and basic auth from the web config.
 
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,8 +20,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::exposition::{self, Format};
+use crate::landing;
 use crate::reload::Live;
-use crate::version;
 
 /// The header Prometheus sends with its scrape timeout.
 const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
@@ -219,10 +218,15 @@ async fn route(app: &App, req: &Request<Incoming>) -> Answer {
             Some(r) => r,
             None => reload(app).await,
         },
-        _ => text(
-            StatusCode::NOT_FOUND,
-            format!("404 page not found: {path}\n"),
-        ),
+        _ => match path.strip_prefix("/plugins/") {
+            Some(rest) => {
+                allow(req, &[Method::GET, Method::HEAD]).unwrap_or_else(|| plugin_file(app, rest))
+            }
+            None => text(
+                StatusCode::NOT_FOUND,
+                format!("404 page not found: {path}\n"),
+            ),
+        },
     }
 }
 
@@ -360,40 +364,49 @@ fn scrape_budget(req: &Request<Incoming>) -> Result<Option<Duration>, String> {
 }
 
 fn landing_page(app: &App) -> Answer {
+    let body = landing::render(&app.live.exporter(), &app.telemetry_path);
+    with_type(
+        Response::new(Full::new(Bytes::from(body))),
+        "text/html; charset=utf-8",
+    )
+}
+
+/// `/plugins/MODULE/logo.png` and `/plugins/MODULE/README.md`.
+fn plugin_file(app: &App, rest: &str) -> Answer {
+    let not_found = || {
+        text(
+            StatusCode::NOT_FOUND,
+            format!("404 page not found: /plugins/{rest}\n"),
+        )
+    };
+    let Some((module, file)) = rest.split_once('/') else {
+        return not_found();
+    };
     let exporter = app.live.exporter();
-    let mut rows = String::new();
-    for (name, status) in exporter.module_names().zip(exporter.status()) {
-        let (state, detail) = match (&status.up, &status.last_error) {
-            (None, _) => ("not scraped yet", String::new()),
-            (Some(true), _) => ("up", format!("{} series", status.series)),
-            (Some(false), Some(f)) => ("down", f.to_string()),
-            (Some(false), None) => ("down", String::new()),
-        };
-        let _ = write!(
-            rows,
-            "<tr><td>{}</td><td>{}</td><td>{:.3}s</td><td>{}</td></tr>",
-            html_escape(name),
-            state,
-            status.duration.as_secs_f64(),
-            html_escape(&detail)
-        );
+    let Some(plugin) = exporter
+        .modules()
+        .iter()
+        .find(|m| m.name() == module)
+        .and_then(|m| m.plugin())
+    else {
+        return not_found();
+    };
+    match (file, &plugin.logo, &plugin.readme) {
+        ("logo.png", Some(logo), _) => with_type(
+            Response::new(Full::new(Bytes::from(logo.clone()))),
+            "image/png",
+        ),
+        ("README.md", _, Some(readme)) => with_type(
+            Response::new(Full::new(Bytes::from(readme.clone()))),
+            "text/markdown; charset=utf-8",
+        ),
+        _ => not_found(),
     }
-    let path = html_escape(&app.telemetry_path);
-    let body = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>WASM Exporter {v}</title></head><body>\
-<h1>WASM Exporter {v}</h1>\
-<p>Prometheus exporter whose collectors are sandboxed WebAssembly components.</p>\
-<p><a href=\"{path}\">Metrics</a></p>\
-<h2>Modules</h2><table border=\"1\"><tr><th>module</th><th>last scrape</th><th>duration</th><th>detail</th></tr>{rows}</table>\
-<p><small>{build}</small></p></body></html>\n",
-        v = version::VERSION,
-        build = html_escape(&version::LONG),
-    );
-    let mut r = Response::new(Full::new(Bytes::from(body)));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+}
+
+fn with_type(mut r: Answer, content_type: &'static str) -> Answer {
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 
@@ -410,19 +423,4 @@ fn text(status: StatusCode, body: String) -> Answer {
 fn strip_body(r: Answer) -> Answer {
     let (parts, _) = r.into_parts();
     Response::from_parts(parts, Full::new(Bytes::new()))
-}
-
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

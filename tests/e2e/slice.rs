@@ -1,12 +1,13 @@
 //! The vertical slice: seed metrics from a C guest, fault isolation of a
 //! trapping guest, no host files without grants, the landing page.
 
-use crate::support::{Exporter, fixture, guest, q};
+use crate::support::{Exporter, fixture, guest, plugin, q};
 
+/// The seed's collectors, as the sysinfo plugin.
 fn sysinfo_module(name: &str, proc_dir: &std::path::Path) -> String {
     format!(
-        "  - name: {name}\n    component: {}\n    grants:\n      dirs:\n        - host: {}\n          guest: /proc\n",
-        q(&guest("sysinfo")),
+        "  - name: {name}\n    plugin: {}\n    grants:\n      dirs:\n        - host: {}\n          guest: /proc\n",
+        q(&plugin("sysinfo")),
         q(proc_dir)
     )
 }
@@ -201,7 +202,36 @@ fn landing_page_health_and_http_errors() {
             .contains(&format!("WASM Exporter {}", env!("CARGO_PKG_VERSION")))
     );
     assert!(landing.body.contains("<a href=\"/metrics\">Metrics</a>"));
-    assert!(landing.body.contains("<td>sysinfo</td>"));
+    // The plugin, its declarations and the status of its last scrape.
+    exporter.scrape();
+    let landing = exporter.get("/");
+    for needle in [
+        "sysinfo <small>plugin sysinfo 1.0.0</small>",
+        "<img src=\"/plugins/sysinfo/logo.png\"",
+        "Memory usage and block device sizes",
+        "<tr><td><code>sys_disk_size</code></td><td>gauge</td><td>disk_name</td><td>Size of the block device in bytes.</td></tr>",
+        "last scrape: <b>up</b>",
+        "5 series",
+    ] {
+        assert!(
+            landing.body.contains(needle),
+            "landing page lacks {needle:?}:\n{}",
+            landing.body
+        );
+    }
+    let logo = exporter.get("/plugins/sysinfo/logo.png");
+    assert_eq!(logo.status, 200);
+    assert_eq!(
+        logo.headers.get("content-type").map(String::as_str),
+        Some("image/png")
+    );
+    assert_eq!(
+        logo.bytes,
+        std::fs::read(plugin("sysinfo").join("logo.png")).unwrap()
+    );
+    let readme = exporter.get("/plugins/sysinfo/README.md");
+    assert!(readme.body.starts_with("# sysinfo"));
+    assert_eq!(exporter.get("/plugins/nope/logo.png").status, 404);
     assert_eq!(exporter.get("/-/healthy").status, 200);
     assert_eq!(exporter.get("/-/ready").status, 200);
     let missing = exporter.get("/nope");

@@ -27,6 +27,17 @@ pub fn guest(name: &str) -> PathBuf {
     path
 }
 
+/// Path of a plugin directory assembled by `cargo xtask guests`.
+pub fn plugin(name: &str) -> PathBuf {
+    let path = root().join("target/plugins").join(name);
+    assert!(
+        path.join("plugin.yaml").exists(),
+        "{} is missing: build the guests first with `cargo xtask guests`",
+        path.display()
+    );
+    path
+}
+
 /// A test fixture directory.
 pub fn fixture(rel: &str) -> PathBuf {
     root().join("tests/fixtures").join(rel)
@@ -46,7 +57,10 @@ pub struct Exporter {
 pub struct Answer {
     pub status: u16,
     pub headers: BTreeMap<String, String>,
+    /// The body, lossily decoded.
     pub body: String,
+    /// The body as sent.
+    pub bytes: Vec<u8>,
     pub elapsed: Duration,
 }
 
@@ -211,16 +225,17 @@ pub fn try_request(
             )
         })
         .collect();
-    let body = resp
+    let bytes = resp
         .body_mut()
         .with_config()
         .limit(256 << 20)
-        .read_to_string()
+        .read_to_vec()
         .map_err(|e| format!("reading body of {url}: {e}"))?;
     Ok(Answer {
         status,
         headers,
-        body,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
         elapsed: start.elapsed(),
     })
 }

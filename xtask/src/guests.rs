@@ -48,6 +48,8 @@ pub fn build_all(root: &Path) -> Result<PathBuf> {
         }
     }
 
+    let plugins = assemble_plugins(root, &out)?;
+
     let wat_dir = root.join("tests/fixtures/wat");
     let mut wats: Vec<PathBuf> = std::fs::read_dir(&wat_dir)
         .with_context(|| format!("reading {}", wat_dir.display()))?
@@ -67,12 +69,46 @@ pub fn build_all(root: &Path) -> Result<PathBuf> {
         component::componentize_wat(root, &prelude, wat, &out.join(format!("{stem}.wasm")))?;
     }
     eprintln!(
-        "xtask: {} guests and {} WAT fixtures built into {}",
+        "xtask: {} guests ({plugins} of them plugins, in target/plugins) and {} WAT fixtures built into {}",
         scripts.len(),
         wats.len(),
         out.display()
     );
     Ok(out)
+}
+
+/// Every guest folder with a `plugin.yaml` becomes a plugin directory in
+/// `target/plugins/<folder>`: its manifest, logo and README next to the
+/// component the build wrote into `target/guests`.
+fn assemble_plugins(root: &Path, built: &Path) -> Result<usize> {
+    let mut count = 0;
+    for lang in sorted_dirs(&root.join("guests"))? {
+        for guest in sorted_dirs(&lang)? {
+            let manifest_path = guest.join("plugin.yaml");
+            if !manifest_path.exists() {
+                continue;
+            }
+            let manifest = std::fs::read_to_string(&manifest_path)
+                .with_context(|| format!("reading {}", manifest_path.display()))?;
+            let component = manifest
+                .lines()
+                .find_map(|l| l.strip_prefix("component:"))
+                .map(str::trim)
+                .with_context(|| format!("{} has no component line", manifest_path.display()))?;
+            let name = guest.file_name().context("a guest folder has a name")?;
+            let dest = root.join("target/plugins").join(name);
+            std::fs::create_dir_all(&dest)?;
+            for file in ["plugin.yaml", "logo.png", "README.md"] {
+                std::fs::copy(guest.join(file), dest.join(file))
+                    .with_context(|| format!("copying {} of {}", file, guest.display()))?;
+            }
+            std::fs::copy(built.join(component), dest.join(component)).with_context(|| {
+                format!("copying the built {component} into {}", dest.display())
+            })?;
+            count += 1;
+        }
+    }
+    Ok(count)
 }
 
 fn sorted_dirs(dir: &Path) -> Result<Vec<PathBuf>> {

@@ -2,6 +2,7 @@
 //! fresh sandbox on every scrape.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -14,7 +15,9 @@ use super::bindings::wasm_exporter::scraper::types::{MetricFamily, Param};
 use super::bindings::{Scraper, ScraperPre};
 use super::capture::LogCapture;
 use super::sandbox::{DeadlineExceeded, GuestState, LimitExceeded, Limiter};
-use crate::config::{Limits, ModuleConfig};
+use crate::config::{Grants, Limits, ModuleConfig, Source};
+use crate::plugin::Plugin;
+use crate::version::WIT_WORLD;
 
 /// Why a module's scrape failed: the `reason` label of
 /// `wasm_exporter_scrape_errors_total`. A small fixed set, so the label's
@@ -35,17 +38,21 @@ pub enum Reason {
     OutputLimit,
     /// The guest returned `err(...)`.
     GuestError,
+    /// A plugin emitted a family its manifest does not declare (or with
+    /// another type or other label names).
+    UndeclaredMetric,
 }
 
 impl Reason {
     /// Every reason, for initialising the counters at zero.
-    pub const ALL: [Reason; 6] = [
+    pub const ALL: [Reason; 7] = [
         Reason::Trap,
         Reason::Timeout,
         Reason::Memory,
         Reason::InvalidOutput,
         Reason::OutputLimit,
         Reason::GuestError,
+        Reason::UndeclaredMetric,
     ];
 
     /// The label value.
@@ -57,6 +64,7 @@ impl Reason {
             Reason::InvalidOutput => "invalid_output",
             Reason::OutputLimit => "output_limit",
             Reason::GuestError => "guest_error",
+            Reason::UndeclaredMetric => "undeclared_metric",
         }
     }
 }
@@ -97,55 +105,71 @@ pub struct GuestModule {
     name: String,
     pre: ScraperPre<GuestState>,
     params: Vec<Param>,
-    config: ModuleConfig,
+    grants: Grants,
+    limits: Limits,
+    plugin: Option<Arc<Plugin>>,
 }
 
 impl GuestModule {
-    /// Compiles the component and links it against the host's WASI, so that
-    /// a component that cannot run here is refused at start-up.
+    /// Loads the module's component (bare or from its plugin, whose
+    /// parameters and grants are checked against the manifest), compiles it
+    /// and links it against the host's WASI, so that a module that cannot
+    /// run here is refused at start-up.
     pub fn load(runtime: &GuestRuntime, config: &ModuleConfig) -> Result<Self> {
-        let bytes = std::fs::read(&config.component)
-            .with_context(|| format!("reading component {}", config.component.display()))?;
+        let (bytes, params, grants, plugin, origin) = match &config.source {
+            Source::Component(path) => {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("reading component {}", path.display()))?;
+                (
+                    bytes,
+                    config.params.clone(),
+                    config.grants.clone(),
+                    None,
+                    path.clone(),
+                )
+            }
+            Source::Plugin(path) => {
+                let plugin = Plugin::load(path)?;
+                let (params, grants) = plugin.resolve(config)?;
+                let bytes = plugin.component.clone();
+                (bytes, params, grants, Some(Arc::new(plugin)), path.clone())
+            }
+        };
+        let origin = origin.display();
         let component = Component::new(runtime.engine(), &bytes)
             .map_err(anyhow::Error::from)
             .with_context(|| {
-                format!(
-                    "compiling {} (is it a WebAssembly component built for wasm32-wasi?)",
-                    config.component.display()
-                )
+                format!("compiling {origin} (is it a WebAssembly component built for wasm32-wasi?)")
             })?;
         let instance_pre = runtime
             .linker()
             .instantiate_pre(&component)
             .map_err(anyhow::Error::from)
             .with_context(|| {
-            format!(
-                "linking {}: it imports something the host does not offer (the host offers WASI 0.2 only)",
-                config.component.display()
-            )
-        })?;
-        let pre = ScraperPre::new(instance_pre)
-            .map_err(anyhow::Error::from)
-            .with_context(|| {
                 format!(
-                    "{} does not implement the world wasm-exporter:scraper/scraper@0.1.0",
-                    config.component.display()
+                    "linking {origin}: it imports something the host does not offer (the host offers WASI 0.2 only)"
                 )
             })?;
-        let params = config
-            .params
-            .iter()
-            .map(|(name, value)| Param {
-                name: name.clone(),
-                value: value.clone(),
-            })
+        let pre = ScraperPre::new(instance_pre)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("{origin} does not implement the world {WIT_WORLD}"))?;
+        let params = params
+            .into_iter()
+            .map(|(name, value)| Param { name, value })
             .collect();
         Ok(Self {
             name: config.name.clone(),
             pre,
             params,
-            config: config.clone(),
+            grants,
+            limits: config.limits.clone(),
+            plugin,
         })
+    }
+
+    /// The plugin the module comes from, if it is one.
+    pub fn plugin(&self) -> Option<&Arc<Plugin>> {
+        self.plugin.as_ref()
     }
 
     /// The module's name.
@@ -155,14 +179,14 @@ impl GuestModule {
 
     /// The module's limits.
     pub fn limits(&self) -> &Limits {
-        &self.config.limits
+        &self.limits
     }
 
     /// Instantiates the component in a fresh sandbox and calls `collect`,
     /// stopping it at `deadline`. What the guest wrote to stdout and stderr
     /// is logged under the module's name.
     pub async fn collect(&self, deadline: Instant) -> Result<Vec<MetricFamily>, Failure> {
-        let limits = &self.config.limits;
+        let limits = &self.limits;
         let stdout = LogCapture::new(limits.max_log_bytes.as_u64() as usize);
         let stderr = LogCapture::new(limits.max_log_bytes.as_u64() as usize);
         let state = self
@@ -213,7 +237,7 @@ impl GuestModule {
         stdout: LogCapture,
         stderr: LogCapture,
     ) -> Result<GuestState> {
-        let grants = &self.config.grants;
+        let grants = &self.grants;
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(stdout)
             .stderr(stderr)
@@ -230,7 +254,7 @@ impl GuestModule {
                 wasi.env(name, value.to_string_lossy());
             }
         }
-        let limits = &self.config.limits;
+        let limits = &self.limits;
         Ok(GuestState {
             wasi: wasi.build(),
             table: ResourceTable::new(),

@@ -1,0 +1,109 @@
+//! The landing page: what is loaded (plugins with their declarations) and
+//! how each module's last scrape went.
+
+use std::fmt::Write as _;
+
+use crate::scrape::Exporter;
+use crate::version;
+
+/// Renders the page.
+pub fn render(exporter: &Exporter, telemetry_path: &str) -> String {
+    let mut modules = String::new();
+    for (module, status) in exporter.modules().iter().zip(exporter.status()) {
+        let name = escape(module.name());
+        let (state, class) = match status.up {
+            None => ("not scraped yet", "unknown"),
+            Some(true) => ("up", "up"),
+            Some(false) => ("down", "down"),
+        };
+        let detail = match (&status.up, &status.last_error) {
+            (Some(true), _) => format!("{} series", status.series),
+            (Some(false), Some(f)) => format!("reason {}: {}", f.reason, f.message),
+            _ => String::new(),
+        };
+        let _ = write!(modules, "<section><h3>");
+        match module.plugin() {
+            Some(p) => {
+                let m = &p.manifest;
+                if p.logo.is_some() {
+                    let _ = write!(
+                        modules,
+                        "<img src=\"/plugins/{name}/logo.png\" alt=\"\" width=\"32\" height=\"32\"> "
+                    );
+                }
+                let _ = write!(
+                    modules,
+                    "{name} <small>plugin {} {}</small></h3><p>{}</p>",
+                    escape(&m.name),
+                    escape(&m.version),
+                    escape(&m.description)
+                );
+                if p.readme.is_some() {
+                    let _ = write!(
+                        modules,
+                        "<p><a href=\"/plugins/{name}/README.md\">README</a> · sha256 <code>{}</code></p>",
+                        escape(&p.digest)
+                    );
+                }
+                let _ = write!(
+                    modules,
+                    "<table><tr><th>declared metric</th><th>type</th><th>labels</th><th>help</th></tr>"
+                );
+                for d in &m.metrics {
+                    let _ = write!(
+                        modules,
+                        "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        escape(&d.name),
+                        d.kind.as_str(),
+                        escape(&d.labels.join(", ")),
+                        escape(&d.help)
+                    );
+                }
+                modules.push_str("</table>");
+            }
+            None => {
+                let _ = write!(
+                    modules,
+                    "{name} <small>bare component: no declared metrics</small></h3>"
+                );
+            }
+        }
+        let _ = write!(
+            modules,
+            "<p class=\"{class}\">last scrape: <b>{state}</b> in {:.3}s {}</p></section>",
+            status.duration.as_secs_f64(),
+            escape(&detail)
+        );
+    }
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>WASM Exporter {v}</title>\
+<style>body{{font-family:sans-serif;max-width:60em;margin:1em auto}}section{{border-top:1px solid #ccc}}\
+table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:2px 6px;text-align:left}}\
+.up b{{color:#186a18}}.down b{{color:#a01818}}</style></head><body>\
+<h1>WASM Exporter {v}</h1>\
+<p>Prometheus exporter whose collectors are sandboxed WebAssembly components.</p>\
+<p><a href=\"{path}\">Metrics</a></p>\
+<h2>Modules</h2>{modules}\
+<p><small>{build}</small></p></body></html>\n",
+        v = version::VERSION,
+        path = escape(telemetry_path),
+        build = escape(&version::LONG),
+    )
+}
+
+/// HTML-escapes text (module names, manifest fields and guest error
+/// messages are not trusted).
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,587 @@
+//! `plugin.yaml`: what a plugin is, which parameters it takes, which
+//! capabilities it asks for, and every metric family it may emit.
+//!
+//! The manifest is the security boundary a reviewer reads: the host refuses
+//! grants the plugin did not ask for and, at run time, any family it did not
+//! declare. The schema is `docs/plugin.schema.json`.
+
+use std::collections::{BTreeMap, HashSet};
+
+use anyhow::{Context, Result, bail, ensure};
+use serde::{Deserialize, Serialize};
+
+use crate::convert::{RESERVED_PREFIX, is_label_name, is_metric_name};
+use crate::version::WIT_WORLD;
+
+/// The manifest format version this host reads.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// A parsed and validated manifest.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Format version of the manifest itself (1).
+    pub manifest_version: u32,
+    /// Plugin name: `[a-z0-9_-]+`.
+    pub name: String,
+    /// Plugin version (semver).
+    pub version: String,
+    /// One paragraph for operators.
+    pub description: String,
+    /// Who wrote it.
+    #[serde(default)]
+    pub authors: Vec<String>,
+    /// The component file, relative to the plugin directory.
+    pub component: String,
+    /// Hex SHA-256 of the component; when present, a mismatch refuses to
+    /// load. `plugin pack` fills it in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The WIT world the component implements, with its version.
+    pub world: String,
+    /// Parameters the plugin takes.
+    #[serde(default)]
+    pub parameters: Vec<Parameter>,
+    /// Capabilities the plugin asks the operator for.
+    #[serde(default)]
+    pub capabilities: Capabilities,
+    /// Every metric family the plugin may emit.
+    pub metrics: Vec<DeclaredMetric>,
+}
+
+/// A parameter of the plugin.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parameter {
+    /// Name, as the guest receives it.
+    pub name: String,
+    /// Value type; the host checks operator values against it.
+    #[serde(rename = "type")]
+    pub kind: ParamType,
+    /// Whether the operator must set it.
+    #[serde(default)]
+    pub required: bool,
+    /// Value used when the operator does not set it (not with `required`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_yaml_ng::Value>,
+    /// What it does.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Parameter value types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamType {
+    /// Any text.
+    String,
+    /// A whole number (i64).
+    Int,
+    /// A number (f64).
+    Float,
+    /// `true` or `false`.
+    Bool,
+    /// A duration such as `500ms` or `2m`.
+    Duration,
+}
+
+/// What a plugin asks for.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    /// Directories it reads, by the path it expects to see them at.
+    #[serde(default)]
+    pub dirs: Vec<DirRequest>,
+    /// Environment variables it reads.
+    #[serde(default)]
+    pub env: Vec<EnvRequest>,
+}
+
+/// A read-only directory the plugin asks for.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirRequest {
+    /// Absolute path inside the guest.
+    pub guest: String,
+    /// Why it needs it.
+    #[serde(default)]
+    pub description: String,
+    /// Whether the plugin works (with less data) without it.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// An environment variable the plugin asks for.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvRequest {
+    /// Variable name.
+    pub name: String,
+    /// Why it needs it.
+    #[serde(default)]
+    pub description: String,
+    /// Whether the plugin works without it.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// A metric family the plugin may emit.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredMetric {
+    /// Family name.
+    pub name: String,
+    /// `gauge`, `counter` or `untyped`.
+    #[serde(rename = "type")]
+    pub kind: MetricKind,
+    /// Help text.
+    pub help: String,
+    /// The exact set of dimension label names.
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+/// Declared metric types (those the WIT world can return).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricKind {
+    /// A value that goes up and down.
+    Gauge,
+    /// A cumulative value.
+    Counter,
+    /// Unknown type.
+    Untyped,
+}
+
+impl MetricKind {
+    /// The name used in manifests and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Gauge => "gauge",
+            MetricKind::Counter => "counter",
+            MetricKind::Untyped => "untyped",
+        }
+    }
+}
+
+impl Manifest {
+    /// Parses and validates manifest text.
+    pub fn parse(text: &str) -> Result<Manifest> {
+        let manifest: Manifest = serde_yaml_ng::from_str(text)?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    /// The manifest as YAML (for `plugin pack` and `plugin new`).
+    pub fn to_yaml(&self) -> Result<String> {
+        Ok(serde_yaml_ng::to_string(self)?)
+    }
+
+    fn validate(&self) -> Result<()> {
+        ensure!(
+            self.manifest_version == MANIFEST_VERSION,
+            "manifest_version {} is not supported (this exporter reads version {MANIFEST_VERSION})",
+            self.manifest_version
+        );
+        ensure!(
+            !self.name.is_empty()
+                && self.name.len() <= 64
+                && self
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'),
+            "name {:?} must be 1-64 characters of a-z, 0-9, '_' and '-'",
+            self.name
+        );
+        ensure!(
+            is_semver(&self.version),
+            "version {:?} is not a semantic version (MAJOR.MINOR.PATCH)",
+            self.version
+        );
+        ensure!(
+            !self.description.trim().is_empty(),
+            "description must not be empty"
+        );
+        ensure!(
+            !self.component.is_empty()
+                && !self.component.contains('/')
+                && !self.component.contains('\\')
+                && self.component != ".."
+                && self.component.ends_with(".wasm"),
+            "component {:?} must be a .wasm file name in the plugin directory",
+            self.component
+        );
+        if let Some(digest) = &self.sha256 {
+            ensure!(
+                digest.len() == 64 && digest.chars().all(|c| c.is_ascii_hexdigit()),
+                "sha256 {digest:?} is not 64 hex digits"
+            );
+        }
+        ensure!(
+            self.world == WIT_WORLD,
+            "world {:?} is not supported: this exporter runs {WIT_WORLD}",
+            self.world
+        );
+        self.validate_parameters().context("parameters")?;
+        self.validate_capabilities().context("capabilities")?;
+        self.validate_metrics().context("metrics")?;
+        Ok(())
+    }
+
+    fn validate_parameters(&self) -> Result<()> {
+        let mut seen = HashSet::new();
+        for p in &self.parameters {
+            ensure!(
+                !p.name.is_empty()
+                    && p.name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'),
+                "parameter name {:?} may only contain letters, digits, '_', '-' and '.'",
+                p.name
+            );
+            ensure!(
+                seen.insert(&p.name),
+                "parameter {:?} is declared twice",
+                p.name
+            );
+            if let Some(default) = &p.default {
+                ensure!(
+                    !p.required,
+                    "parameter {:?} is required and has a default",
+                    p.name
+                );
+                p.kind
+                    .check(default)
+                    .with_context(|| format!("default of parameter {:?}", p.name))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_capabilities(&self) -> Result<()> {
+        let mut seen = HashSet::new();
+        for d in &self.capabilities.dirs {
+            ensure!(
+                d.guest.starts_with('/') && !d.guest.split('/').any(|p| p == ".." || p == "."),
+                "dirs: {:?} must be an absolute path without '.' or '..'",
+                d.guest
+            );
+            ensure!(
+                seen.insert(&d.guest),
+                "dirs: {:?} is asked for twice",
+                d.guest
+            );
+        }
+        let mut seen = HashSet::new();
+        for e in &self.capabilities.env {
+            ensure!(
+                !e.name.is_empty() && !e.name.contains('=') && !e.name.contains('\0'),
+                "env: {:?} is not a valid variable name",
+                e.name
+            );
+            ensure!(seen.insert(&e.name), "env: {:?} is asked for twice", e.name);
+        }
+        Ok(())
+    }
+
+    fn validate_metrics(&self) -> Result<()> {
+        ensure!(
+            !self.metrics.is_empty(),
+            "a plugin must declare at least one metric"
+        );
+        let mut seen = HashSet::new();
+        for m in &self.metrics {
+            ensure!(
+                is_metric_name(&m.name),
+                "{:?} is not a valid metric name",
+                m.name
+            );
+            ensure!(
+                !m.name.starts_with(RESERVED_PREFIX),
+                "{:?}: the prefix {RESERVED_PREFIX} is reserved for the exporter's own metrics",
+                m.name
+            );
+            ensure!(seen.insert(&m.name), "{:?} is declared twice", m.name);
+            let mut labels = HashSet::new();
+            for l in &m.labels {
+                ensure!(
+                    is_label_name(l),
+                    "{:?} (of {:?}) is not a valid label name",
+                    l,
+                    m.name
+                );
+                ensure!(labels.insert(l), "{:?} has the label {:?} twice", m.name, l);
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves the operator's parameter values against the declarations:
+    /// unknown names, missing required ones and values of the wrong type are
+    /// errors naming the parameter; defaults fill the rest. Returns the
+    /// values handed to the guest, in declaration order.
+    pub fn resolve_params(&self, given: &[(String, String)]) -> Result<Vec<(String, String)>> {
+        let known: HashSet<&str> = self.parameters.iter().map(|p| p.name.as_str()).collect();
+        if let Some((name, _)) = given.iter().find(|(n, _)| !known.contains(n.as_str())) {
+            let mut names: Vec<&str> = known.into_iter().collect();
+            names.sort_unstable();
+            bail!(
+                "unknown parameter {name:?} (the plugin takes: {})",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            );
+        }
+        let values: BTreeMap<&str, &str> = given
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let mut out = Vec::with_capacity(self.parameters.len());
+        for p in &self.parameters {
+            match (values.get(p.name.as_str()), &p.default) {
+                (Some(v), _) => {
+                    p.kind
+                        .check_str(v)
+                        .with_context(|| format!("parameter {:?}", p.name))?;
+                    out.push((p.name.clone(), (*v).to_string()));
+                }
+                (None, Some(default)) => out.push((p.name.clone(), scalar(default))),
+                (None, None) if p.required => {
+                    bail!(
+                        "missing required parameter {:?} ({})",
+                        p.name,
+                        p.description
+                    )
+                }
+                (None, None) => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// The declaration of family `name`, if any.
+    pub fn metric(&self, name: &str) -> Option<&DeclaredMetric> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+}
+
+impl ParamType {
+    fn as_str(self) -> &'static str {
+        match self {
+            ParamType::String => "string",
+            ParamType::Int => "int",
+            ParamType::Float => "float",
+            ParamType::Bool => "bool",
+            ParamType::Duration => "duration",
+        }
+    }
+
+    fn check(self, v: &serde_yaml_ng::Value) -> Result<()> {
+        use serde_yaml_ng::Value;
+        match v {
+            Value::String(_) | Value::Number(_) | Value::Bool(_) => self.check_str(&scalar(v)),
+            _ => bail!("expected a {} value", self.as_str()),
+        }
+    }
+
+    /// Checks a value as the operator wrote it (config values arrive as
+    /// strings).
+    fn check_str(self, v: &str) -> Result<()> {
+        let ok = match self {
+            ParamType::String => true,
+            ParamType::Int => v.parse::<i64>().is_ok(),
+            ParamType::Float => v.parse::<f64>().is_ok(),
+            ParamType::Bool => v == "true" || v == "false",
+            ParamType::Duration => humantime::parse_duration(v).is_ok(),
+        };
+        ensure!(ok, "{v:?} is not a valid {} value", self.as_str());
+        Ok(())
+    }
+}
+
+fn scalar(v: &serde_yaml_ng::Value) -> String {
+    use serde_yaml_ng::Value;
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn is_semver(v: &str) -> bool {
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+manifest_version: 1
+name: sysinfo
+version: 1.0.0
+description: Memory and disks.
+authors: [Someone]
+component: sysinfo.wasm
+world: wasm-exporter:scraper/scraper@0.1.0
+parameters:
+  - {name: proc_dir, type: string, default: /proc, description: where proc is}
+  - {name: count, type: int, required: true, description: how many}
+  - {name: ratio, type: float, default: 0.5}
+  - {name: verbose, type: bool, default: false}
+  - {name: every, type: duration, default: 5s}
+capabilities:
+  dirs: [{guest: /proc, description: meminfo}]
+  env: [{name: LANG, optional: true}]
+metrics:
+  - {name: sys_mem_usage, type: gauge, help: Memory in use.}
+  - {name: sys_disk_size, type: gauge, help: Disk size., labels: [disk_name]}
+"#;
+
+    fn err(replace: (&str, &str)) -> String {
+        let text = GOOD.replace(replace.0, replace.1);
+        assert_ne!(
+            text, GOOD,
+            "replacement {replace:?} must change the manifest"
+        );
+        format!(
+            "{:#}",
+            Manifest::parse(&text).expect_err("manifest should be refused")
+        )
+    }
+
+    #[test]
+    fn parses_and_resolves_parameters() {
+        let m = Manifest::parse(GOOD).unwrap();
+        let params = m
+            .resolve_params(&[
+                ("count".into(), "3".into()),
+                ("verbose".into(), "true".into()),
+            ])
+            .unwrap();
+        assert_eq!(
+            params,
+            vec![
+                ("proc_dir".to_string(), "/proc".to_string()),
+                ("count".into(), "3".into()),
+                ("ratio".into(), "0.5".into()),
+                ("verbose".into(), "true".into()),
+                ("every".into(), "5s".into()),
+            ]
+        );
+        let e = format!("{:#}", m.resolve_params(&[]).unwrap_err());
+        assert!(e.contains("missing required parameter \"count\""), "{e}");
+        let e = format!(
+            "{:#}",
+            m.resolve_params(&[("count".into(), "x".into())])
+                .unwrap_err()
+        );
+        assert!(
+            e.contains("parameter \"count\"") && e.contains("not a valid int"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            m.resolve_params(&[
+                ("count".into(), "1".into()),
+                ("colour".into(), "red".into())
+            ])
+            .unwrap_err()
+        );
+        assert!(e.contains("unknown parameter \"colour\""), "{e}");
+        let e = format!(
+            "{:#}",
+            m.resolve_params(&[
+                ("count".into(), "1".into()),
+                ("every".into(), "soon".into())
+            ])
+            .unwrap_err()
+        );
+        assert!(e.contains("not a valid duration"), "{e}");
+    }
+
+    #[test]
+    fn refuses_each_kind_of_error() {
+        for (replace, expected) in [
+            (
+                ("manifest_version: 1", "manifest_version: 2"),
+                "manifest_version 2",
+            ),
+            (("name: sysinfo", "name: Sys Info"), "name \"Sys Info\""),
+            (("version: 1.0.0", "version: one"), "not a semantic version"),
+            (
+                ("description: Memory and disks.", "description: ''"),
+                "description",
+            ),
+            (
+                ("component: sysinfo.wasm", "component: ../x.wasm"),
+                "must be a .wasm file name",
+            ),
+            (
+                (
+                    "world: wasm-exporter:scraper/scraper@0.1.0",
+                    "world: other:x/y@1.0.0",
+                ),
+                "not supported",
+            ),
+            (
+                ("type: int, required: true", "type: integer, required: true"),
+                "unknown variant `integer`",
+            ),
+            (
+                ("default: 0.5", "default: half"),
+                "default of parameter \"ratio\"",
+            ),
+            (
+                (
+                    "type: int, required: true",
+                    "type: int, required: true, default: 1",
+                ),
+                "required and has a default",
+            ),
+            (
+                ("{guest: /proc, description: meminfo}", "{guest: proc}"),
+                "absolute path",
+            ),
+            (
+                ("name: sys_mem_usage", "name: wasm_exporter_up"),
+                "reserved",
+            ),
+            (
+                ("name: sys_mem_usage", "name: sys-mem"),
+                "not a valid metric name",
+            ),
+            (
+                ("labels: [disk_name]", "labels: [disk-name]"),
+                "not a valid label name",
+            ),
+            (
+                ("labels: [disk_name]", "labels: [a, a]"),
+                "label \"a\" twice",
+            ),
+            (
+                ("name: sys_mem_usage", "name: sys_disk_size"),
+                "declared twice",
+            ),
+            (
+                ("type: gauge, help: Memory", "type: histogram, help: Memory"),
+                "unknown variant `histogram`",
+            ),
+            (
+                ("authors: [Someone]", "authors: [Someone]\nlogo: x.png"),
+                "unknown field `logo`",
+            ),
+        ] {
+            let e = err(replace);
+            assert!(e.contains(expected), "{replace:?}: {e}");
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Plugin packages: a manifest, a component, a logo and a README, as a
+//! directory or a `.tar.gz` of it; and the checks that make the manifest a
+//! security boundary (grants, parameters, declared metrics).
+
+pub mod archive;
+pub mod commands;
+pub mod manifest;
+pub mod scaffold;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail, ensure};
+use prometheus::proto::{MetricFamily, MetricType};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Grants, ModuleConfig};
+use crate::runtime::{Failure, Reason};
+pub use manifest::{Manifest, MetricKind};
+
+/// The manifest's file name in a plugin.
+pub const MANIFEST_FILE: &str = "plugin.yaml";
+/// The logo's file name.
+pub const LOGO_FILE: &str = "logo.png";
+/// The README's file name.
+pub const README_FILE: &str = "README.md";
+
+/// Largest component accepted (an interpreter-based guest is ~20 MB).
+const MAX_COMPONENT_BYTES: u64 = 256 << 20;
+/// Largest manifest, logo or README accepted.
+const MAX_SIDE_FILE_BYTES: u64 = 4 << 20;
+
+/// A loaded plugin.
+#[derive(Debug, Clone)]
+pub struct Plugin {
+    /// The validated manifest.
+    pub manifest: Manifest,
+    /// The component's bytes.
+    pub component: Vec<u8>,
+    /// Hex SHA-256 of the component.
+    pub digest: String,
+    /// `logo.png`, when present.
+    pub logo: Option<Vec<u8>>,
+    /// `README.md`, when present.
+    pub readme: Option<String>,
+    /// Where it was loaded from.
+    pub source: PathBuf,
+}
+
+/// The files of a plugin, from a directory or an archive.
+pub(crate) struct Files {
+    pub manifest: String,
+    pub component: Option<Vec<u8>>,
+    pub logo: Option<Vec<u8>>,
+    pub readme: Option<String>,
+}
+
+impl Plugin {
+    /// Loads a plugin directory or `.tar.gz` archive, checking the manifest
+    /// and the component's digest (when the manifest has one).
+    pub fn load(path: &Path) -> Result<Plugin> {
+        let files = if path.is_dir() {
+            read_dir(path)?
+        } else {
+            archive::read(path)?
+        };
+        let manifest = Manifest::parse(&files.manifest)
+            .with_context(|| format!("{} of {}", MANIFEST_FILE, path.display()))?;
+        let Some(component) = files.component else {
+            bail!(
+                "{}: the component {:?} named in {MANIFEST_FILE} is missing (build the plugin first)",
+                path.display(),
+                manifest.component
+            );
+        };
+        let digest = hex(&Sha256::digest(&component));
+        if let Some(expected) = &manifest.sha256
+            && !expected.eq_ignore_ascii_case(&digest)
+        {
+            bail!(
+                "{}: the component's SHA-256 is {digest} but {MANIFEST_FILE} says {expected}; refusing to load a component that is not the one declared",
+                path.display()
+            );
+        }
+        if let Some(logo) = &files.logo {
+            ensure!(
+                logo.starts_with(b"\x89PNG\r\n\x1a\n"),
+                "{}: {LOGO_FILE} is not a PNG image",
+                path.display()
+            );
+        }
+        Ok(Plugin {
+            manifest,
+            component,
+            digest,
+            logo: files.logo,
+            readme: files.readme,
+            source: path.to_path_buf(),
+        })
+    }
+
+    /// The parts a package must have beyond what loading needs.
+    pub fn check_complete(&self) -> Result<()> {
+        ensure!(self.logo.is_some(), "{LOGO_FILE} is missing");
+        ensure!(
+            self.readme.as_deref().is_some_and(|r| !r.trim().is_empty()),
+            "{README_FILE} is missing or empty"
+        );
+        Ok(())
+    }
+
+    /// Checks the operator's grants against what the plugin asks for and
+    /// returns the grants to apply: a grant the plugin did not ask for is an
+    /// error (the manifest must say everything the plugin can read), a
+    /// requested capability not granted is an error unless the manifest marks
+    /// it optional (then it is left out, with a warning).
+    pub fn effective_grants(&self, module: &str, grants: &Grants) -> Result<Grants> {
+        let caps = &self.manifest.capabilities;
+        let name = &self.manifest.name;
+        for dir in &grants.dirs {
+            ensure!(
+                caps.dirs.iter().any(|d| d.guest == dir.guest),
+                "the config grants {} (as {}) but plugin {name} does not ask for {}; remove the grant",
+                dir.host.display(),
+                dir.guest,
+                dir.guest
+            );
+        }
+        for var in &grants.env {
+            ensure!(
+                caps.env.iter().any(|e| &e.name == var),
+                "the config grants environment variable {var} but plugin {name} does not ask for it; remove the grant"
+            );
+        }
+        for d in &caps.dirs {
+            if !grants.dirs.iter().any(|g| g.guest == d.guest) {
+                if d.optional {
+                    tracing::warn!(
+                        module,
+                        plugin = %name,
+                        "optional directory {} is not granted; the plugin runs without it",
+                        d.guest
+                    );
+                } else {
+                    bail!(
+                        "plugin {name} needs read access to {} ({}), which the config does not grant: add `grants: {{dirs: [{{host: HOST_DIR, guest: {}}}]}}`",
+                        d.guest,
+                        if d.description.is_empty() {
+                            "no reason given"
+                        } else {
+                            d.description.as_str()
+                        },
+                        d.guest
+                    );
+                }
+            }
+        }
+        for e in &caps.env {
+            if !grants.env.contains(&e.name) {
+                if e.optional {
+                    tracing::warn!(
+                        module,
+                        plugin = %name,
+                        "optional environment variable {} is not granted; the plugin runs without it",
+                        e.name
+                    );
+                } else {
+                    bail!(
+                        "plugin {name} needs environment variable {} ({}), which the config does not grant: add it to grants.env",
+                        e.name,
+                        if e.description.is_empty() {
+                            "no reason given"
+                        } else {
+                            e.description.as_str()
+                        }
+                    );
+                }
+            }
+        }
+        Ok(grants.clone())
+    }
+
+    /// Resolves a module's plugin settings: parameters against their
+    /// declarations and grants against the capabilities asked for.
+    pub fn resolve(&self, config: &ModuleConfig) -> Result<(Vec<(String, String)>, Grants)> {
+        let params = self
+            .manifest
+            .resolve_params(&config.params)
+            .with_context(|| format!("plugin {}", self.manifest.name))?;
+        let grants = self.effective_grants(&config.name, &config.grants)?;
+        Ok((params, grants))
+    }
+}
+
+/// Checks a module's validated output against its plugin's declarations:
+/// every family must be declared, with the declared type and exactly the
+/// declared label names.
+pub fn check_declared(manifest: &Manifest, families: &[MetricFamily]) -> Result<(), Failure> {
+    for f in families {
+        let undeclared = |why: String| {
+            Failure::new(
+                Reason::UndeclaredMetric,
+                format!("plugin {}: {why}", manifest.name),
+            )
+        };
+        let Some(declared) = manifest.metric(f.name()) else {
+            return Err(undeclared(format!(
+                "emitted {:?}, which its manifest does not declare",
+                f.name()
+            )));
+        };
+        let kind = match f.get_field_type() {
+            MetricType::GAUGE => MetricKind::Gauge,
+            MetricType::COUNTER => MetricKind::Counter,
+            _ => MetricKind::Untyped,
+        };
+        if kind != declared.kind {
+            return Err(undeclared(format!(
+                "emitted {:?} as a {}, but its manifest declares a {}",
+                f.name(),
+                kind.as_str(),
+                declared.kind.as_str()
+            )));
+        }
+        if let Some(m) = f.get_metric().first() {
+            let mut got: Vec<&str> = m.get_label().iter().map(|l| l.name()).collect();
+            let mut want: Vec<&str> = declared.labels.iter().map(String::as_str).collect();
+            got.sort_unstable();
+            want.sort_unstable();
+            if got != want {
+                return Err(undeclared(format!(
+                    "emitted {:?} with labels {got:?}, but its manifest declares {want:?}",
+                    f.name()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that no two different plugins declare the same metric name, so
+/// their series can never be confused. The same plugin loaded as several
+/// modules declares the same names, which is fine.
+pub fn check_namespaces<'a>(
+    plugins: impl IntoIterator<Item = (&'a str, &'a Manifest)>,
+) -> Result<()> {
+    let mut owners: HashMap<&str, (&str, &str)> = HashMap::new();
+    for (module, manifest) in plugins {
+        for m in &manifest.metrics {
+            match owners.get(m.name.as_str()) {
+                Some((other_module, other_plugin)) if *other_plugin != manifest.name => bail!(
+                    "metric {:?} is declared by plugin {} (module {module:?}) and by plugin {other_plugin} (module {other_module:?}); a metric name may belong to one plugin only",
+                    m.name,
+                    manifest.name
+                ),
+                Some(_) => {}
+                None => {
+                    owners.insert(&m.name, (module, &manifest.name));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_dir(dir: &Path) -> Result<Files> {
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let manifest = read_limited(&manifest_path, MAX_SIDE_FILE_BYTES)?
+        .with_context(|| format!("{} has no {MANIFEST_FILE}", dir.display()))?;
+    let manifest = String::from_utf8(manifest)
+        .with_context(|| format!("{} is not UTF-8", manifest_path.display()))?;
+    // The component's name comes from the manifest; parse just enough to
+    // find it (full validation follows).
+    let component_name = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&manifest)
+        .ok()
+        .and_then(|v| {
+            v.get("component")
+                .and_then(|c| c.as_str())
+                .map(str::to_owned)
+        });
+    let component = match component_name {
+        Some(name) if !name.contains('/') && !name.contains('\\') && name != ".." => {
+            read_limited(&dir.join(name), MAX_COMPONENT_BYTES)?
+        }
+        _ => None,
+    };
+    let logo = read_limited(&dir.join(LOGO_FILE), MAX_SIDE_FILE_BYTES)?;
+    let readme = read_limited(&dir.join(README_FILE), MAX_SIDE_FILE_BYTES)?
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
+    Ok(Files {
+        manifest,
+        component,
+        logo,
+        readme,
+    })
+}
+
+/// Reads a file of at most `max` bytes; `None` if it does not exist.
+fn read_limited(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
+    match std::fs::metadata(path) {
+        Ok(meta) => {
+            ensure!(meta.is_file(), "{} is not a regular file", path.display());
+            ensure!(
+                meta.len() <= max,
+                "{} is {} bytes, more than the {max} allowed",
+                path.display(),
+                meta.len()
+            );
+            Ok(Some(
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            ))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
