@@ -3,6 +3,7 @@
 
 mod config_errors;
 mod load;
+mod plugins;
 mod prometheus;
 mod reload;
 mod sandbox;

@@ -125,7 +125,22 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
     })?);
     let module = match GuestModule::load(&runtime, &module_config) {
         Ok(module) => module,
-        Err(e) => return Ok(out.fail(format!("component: {e:#}"))),
+        Err(e) => {
+            out.line(format!("load: {e:#}"));
+            let ungranted: Vec<&str> = m
+                .capabilities
+                .dirs
+                .iter()
+                .filter(|d| !d.optional && !options.dirs.iter().any(|(_, g)| *g == d.guest))
+                .map(|d| d.guest.as_str())
+                .collect();
+            if let Some(first) = ungranted.first() {
+                out.line(format!(
+                    "hint: grant directories with --grant HOST:GUEST, e.g. --grant {first}:{first}"
+                ));
+            }
+            return Ok(out.fail("load failed".into()));
+        }
     };
     out.line(format!(
         "component: compiles and implements {}",

@@ -240,24 +240,33 @@ pub fn check_declared(manifest: &Manifest, families: &[MetricFamily]) -> Result<
 
 /// Checks that no two different plugins declare the same metric name, so
 /// their series can never be confused. The same plugin loaded as several
-/// modules declares the same names, which is fine.
+/// modules declares the same names, which is fine; two different packages
+/// under one plugin name are not.
 pub fn check_namespaces<'a>(
     plugins: impl IntoIterator<Item = (&'a str, &'a Manifest)>,
 ) -> Result<()> {
+    let mut by_name: HashMap<&str, (&str, &Manifest)> = HashMap::new();
     let mut owners: HashMap<&str, (&str, &str)> = HashMap::new();
     for (module, manifest) in plugins {
+        match by_name.get(manifest.name.as_str()) {
+            Some((other_module, other)) if *other != manifest => bail!(
+                "modules {other_module:?} and {module:?} load two different plugins both named {}; plugin names must be unique",
+                manifest.name
+            ),
+            Some(_) => continue,
+            None => {
+                by_name.insert(&manifest.name, (module, manifest));
+            }
+        }
         for m in &manifest.metrics {
-            match owners.get(m.name.as_str()) {
-                Some((other_module, other_plugin)) if *other_plugin != manifest.name => bail!(
+            if let Some((other_module, other_plugin)) = owners.get(m.name.as_str()) {
+                bail!(
                     "metric {:?} is declared by plugin {} (module {module:?}) and by plugin {other_plugin} (module {other_module:?}); a metric name may belong to one plugin only",
                     m.name,
                     manifest.name
-                ),
-                Some(_) => {}
-                None => {
-                    owners.insert(&m.name, (module, &manifest.name));
-                }
+                );
             }
+            owners.insert(&m.name, (module, &manifest.name));
         }
     }
     Ok(())
