@@ -1,5 +1,6 @@
 //! Records build information (git revision, date, compiler) for
-//! `--version` and `wasm_exporter_build_info`.
+//! `--version` and `wasm_exporter_build_info`; generates the C bindings and
+//! reads the toolchain pins that `plugin new` writes into C scaffolds.
 
 use std::process::Command;
 
@@ -38,4 +39,56 @@ fn main() {
     println!("cargo:rerun-if-changed=../.git/refs");
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
     println!("cargo:rerun-if-changed=../wit");
+    c_bindings();
+    toolchain_pins();
+}
+
+/// C bindings of the scraper world, for `plugin new --lang c`: generated
+/// from wit/ at build time, so a scaffold always matches the host's world.
+fn c_bindings() {
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("c-bindings");
+    let mut resolve = wit_parser::Resolve::default();
+    let (pkg, _) = resolve.push_dir("../wit").expect("wit/ parses");
+    let world = resolve
+        .select_world(&[pkg], Some("scraper"))
+        .expect("wit/ has the scraper world");
+    let mut files = wit_bindgen_core::Files::default();
+    wit_bindgen_c::Opts::default()
+        .build()
+        .generate(&mut resolve, world, &mut files)
+        .expect("generating C bindings");
+    std::fs::create_dir_all(&out).expect("creating the bindings directory");
+    for (name, contents) in files.iter() {
+        std::fs::write(out.join(name), contents).expect("writing a binding file");
+    }
+}
+
+/// Exports the pinned toolchain versions of guests/toolchains.toml, the one
+/// place they are set, as WASM_EXPORTER_PIN_<PACKAGE> variables.
+fn toolchain_pins() {
+    let path = "../guests/toolchains.toml";
+    println!("cargo:rerun-if-changed={path}");
+    let text = std::fs::read_to_string(path).expect("reading guests/toolchains.toml");
+    let pins: toml::Table = toml::from_str(&text).expect("guests/toolchains.toml parses");
+    for table in ["pip", "npm"] {
+        let Some(entries) = pins.get(table).and_then(|t| t.as_table()) else {
+            continue;
+        };
+        for (package, version) in entries {
+            let key: String = package
+                .trim_start_matches("@bytecodealliance/")
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let version = version.as_str().expect("pins are strings");
+            println!("cargo:rustc-env=WASM_EXPORTER_PIN_{key}={version}");
+        }
+    }
 }

@@ -34,6 +34,12 @@ pub struct Cli {
     #[arg(long = "web.config.file", value_name = "FILE")]
     pub web_config_file: Option<PathBuf>,
 
+    /// Cache compiled components in this directory, so a restart does not
+    /// compile them again. It must be writable by the exporter only: its
+    /// files are loaded as native code.
+    #[arg(long = "cache.dir", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
     /// Enable reloading through HTTP (POST /-/reload).
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,

@@ -42,8 +42,10 @@ use crate::server::App;
 pub async fn run(cli: Cli) -> Result<()> {
     let config_file = cli.config_file.clone();
     let web_config_file = cli.web_config_file.clone();
+    let cache_dir = cli.cache_dir.clone();
     let live =
-        tokio::task::spawn_blocking(move || Live::load(config_file, web_config_file)).await??;
+        tokio::task::spawn_blocking(move || Live::load(config_file, web_config_file, cache_dir))
+            .await??;
     let modules = live.exporter().module_names().count();
     let tls = live.web().tls.is_some();
     let mut listeners = Vec::with_capacity(cli.listen_addresses.len());

@@ -23,6 +23,7 @@ use crate::webconfig::WebSecurity;
 pub struct Live {
     config_file: PathBuf,
     web_config_file: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
     exporter: ArcSwap<Exporter>,
     web: ArcSwap<WebSecurity>,
     metrics: SelfMetrics,
@@ -32,12 +33,20 @@ pub struct Live {
 }
 
 impl Live {
-    /// Loads the config and web config for the first time.
-    pub fn load(config_file: PathBuf, web_config_file: Option<PathBuf>) -> Result<Self> {
+    /// Loads the config and web config for the first time. Compiled
+    /// components are cached in `cache_dir`, when given.
+    pub fn load(
+        config_file: PathBuf,
+        web_config_file: Option<PathBuf>,
+        cache_dir: Option<PathBuf>,
+    ) -> Result<Self> {
         let config = Config::load(&config_file)?;
         warn_if_empty(&config, &config_file);
         let web = WebSecurity::load(web_config_file.as_deref())?;
-        let runtime = Arc::new(GuestRuntime::new(&engine_settings(&config))?);
+        let runtime = Arc::new(GuestRuntime::new(&engine_settings(
+            &config,
+            cache_dir.clone(),
+        ))?);
         let metrics = SelfMetrics::new()?;
         let exporter = Exporter::new(&config, runtime.clone(), metrics.clone())
             .with_context(|| format!("config file {}", config_file.display()))?;
@@ -46,6 +55,7 @@ impl Live {
         Ok(Self {
             config_file,
             web_config_file,
+            cache_dir,
             exporter: ArcSwap::from_pointee(exporter),
             web: ArcSwap::from_pointee(web),
             metrics,
@@ -96,6 +106,7 @@ impl Live {
     ) -> Result<(Exporter, WebSecurity, Arc<GuestRuntime>)> {
         let config_file = self.config_file.clone();
         let web_file = self.web_config_file.clone();
+        let cache_dir = self.cache_dir.clone();
         let current = current.clone();
         let metrics = self.metrics.clone();
         // Compiling components takes CPU time: keep it off the async threads.
@@ -103,7 +114,7 @@ impl Live {
             let config = Config::load(&config_file)?;
             warn_if_empty(&config, &config_file);
             let web = WebSecurity::load(web_file.as_deref())?;
-            let settings = engine_settings(&config);
+            let settings = engine_settings(&config, cache_dir);
             let runtime = if current.settings() == &settings {
                 current
             } else {
@@ -118,9 +129,19 @@ impl Live {
     }
 }
 
-fn engine_settings(config: &Config) -> EngineSettings {
+/// The engine settings a config needs.
+pub fn engine_settings(config: &Config, cache_dir: Option<PathBuf>) -> EngineSettings {
+    let limits = config.modules.iter().map(|m| &m.limits);
     EngineSettings {
         wasm_stack: config.global.wasm_stack.as_u64() as usize,
+        concurrency: config.global.concurrency,
+        max_memory: limits
+            .clone()
+            .map(|l| l.memory.as_u64() as usize)
+            .max()
+            .unwrap_or(1 << 20),
+        max_table_elements: limits.map(|l| l.table_elements as usize).max().unwrap_or(1),
+        cache_dir,
     }
 }
 

@@ -39,12 +39,10 @@ pub struct Exporter {
     metrics: SelfMetrics,
     /// Family names of the self-metrics, which guests may not emit.
     reserved: HashSet<String>,
-    /// Bounds the guest calls running at once across all scrapes.
-    permits: Arc<Semaphore>,
     margin: Duration,
     status: Mutex<Vec<ModuleStatus>>,
     // Dropped last: modules hold code compiled by this engine.
-    _runtime: Arc<GuestRuntime>,
+    runtime: Arc<GuestRuntime>,
 }
 
 impl Exporter {
@@ -69,9 +67,8 @@ impl Exporter {
             modules,
             metrics,
             reserved,
-            permits: Arc::new(Semaphore::new(config.global.concurrency)),
             margin: config.global.scrape_timeout_margin,
-            _runtime: runtime,
+            runtime,
         })
     }
 
@@ -110,8 +107,9 @@ impl Exporter {
                 let own_end = start + module.limits().timeout;
                 let deadline = budget_end.map_or(own_end, |b| b.min(own_end));
                 let module = module.clone();
-                let permits = self.permits.clone();
-                tokio::spawn(async move { run_module(&module, &permits, deadline).await })
+                let permits = self.runtime.permits().clone();
+                self.runtime
+                    .spawn(async move { run_module(&module, &permits, deadline).await })
             })
             .collect();
 

@@ -122,6 +122,10 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
     };
     let runtime = Arc::new(GuestRuntime::new(&EngineSettings {
         wasm_stack: crate::config::Global::default().wasm_stack.as_u64() as usize,
+        concurrency: 1,
+        max_memory: limits.memory.as_u64() as usize,
+        max_table_elements: limits.table_elements as usize,
+        cache_dir: None,
     })?);
     let module = match GuestModule::load(&runtime, &module_config) {
         Ok(module) => module,

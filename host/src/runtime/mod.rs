@@ -8,14 +8,18 @@ mod capture;
 mod module;
 mod sandbox;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use tokio::sync::Semaphore;
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine};
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+};
 
 pub use module::{Failure, GuestModule, Reason};
 pub use sandbox::GuestState;
@@ -35,18 +39,41 @@ pub mod bindings {
 /// and of yielding the thread to other tasks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
-/// Engine-wide settings (they cannot differ per module).
+/// Engine-wide settings (they cannot differ per module). A reload that
+/// changes them builds a new engine; otherwise the engine is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineSettings {
     /// Maximum wasm stack per call.
     pub wasm_stack: usize,
+    /// Guest calls running at once, all scrapes together: the size of the
+    /// instance pool and of the guest thread pool's queue.
+    pub concurrency: usize,
+    /// The largest memory limit of any module (a pool slot's size).
+    pub max_memory: usize,
+    /// The largest table limit of any module.
+    pub max_table_elements: usize,
+    /// Where compiled components are cached, if anywhere.
+    pub cache_dir: Option<PathBuf>,
 }
 
-/// The process-wide engine and linker shared by all modules.
+/// Pool slots per component. Generous: an interpreter-based guest (Python,
+/// JavaScript) is a few dozen core instances; a C guest is a handful.
+const POOL_CORE_INSTANCES_PER_COMPONENT: u32 = 128;
+const POOL_MEMORIES_PER_COMPONENT: u32 = 16;
+const POOL_TABLES_PER_COMPONENT: u32 = 64;
+
+/// The process-wide engine, linker, instance pool and guest threads shared
+/// by all modules.
 pub struct GuestRuntime {
     settings: EngineSettings,
     engine: Engine,
     linker: Linker<GuestState>,
+    /// Bounds the guest calls running at once to what the instance pool
+    /// holds; shared by every exporter built on this runtime, so a reload's
+    /// overlap cannot exhaust the pool.
+    permits: Arc<Semaphore>,
+    /// Threads that run guest code, apart from the ones serving HTTP.
+    threads: Option<tokio::runtime::Runtime>,
     _ticker: EpochTicker,
 }
 
@@ -57,7 +84,11 @@ impl GuestRuntime {
     /// guest instruction pay for accounting and measures work, not time,
     /// while the promise to Prometheus is about wall-clock time. Epoch checks
     /// cost one load and compare, and the same tick lets a running guest
-    /// yield its thread so other guests and the HTTP server keep going.
+    /// yield its thread so other guests keep going.
+    ///
+    /// Instances come from wasmtime's pooling allocator, sized from the
+    /// limits (`concurrency` calls of the largest module), with copy-on-write
+    /// memory images: a scrape reuses a slot instead of mapping fresh memory.
     pub fn new(settings: &EngineSettings) -> Result<Self> {
         let mut config = Config::new();
         config.wasm_component_model(true);
@@ -65,6 +96,32 @@ impl GuestRuntime {
         config.max_wasm_stack(settings.wasm_stack);
         // The fiber stack must hold the wasm stack plus host frames.
         config.async_stack_size(settings.wasm_stack + (1 << 20));
+        config.memory_init_cow(true);
+        let slots = u32::try_from(settings.concurrency).context("concurrency is too large")?;
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(slots)
+            .total_core_instances(slots.saturating_mul(POOL_CORE_INSTANCES_PER_COMPONENT))
+            .max_core_instances_per_component(POOL_CORE_INSTANCES_PER_COMPONENT)
+            .total_memories(slots.saturating_mul(POOL_MEMORIES_PER_COMPONENT))
+            .max_memories_per_component(POOL_MEMORIES_PER_COMPONENT)
+            .max_memories_per_module(POOL_MEMORIES_PER_COMPONENT)
+            .total_tables(slots.saturating_mul(POOL_TABLES_PER_COMPONENT))
+            .max_tables_per_component(POOL_TABLES_PER_COMPONENT)
+            .max_tables_per_module(POOL_TABLES_PER_COMPONENT)
+            .table_elements(settings.max_table_elements)
+            .max_memory_size(settings.max_memory.next_multiple_of(WASM_PAGE))
+            .total_stacks(slots);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if let Some(dir) = &settings.cache_dir {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the cache directory {}", dir.display()))?;
+            let mut cache = CacheConfig::new();
+            cache.with_directory(dir);
+            let cache = Cache::new(cache)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("opening the compile cache in {}", dir.display()))?;
+            config.cache(Some(cache));
+        }
         let engine = Engine::new(&config)
             .map_err(anyhow::Error::from)
             .context("creating the wasm engine")?;
@@ -72,11 +129,23 @@ impl GuestRuntime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(anyhow::Error::from)
             .context("linking WASI p2")?;
+        let workers = settings
+            .concurrency
+            .min(std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1);
+        let threads = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("guest")
+            .enable_all()
+            .build()
+            .context("starting the guest threads")?;
         let ticker = EpochTicker::start(engine.clone());
         Ok(Self {
             settings: settings.clone(),
             engine,
             linker,
+            permits: Arc::new(Semaphore::new(settings.concurrency)),
+            threads: Some(threads),
             _ticker: ticker,
         })
     }
@@ -95,7 +164,38 @@ impl GuestRuntime {
     pub fn linker(&self) -> &Linker<GuestState> {
         &self.linker
     }
+
+    /// The permits bounding concurrent guest calls.
+    pub fn permits(&self) -> &Arc<Semaphore> {
+        &self.permits
+    }
+
+    /// Runs `task` on the guest threads.
+    pub fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.threads {
+            Some(rt) => rt.spawn(task),
+            None => tokio::spawn(task),
+        }
+    }
 }
+
+impl Drop for GuestRuntime {
+    fn drop(&mut self) {
+        // Dropped from async code after a reload: do not block on the
+        // threads (the calls they ran are finished, since every exporter
+        // using this runtime is gone).
+        if let Some(rt) = self.threads.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// A wasm page: memory sizes are multiples of it.
+const WASM_PAGE: usize = 64 * 1024;
 
 /// A thread advancing the engine's epoch every [`EPOCH_TICK`].
 struct EpochTicker {
