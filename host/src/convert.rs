@@ -112,7 +112,6 @@ fn convert_family(family: MetricFamily, limits: &Limits) -> Result<proto::Metric
         }
     }
 
-    let mut series = HashSet::with_capacity(samples.len());
     let mut metrics = Vec::with_capacity(samples.len());
     for sample in samples {
         if sample.label_values.len() != label_names.len() {
@@ -139,22 +138,18 @@ fn convert_family(family: MetricFamily, limits: &Limits) -> Result<proto::Metric
                 sample.value
             )));
         }
+        // The guest's strings move into the labels; only the label names,
+        // shared by every sample, are copied.
         let labels: Vec<proto::LabelPair> = label_names
             .iter()
-            .zip(sample.label_values.iter())
+            .zip(sample.label_values)
             .map(|(n, v)| {
                 let mut pair = proto::LabelPair::default();
                 pair.set_name(n.clone());
-                pair.set_value(v.clone());
+                pair.set_value(v);
                 pair
             })
             .collect();
-        if !series.insert(sample.label_values) {
-            return Err(invalid(format!(
-                "{name:?} has two samples with the same label values {}",
-                describe_labels(&labels)
-            )));
-        }
         let mut metric = proto::Metric::from_label(labels);
         match kind {
             MetricKind::Gauge => {
@@ -175,6 +170,7 @@ fn convert_family(family: MetricFamily, limits: &Limits) -> Result<proto::Metric
         }
         metrics.push(metric);
     }
+    check_unique_series(&name, &metrics)?;
 
     let mut mf = proto::MetricFamily::default();
     mf.set_name(name);
@@ -186,6 +182,20 @@ fn convert_family(family: MetricFamily, limits: &Limits) -> Result<proto::Metric
     });
     mf.set_metric(metrics);
     Ok(mf)
+}
+
+/// Two samples with the same label values would be one series twice.
+fn check_unique_series(name: &str, metrics: &[proto::Metric]) -> Result<(), Failure> {
+    let mut seen: HashSet<Vec<&str>> = HashSet::with_capacity(metrics.len());
+    for m in metrics {
+        if !seen.insert(m.get_label().iter().map(|l| l.value()).collect()) {
+            return Err(invalid(format!(
+                "{name:?} has two samples with the same label values {}",
+                describe_labels(m.get_label())
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn check_metric_name(name: &str, limits: &Limits) -> Result<(), Failure> {
