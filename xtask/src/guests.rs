@@ -24,7 +24,7 @@ pub fn build_all(root: &Path) -> Result<PathBuf> {
     );
 
     let mut scripts = Vec::new();
-    for lang in sorted_dirs(&root.join("guests"))? {
+    for lang in guest_languages(root)? {
         for guest in sorted_dirs(&lang)? {
             let script = guest.join("build.sh");
             if script.exists() {
@@ -82,7 +82,7 @@ pub fn build_all(root: &Path) -> Result<PathBuf> {
 /// component the build wrote into `target/guests`.
 fn assemble_plugins(root: &Path, built: &Path) -> Result<usize> {
     let mut count = 0;
-    for lang in sorted_dirs(&root.join("guests"))? {
+    for lang in guest_languages(root)? {
         for guest in sorted_dirs(&lang)? {
             let manifest_path = guest.join("plugin.yaml");
             if !manifest_path.exists() {
@@ -109,6 +109,16 @@ fn assemble_plugins(root: &Path, built: &Path) -> Result<usize> {
         }
     }
     Ok(count)
+}
+
+/// The language folders of `guests/`. `guests/templates` holds the
+/// sources of `wasm_exporter plugin new`, with placeholders: they are built
+/// by the tests that scaffold a plugin from them, not here.
+fn guest_languages(root: &Path) -> Result<Vec<PathBuf>> {
+    Ok(sorted_dirs(&root.join("guests"))?
+        .into_iter()
+        .filter(|d| d.file_name().is_none_or(|n| n != "templates"))
+        .collect())
 }
 
 fn sorted_dirs(dir: &Path) -> Result<Vec<PathBuf>> {

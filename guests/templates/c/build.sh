@@ -17,7 +17,10 @@ else
     zig=(.venv/bin/python3 -m ziglang)
     wasm_tools=(.venv/bin/wasm-tools)
 fi
+# A 256 KiB stack instead of zig's default 16 MiB keeps the initial memory
+# small, which makes every scrape cheaper.
 "${zig[@]}" cc --target=wasm32-wasi -mexec-model=reactor -O2 -s -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+    -Wl,-z,stack-size=262144 -Wl,--initial-memory=1048576 \
     -Ibindings plugin.c bindings/scraper_helpers.c bindings/scraper.c \
     bindings/scraper_component_type.o -o .core.wasm
 "${wasm_tools[@]}" component new .core.wasm \
