@@ -1,6 +1,7 @@
 //! WIT bindings for guest languages and core-module-to-component encoding,
 //! from the registry crates (`wit-bindgen-c`, `wit-component` and the WASI
-//! preview1 adapter), so no toolchain beyond a C compiler is needed.
+//! preview1 adapter), so no toolchain beyond a C compiler is needed; and the
+//! WIT tree of the JavaScript guests' world.
 
 use std::path::Path;
 
@@ -32,6 +33,47 @@ pub fn c_bindings(root: &Path, dir: &Path) -> Result<()> {
     for (name, contents) in files.iter() {
         let path = dir.join(name);
         std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The world of the JavaScript guests, in `guests/js/wit`.
+const JS_WORLD: &str = "js-scraper";
+
+/// Writes the WIT tree of the JS guests' world into `dir`: the world of
+/// `guests/js/wit`, with the scraper package and the WASI packages of
+/// `wasi_wit` under `deps/`, and checks that it resolves, so that a broken
+/// tree fails here with wit-parser's message rather than deep inside
+/// ComponentizeJS.
+pub fn js_wit(root: &Path, wasi_wit: &Path, dir: &Path) -> Result<()> {
+    copy_wit_files(&root.join("guests/js/wit"), dir)?;
+    copy_wit_files(&root.join("wit"), &dir.join("deps/scraper"))?;
+    for entry in
+        std::fs::read_dir(wasi_wit).with_context(|| format!("reading {}", wasi_wit.display()))?
+    {
+        let path = entry?.path();
+        if path.is_dir() {
+            let name = path.file_name().expect("a directory entry has a name");
+            copy_wit_files(&path, &dir.join("deps").join(name))?;
+        }
+    }
+    let mut resolve = Resolve::default();
+    let (pkg, _) = resolve
+        .push_dir(dir)
+        .with_context(|| format!("parsing the JS guests' WIT in {}", dir.display()))?;
+    resolve.select_world(&[pkg], Some(JS_WORLD))?;
+    Ok(())
+}
+
+fn copy_wit_files(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "wit") {
+            let target = to.join(path.file_name().expect("a file has a name"));
+            std::fs::copy(&path, &target)
+                .with_context(|| format!("copying {} to {}", path.display(), target.display()))?;
+        }
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The pinned guest toolchains (`guests/toolchains.toml`), installed into
-//! `target/toolchains` so a fresh machine needs only Python and pip.
+//! `target/toolchains` so a fresh machine needs only Python with pip (and
+//! Node.js with npm for the JavaScript guests).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,11 +14,20 @@ use serde::Deserialize;
 struct Pins {
     /// PyPI packages and their exact versions.
     pip: BTreeMap<String, String>,
+    /// npm packages and their exact versions.
+    #[serde(default)]
+    npm: BTreeMap<String, String>,
 }
+
+/// The WASI release whose WIT the JavaScript guests import (see
+/// `guests/js/wit`): the one ComponentizeJS's engine imports itself, so a JS
+/// component asks the host for a single WASI version.
+const JS_WASI_VERSION: &str = "0.2.12";
 
 /// Where the toolchains live and how to call them.
 pub struct Toolchains {
-    /// A directory with a `zig` wrapper, to be put first on PATH.
+    /// A directory with the `zig`, `componentize-py` and `componentize-js`
+    /// wrappers, to be put first on PATH.
     pub bin: PathBuf,
 }
 
@@ -40,10 +50,8 @@ pub fn ensure(root: &Path) -> Result<Toolchains> {
         );
         run(Command::new(python_cmd()).args(["-m", "venv"]).arg(&venv))?;
     }
-    let stamp = base.join("installed.toml");
-    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(text.as_str()) {
-        let specs: Vec<String> = pins.pip.iter().map(|(k, v)| format!("{k}=={v}")).collect();
-        eprintln!("xtask: installing {}", specs.join(" "));
+    let pip_specs: Vec<String> = pins.pip.iter().map(|(k, v)| format!("{k}=={v}")).collect();
+    install_once(&venv, &pip_specs, |specs| {
         run(Command::new(&python)
             .args([
                 "-m",
@@ -52,8 +60,27 @@ pub fn ensure(root: &Path) -> Result<Toolchains> {
                 "--quiet",
                 "--disable-pip-version-check",
             ])
-            .args(&specs))?;
-        std::fs::write(&stamp, &text)?;
+            .args(specs))
+    })?;
+
+    let npm_dir = npm_dir(root);
+    let npm_specs: Vec<String> = pins.npm.iter().map(|(k, v)| format!("{k}@{v}")).collect();
+    if !npm_specs.is_empty() {
+        // No package.json: the pins above are the manifest, and --no-save
+        // keeps npm from writing one that could drift from them.
+        install_once(&npm_dir, &npm_specs, |specs| {
+            run(Command::new(npm_cmd())
+                .args([
+                    "install",
+                    "--no-save",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                    "--prefix",
+                ])
+                .arg(&npm_dir)
+                .args(specs))
+        })?;
     }
 
     let bin = base.join("bin");
@@ -62,11 +89,71 @@ pub fn ensure(root: &Path) -> Result<Toolchains> {
         &bin.join("zig"),
         &format!("exec '{}' -m ziglang \"$@\"", python.display()),
     )?;
+    write_wrapper(
+        &bin.join("componentize-py"),
+        &format!(
+            "exec '{}' \"$@\"",
+            venv.join("bin/componentize-py").display()
+        ),
+    )?;
+    write_wrapper(
+        &bin.join("componentize-js"),
+        &format!(
+            "exec node '{}' \"$@\"",
+            npm_dir
+                .join("node_modules/@bytecodealliance/componentize-js/src/cli.js")
+                .display()
+        ),
+    )?;
     Ok(Toolchains { bin })
+}
+
+/// The WASI WIT packages (`wasi-io`, `wasi-filesystem`, ...) that the JS
+/// guests' world depends on, as the pinned jco ships them.
+pub fn js_wasi_wit(root: &Path) -> Result<PathBuf> {
+    let dir = npm_dir(root)
+        .join("node_modules/@bytecodealliance/jco/lib/wit/builtin")
+        .join(JS_WASI_VERSION);
+    if !dir.is_dir() {
+        bail!(
+            "{} is missing: install the JS toolchain with `cargo xtask toolchains` \
+             (the jco pinned in guests/toolchains.toml must ship WASI {JS_WASI_VERSION})",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+fn npm_dir(root: &Path) -> PathBuf {
+    root.join("target/toolchains/npm")
+}
+
+/// Runs `install` unless `dir` holds a stamp saying these exact `specs` were
+/// installed there. The stamp lives inside the installed tree, so deleting
+/// the tree also forgets the stamp.
+fn install_once(
+    dir: &Path,
+    specs: &[String],
+    install: impl FnOnce(&[String]) -> Result<()>,
+) -> Result<()> {
+    let stamp = dir.join("installed-pins.txt");
+    let wanted = specs.join("\n") + "\n";
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {}", specs.join(" "));
+    install(specs)?;
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(&stamp, wanted).with_context(|| format!("writing {}", stamp.display()))?;
+    Ok(())
 }
 
 fn python_cmd() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn npm_cmd() -> String {
+    std::env::var("NPM").unwrap_or_else(|_| "npm".into())
 }
 
 fn write_wrapper(path: &Path, body: &str) -> Result<()> {
