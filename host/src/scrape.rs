@@ -20,6 +20,10 @@ use crate::plugin;
 use crate::runtime::{Failure, GuestModule, GuestRuntime, Reason};
 use crate::selfmetrics::SelfMetrics;
 
+/// How long past a call's deadline the scrape waits for it before
+/// answering without it.
+const GUARD: Duration = Duration::from_millis(100);
+
 /// What the last scrape of a module did, for the landing page.
 #[derive(Debug, Clone, Default)]
 pub struct ModuleStatus {
@@ -100,12 +104,19 @@ impl Exporter {
         self.metrics.scrape_started();
         let budget_end = budget.map(|b| start + b.saturating_sub(self.margin));
 
-        let tasks: Vec<_> = self
+        let deadlines: Vec<Instant> = self
             .modules
             .iter()
             .map(|module| {
                 let own_end = start + module.limits().timeout;
-                let deadline = budget_end.map_or(own_end, |b| b.min(own_end));
+                budget_end.map_or(own_end, |b| b.min(own_end))
+            })
+            .collect();
+        let tasks: Vec<_> = self
+            .modules
+            .iter()
+            .zip(&deadlines)
+            .map(|(module, &deadline)| {
                 let module = module.clone();
                 let permits = self.runtime.permits().clone();
                 self.runtime
@@ -115,11 +126,24 @@ impl Exporter {
 
         let mut merger = Merger::new(&self.reserved);
         let mut statuses = Vec::with_capacity(tasks.len());
-        for (module, task) in self.modules.iter().zip(tasks) {
-            let (result, duration) = match task.await {
-                Ok(outcome) => outcome,
-                Err(e) => (
+        for ((module, task), deadline) in self.modules.iter().zip(tasks).zip(deadlines) {
+            // The call stops itself at its deadline; this guard keeps the
+            // answer on time even if a guest thread is stuck in a host call
+            // (a read that blocks in the kernel): the call is then left to
+            // finish in the background and counted as a timeout now.
+            let (result, duration) = match tokio::time::timeout_at((deadline + GUARD).into(), task)
+                .await
+            {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(e)) => (
                     Err(Failure::new(Reason::Trap, format!("host task failed: {e}"))),
+                    start.elapsed(),
+                ),
+                Err(_) => (
+                    Err(Failure::new(
+                        Reason::Timeout,
+                        "still blocked in a host call at its deadline; left to finish in the background",
+                    )),
                     start.elapsed(),
                 ),
             };
