@@ -2,6 +2,7 @@
 //! (built by `cargo xtask guests`), a real HTTP client.
 
 mod config_errors;
+mod languages;
 mod load;
 mod plugins;
 mod prometheus;

@@ -469,3 +469,119 @@ fn check_fails_readably_on_adversarial_guests() {
     assert_eq!(code, 1);
     assert!(out.contains("unknown parameter \"mood\""), "{out}");
 }
+
+/// `plugin new` → the scaffold's build.sh → `plugin check` → `plugin pack`,
+/// as an author would, with the pinned toolchains of `cargo xtask` on PATH
+/// (the scaffolds otherwise install the same versions themselves).
+fn scaffold_builds_and_checks(lang: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("hello-{lang}");
+    let (code, out) = exporter_cli(&[
+        "plugin",
+        "new",
+        &name,
+        "--lang",
+        lang,
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let plugin_dir = dir.path().join(&name);
+    for f in [
+        "plugin.yaml",
+        "README.md",
+        "logo.png",
+        "build.sh",
+        "wit/scraper.wit",
+    ] {
+        assert!(plugin_dir.join(f).exists(), "the scaffold lacks {f}");
+    }
+    let root = crate::support::root();
+    let toolchains = root.join("target/toolchains");
+    assert!(
+        toolchains.join("bin").is_dir(),
+        "install the toolchains with `cargo xtask toolchains` (or run `cargo xtask test`)"
+    );
+    let build = Command::new("bash")
+        .arg(plugin_dir.join("build.sh"))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}:{}",
+                toolchains.join("bin").display(),
+                toolchains.join("venv/bin").display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env(
+            "WASI_WIT_DIR",
+            toolchains.join("npm/node_modules/@bytecodealliance/jco/lib/wit/builtin/0.2.12"),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "{lang} scaffold build failed:\n{}{}",
+        String::from_utf8_lossy(&build.stdout),
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let metric = name.replace('-', "_");
+    let (code, out) = exporter_cli(&["plugin", "check", plugin_dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("{metric}_info{{greeting=\"hello\"}} 1")),
+        "{out}"
+    );
+    assert!(out.contains("result: OK"), "{out}");
+    let (code, out) = exporter_cli(&[
+        "plugin",
+        "check",
+        plugin_dir.to_str().unwrap(),
+        "--param",
+        "greeting=hi",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("{metric}_info{{greeting=\"hi\"}} 1")),
+        "{out}"
+    );
+    let archive = dir.path().join("out.tar.gz");
+    let (code, out) = exporter_cli(&[
+        "plugin",
+        "pack",
+        plugin_dir.to_str().unwrap(),
+        "-o",
+        archive.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(archive.exists());
+}
+
+#[test]
+fn plugin_new_c_builds_checks_and_packs() {
+    scaffold_builds_and_checks("c");
+}
+
+#[test]
+fn plugin_new_python_builds_checks_and_packs() {
+    scaffold_builds_and_checks("python");
+}
+
+#[test]
+fn plugin_new_js_builds_checks_and_packs() {
+    scaffold_builds_and_checks("js");
+}
+
+#[test]
+fn plugin_new_refuses_bad_names_and_existing_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (code, out) = exporter_cli(&["plugin", "new", "Bad Name", "--lang", "c", "--dir", d]);
+    assert_ne!(code, 0);
+    assert!(out.contains("must start with a-z"), "{out}");
+    let (code, _) = exporter_cli(&["plugin", "new", "twice", "--lang", "c", "--dir", d]);
+    assert_eq!(code, 0);
+    let (code, out) = exporter_cli(&["plugin", "new", "twice", "--lang", "python", "--dir", d]);
+    assert_ne!(code, 0);
+    assert!(out.contains("already exists"), "{out}");
+}

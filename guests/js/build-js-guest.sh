@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Shared build steps of the JavaScript guests:
+#   1. the WIT tree of their world (guests/js/wit plus the scraper and WASI
+#      packages, through `cargo xtask bindings js`),
+#   2. ComponentizeJS (pinned in guests/toolchains.toml) bundles SpiderMonkey
+#      and the module, pre-initialised, into one component.
+# Usage: build-js-guest.sh NAME MODULE.js   (writes $GUEST_OUT/NAME.wasm)
+# MODULE.js exports `collect(params)`; its relative imports are bundled too, if
+# they are inside the repository (as guests/js/lib is).
+# `cargo xtask guests` sets XTASK, GUEST_OUT and puts componentize-js on PATH.
+set -euo pipefail
+name=$1
+module=$2
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=${WASM_EXPORTER_ROOT:-$(cd "$here/../.." && pwd)}
+out=${GUEST_OUT:-$root/target/guests}
+xtask=${XTASK:-}
+if [ -z "$xtask" ]; then
+    xtask_cmd=(cargo run --quiet --release --manifest-path "$root/Cargo.toml" --package xtask --)
+else
+    xtask_cmd=("$xtask")
+fi
+if ! command -v componentize-js >/dev/null; then
+    echo "componentize-js not found: run \`cargo xtask toolchains\` and put target/toolchains/bin on PATH" >&2
+    exit 1
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+"${xtask_cmd[@]}" bindings js "$work/wit"
+# Features left out: `http` and `fetch-event` import wasi:http, which the host
+# does not offer (a guest has no network), so the component would not link.
+# Run from the repository root: ComponentizeJS resolves the module's imports
+# (../lib/scraper.js) inside the working directory when the module is in it,
+# and inside the module's own directory otherwise, where ../lib is out of reach.
+module=$(cd "$(dirname "$module")" && pwd)/$(basename "$module")
+out=$(mkdir -p "$out" && cd "$out" && pwd)
+(cd "$root" && componentize-js --wit "$work/wit" --world-name js-scraper \
+    --disable http fetch-event --out "$out/$name.wasm" "$module")
+echo "built $out/$name.wasm ($(wc -c <"$out/$name.wasm") bytes)"
