@@ -52,6 +52,7 @@ impl Live {
             .with_context(|| format!("config file {}", config_file.display()))?;
         metrics.set_modules(exporter.module_names());
         metrics.reload_succeeded(true);
+        release_compile_memory();
         Ok(Self {
             config_file,
             web_config_file,
@@ -86,6 +87,7 @@ impl Live {
                 self.web.store(Arc::new(web));
                 *runtime = new_runtime;
                 self.metrics.reload_succeeded(true);
+                release_compile_memory();
                 tracing::info!(
                     config = %self.config_file.display(),
                     modules,
@@ -126,6 +128,18 @@ impl Live {
         })
         .await
         .context("the reload task failed")?
+    }
+}
+
+/// Returns the heap that compiling components used to the system.
+/// Compiling an interpreter-based component (Python, JavaScript) takes
+/// hundreds of MiB that the allocator would otherwise keep for the life of
+/// the process.
+fn release_compile_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap memory to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
