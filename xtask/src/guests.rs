@@ -6,13 +6,14 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{component, toolchains};
+use crate::{component, system, toolchains};
 
 /// The WAT every fixture is wrapped with.
 const PRELUDE: &str = "_prelude.wat";
 
 /// Builds everything into `target/guests` and returns that directory.
 pub fn build_all(root: &Path) -> Result<PathBuf> {
+    system::ensure_for_guests()?;
     let tools = toolchains::ensure(root)?;
     let out = root.join("target/guests");
     std::fs::create_dir_all(&out)?;

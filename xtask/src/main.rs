@@ -13,6 +13,7 @@
 
 mod component;
 mod guests;
+mod system;
 mod toolchains;
 
 use std::path::{Path, PathBuf};
@@ -61,6 +62,7 @@ fn run(args: &[String]) -> Result<()> {
 
 /// Everything CI checks: guests from source, formatting, lints, tests.
 fn test(root: &Path) -> Result<()> {
+    system::ensure_for_tests()?;
     guests::build_all(root)?;
     cargo(root, &["fmt", "--all", "--check"])
         .context("cargo fmt --check (run `cargo fmt --all`)")?;
