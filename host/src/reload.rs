@@ -156,6 +156,7 @@ pub fn engine_settings(config: &Config, cache_dir: Option<PathBuf>) -> EngineSet
             .unwrap_or(1 << 20),
         max_table_elements: limits.map(|l| l.table_elements as usize).max().unwrap_or(1),
         cache_dir,
+        bounds_checks: config.global.bounds_checks,
     }
 }
 

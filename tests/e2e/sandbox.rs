@@ -135,6 +135,17 @@ fn assert_good_present(s: &Scrape) {
 
 #[test]
 fn every_attack_costs_only_its_own_series() {
+    every_attack_with("global: {concurrency: 32}\n");
+}
+
+/// The same with guard pages and signals instead of explicit bounds checks:
+/// traps, memory and stack limits classify the same way.
+#[test]
+fn every_attack_costs_only_its_own_series_with_guard_pages() {
+    every_attack_with("global: {concurrency: 32, bounds_checks: guard_pages}\n");
+}
+
+fn every_attack_with(global: &str) {
     let attacks = failing_attacks();
     let modules: Vec<Module> = attacks
         .iter()
@@ -145,7 +156,7 @@ fn every_attack_costs_only_its_own_series() {
             extra: m.extra.clone(),
         })
         .collect();
-    let exporter = Exporter::start(&config("global: {concurrency: 32}\n", &modules));
+    let exporter = Exporter::start(&config(global, &modules));
     for scrape_no in 1..=2 {
         let answer = exporter.get("/metrics");
         assert_eq!(answer.status, 200);

@@ -126,6 +126,7 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
         max_memory: limits.memory.as_u64() as usize,
         max_table_elements: limits.table_elements as usize,
         cache_dir: None,
+        bounds_checks: Default::default(),
     })?);
     let module = match GuestModule::load(&runtime, &module_config) {
         Ok(module) => module,

@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::sync::Semaphore;
+
+use crate::config::BoundsChecks;
 use wasmtime::component::Linker;
 use wasmtime::{
     Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy,
@@ -55,6 +57,8 @@ pub struct EngineSettings {
     pub max_table_elements: usize,
     /// Where compiled components are cached, if anywhere.
     pub cache_dir: Option<PathBuf>,
+    /// How memory accesses are bounds-checked.
+    pub bounds_checks: BoundsChecks,
 }
 
 /// Pool slots per component. Generous: an interpreter-based guest (Python,
@@ -98,15 +102,16 @@ impl GuestRuntime {
         // The fiber stack must hold the wasm stack plus host frames.
         config.async_stack_size(settings.wasm_stack + (1 << 20));
         config.memory_init_cow(true);
-        // Bounds checks in the guest's code instead of guard pages and
-        // signals: memory that a call grew stays mapped read/write in its
-        // pool slot (it is still zeroed or reset), so the next call neither
-        // shrinks nor grows it with mprotect. Each mprotect on a multi-threaded
-        // process costs a TLB flush on every CPU, which for a scraper (a few
-        // reads and a small answer) outweighs the cost of the checks.
-        config.signals_based_traps(false);
-        config.memory_guard_size(0);
-        config.memory_reservation(settings.max_memory.next_multiple_of(WASM_PAGE) as u64);
+        if settings.bounds_checks == BoundsChecks::Explicit {
+            // Bounds checks in the guest's code instead of guard pages and
+            // signals: memory that a call grew stays mapped read/write in its
+            // pool slot (it is still zeroed or reset), so the next call
+            // neither shrinks nor grows it with mprotect. Each mprotect on a
+            // multi-threaded process costs a TLB flush on every CPU.
+            config.signals_based_traps(false);
+            config.memory_guard_size(0);
+            config.memory_reservation(settings.max_memory.next_multiple_of(WASM_PAGE) as u64);
+        }
         let slots = u32::try_from(settings.concurrency).context("concurrency is too large")?;
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(slots)
