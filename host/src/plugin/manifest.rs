@@ -584,4 +584,44 @@ metrics:
             assert!(e.contains(expected), "{replace:?}: {e}");
         }
     }
+
+    /// docs/plugin.schema.json documents exactly the keys this parser takes.
+    #[test]
+    fn schema_documents_every_key() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../../docs/plugin.schema.json")).unwrap();
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            let mut k: Vec<String> = v["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            k.sort();
+            k
+        };
+        let mut full = Manifest::parse(GOOD).unwrap();
+        full.sha256 = Some("0".repeat(64));
+        let yaml: serde_json::Value = serde_json::to_value(&full).unwrap();
+        let own = |v: &serde_json::Value| -> Vec<String> {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let p = &schema["properties"];
+        assert_eq!(keys(&schema), own(&yaml));
+        assert_eq!(keys(&p["parameters"]["items"]), own(&yaml["parameters"][0]));
+        assert_eq!(keys(&p["metrics"]["items"]), own(&yaml["metrics"][0]));
+        assert_eq!(keys(&p["capabilities"]), own(&yaml["capabilities"]));
+        assert_eq!(
+            keys(&p["capabilities"]["properties"]["dirs"]["items"]),
+            own(&yaml["capabilities"]["dirs"][0])
+        );
+        assert_eq!(
+            keys(&p["capabilities"]["properties"]["env"]["items"]),
+            own(&yaml["capabilities"]["env"][0])
+        );
+        assert_eq!(p["world"]["const"], WIT_WORLD);
+        assert_eq!(p["manifest_version"]["const"], MANIFEST_VERSION);
+    }
 }
