@@ -4,19 +4,12 @@
 #   2. compile to a wasm32-wasi core module with `zig cc` (reactor: no main),
 #   3. make it a component with the WASI preview1 adapter (wit-component).
 # Usage: build-c-guest.sh NAME SOURCE.c...   (writes $GUEST_OUT/NAME.wasm)
-# `cargo xtask guests` sets XTASK, GUEST_OUT and puts the pinned zig on PATH.
 set -euo pipefail
 name=$1
 shift
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=${WASM_EXPORTER_ROOT:-$(cd "$here/../.." && pwd)}
-out=${GUEST_OUT:-$root/target/guests}
-xtask=${XTASK:-}
-if [ -z "$xtask" ]; then
-    xtask_cmd=(cargo run --quiet --release --manifest-path "$root/Cargo.toml" --package xtask --)
-else
-    xtask_cmd=("$xtask")
-fi
+source "$here/../build-env.sh"
+require_tool zig
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

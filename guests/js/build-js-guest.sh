@@ -7,23 +7,12 @@
 # Usage: build-js-guest.sh NAME MODULE.js   (writes $GUEST_OUT/NAME.wasm)
 # MODULE.js exports `collect(params)`; its relative imports are bundled too, if
 # they are inside the repository (as guests/js/lib is).
-# `cargo xtask guests` sets XTASK, GUEST_OUT and puts componentize-js on PATH.
 set -euo pipefail
 name=$1
 module=$2
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=${WASM_EXPORTER_ROOT:-$(cd "$here/../.." && pwd)}
-out=${GUEST_OUT:-$root/target/guests}
-xtask=${XTASK:-}
-if [ -z "$xtask" ]; then
-    xtask_cmd=(cargo run --quiet --release --manifest-path "$root/Cargo.toml" --package xtask --)
-else
-    xtask_cmd=("$xtask")
-fi
-if ! command -v componentize-js >/dev/null; then
-    echo "componentize-js not found: run \`cargo xtask toolchains\` and put target/toolchains/bin on PATH" >&2
-    exit 1
-fi
+source "$here/../build-env.sh"
+require_tool componentize-js
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

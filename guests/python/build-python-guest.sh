@@ -5,17 +5,12 @@
 # not run the interpreter's start-up again.
 # Usage: build-python-guest.sh NAME MODULE.py   (writes $GUEST_OUT/NAME.wasm)
 # MODULE.py defines `class WitWorld(wit_world.WitWorld)` with `collect`.
-# `cargo xtask guests` sets GUEST_OUT and puts componentize-py on PATH.
 set -euo pipefail
 name=$1
 module_path=$2
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=${WASM_EXPORTER_ROOT:-$(cd "$here/../.." && pwd)}
-out=${GUEST_OUT:-$root/target/guests}
-if ! command -v componentize-py >/dev/null; then
-    echo "componentize-py not found: run \`cargo xtask toolchains\` and put target/toolchains/bin on PATH" >&2
-    exit 1
-fi
+source "$here/../build-env.sh"
+require_tool componentize-py
 module_dir=$(cd "$(dirname "$module_path")" && pwd)
 module=$(basename "$module_path" .py)
 mkdir -p "$out"

@@ -1,12 +1,13 @@
 //! Start-up errors: each bad config exits non-zero with a message naming
 //! the module and the cause.
 
-use crate::support::{fixture, guest, q, run_to_exit};
+use crate::support::{assert_start_refused, fixture, guest, q, run_to_exit};
 
-fn start_with(config: &str) -> (i32, String) {
+/// Expects the exporter to refuse `config`, naming everything in
+/// `expected`; the config's directory also holds files that are not
+/// components of the world (text, a core module, an empty component).
+fn assert_refused(config: &str, expected: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.yml");
-    std::fs::write(&path, config).unwrap();
     std::fs::write(dir.path().join("not-wasm.wasm"), "this is text").unwrap();
     std::fs::write(
         dir.path().join("empty-component.wasm"),
@@ -18,21 +19,7 @@ fn start_with(config: &str) -> (i32, String) {
         wat::parse_str("(module)").unwrap(),
     )
     .unwrap();
-    run_to_exit(&[
-        "--web.listen-address=127.0.0.1:0",
-        &format!("--config.file={}", path.display()),
-    ])
-}
-
-fn assert_refused(config: &str, expected: &[&str]) {
-    let (code, stderr) = start_with(config);
-    assert_ne!(code, 0, "config should be refused:\n{config}");
-    for e in expected {
-        assert!(
-            stderr.contains(e),
-            "stderr should mention {e:?}; config:\n{config}\nstderr:\n{stderr}"
-        );
-    }
+    assert_start_refused(dir.path(), config, expected);
 }
 
 #[test]

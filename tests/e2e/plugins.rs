@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{Exporter, fixture, guest, plugin, q, run_to_exit};
+use crate::support::{Exporter, assert_start_refused, fixture, guest, plugin, q};
 
 /// Writes a plugin around the adversary component into `parent/dir_name`.
 /// `body` is the manifest from `parameters:` on (metrics, capabilities).
@@ -109,23 +109,10 @@ fn declared_metrics_are_enforced_on_every_scrape() {
     }
 }
 
-/// Starts the exporter with `config` and expects it to refuse, naming
-/// everything in `expected`.
+/// Expects the exporter to refuse `config`, naming everything in `expected`.
 fn assert_refused(config: &str, expected: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.yml");
-    std::fs::write(&path, config).unwrap();
-    let (code, stderr) = run_to_exit(&[
-        "--web.listen-address=127.0.0.1:0",
-        &format!("--config.file={}", path.display()),
-    ]);
-    assert_ne!(code, 0, "should be refused:\n{config}");
-    for e in expected {
-        assert!(
-            stderr.contains(e),
-            "stderr lacks {e:?}:\n{stderr}\nconfig:\n{config}"
-        );
-    }
+    assert_start_refused(dir.path(), config, expected);
 }
 
 #[test]

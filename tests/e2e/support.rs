@@ -480,6 +480,25 @@ pub fn run_to_exit(args: &[&str]) -> (i32, String) {
     )
 }
 
+/// Starts the exporter with `config` written into `dir` (so that relative
+/// paths resolve there) and expects it to refuse to start, with a message
+/// that contains everything in `expected`.
+pub fn assert_start_refused(dir: &Path, config: &str, expected: &[&str]) {
+    let path = dir.join("config.yml");
+    std::fs::write(&path, config).expect("writing config");
+    let (code, stderr) = run_to_exit(&[
+        "--web.listen-address=127.0.0.1:0",
+        &format!("--config.file={}", path.display()),
+    ]);
+    assert_ne!(code, 0, "config should be refused:\n{config}");
+    for e in expected {
+        assert!(
+            stderr.contains(e),
+            "stderr should mention {e:?}; config:\n{config}\nstderr:\n{stderr}"
+        );
+    }
+}
+
 /// YAML-quotes a path.
 pub fn q(p: &Path) -> String {
     format!("{:?}", p.display().to_string())

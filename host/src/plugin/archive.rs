@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail, ensure};
 
 use super::{
     Files, LOGO_FILE, MANIFEST_FILE, MAX_COMPONENT_BYTES, MAX_SIDE_FILE_BYTES, README_FILE,
+    component_name,
 };
 
 /// Reads the plugin files from an archive. Entries may sit at the root or
@@ -93,14 +94,7 @@ pub(crate) fn read(path: &Path) -> Result<Files> {
         .with_context(|| format!("{} has no {MANIFEST_FILE}", path.display()))?;
     let manifest = String::from_utf8(manifest)
         .with_context(|| format!("{MANIFEST_FILE} in {} is not UTF-8", path.display()))?;
-    let component_name = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&manifest)
-        .ok()
-        .and_then(|v| {
-            v.get("component")
-                .and_then(|c| c.as_str())
-                .map(str::to_owned)
-        });
-    let component = match component_name {
+    let component = match component_name(&manifest) {
         Some(name) => take(&name)?,
         None => None,
     };

@@ -278,20 +278,9 @@ fn read_dir(dir: &Path) -> Result<Files> {
         .with_context(|| format!("{} has no {MANIFEST_FILE}", dir.display()))?;
     let manifest = String::from_utf8(manifest)
         .with_context(|| format!("{} is not UTF-8", manifest_path.display()))?;
-    // The component's name comes from the manifest; parse just enough to
-    // find it (full validation follows).
-    let component_name = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&manifest)
-        .ok()
-        .and_then(|v| {
-            v.get("component")
-                .and_then(|c| c.as_str())
-                .map(str::to_owned)
-        });
-    let component = match component_name {
-        Some(name) if !name.contains('/') && !name.contains('\\') && name != ".." => {
-            read_limited(&dir.join(name), MAX_COMPONENT_BYTES)?
-        }
-        _ => None,
+    let component = match component_name(&manifest) {
+        Some(name) => read_limited(&dir.join(name), MAX_COMPONENT_BYTES)?,
+        None => None,
     };
     let logo = read_limited(&dir.join(LOGO_FILE), MAX_SIDE_FILE_BYTES)?;
     let readme = read_limited(&dir.join(README_FILE), MAX_SIDE_FILE_BYTES)?
@@ -302,6 +291,16 @@ fn read_dir(dir: &Path) -> Result<Files> {
         logo,
         readme,
     })
+}
+
+/// The component file named by a manifest's text, when it is a plain file
+/// name. Only enough is parsed to find the file; the manifest is validated
+/// in full once the files are read.
+pub(crate) fn component_name(manifest: &str) -> Option<String> {
+    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(manifest).ok()?;
+    let name = value.get("component")?.as_str()?;
+    (!name.is_empty() && !name.contains('/') && !name.contains('\\') && name != "..")
+        .then(|| name.to_owned())
 }
 
 /// Reads a file of at most `max` bytes; `None` if it does not exist.
