@@ -23,8 +23,16 @@ static void dup(scraper_string_t *dst, const char *s) {
 family_t *family_add(scraper_list_metric_family_t *out, const char *name, const char *help,
                      wasm_exporter_scraper_types_metric_kind_t kind, size_t nlabels,
                      const char *const *label_names) {
-    out->ptr = grow(out->ptr, out->len, sizeof(family_t));
-    if (!out->ptr) abort();
+    // One allocation for all families, never moved: the pointers handed out
+    // stay valid while the collect function fills them in any order.
+    if (out->len == 0) {
+        out->ptr = calloc(MAX_FAMILIES, sizeof(family_t));
+        if (!out->ptr) abort();
+    }
+    if (out->len == MAX_FAMILIES) {
+        fprintf(stderr, "scraper_helpers: more than %d families in one collect\n", MAX_FAMILIES);
+        abort();
+    }
     family_t *f = &out->ptr[out->len++];
     memset(f, 0, sizeof(*f));
     dup(&f->name, name);

@@ -14,7 +14,12 @@
 
 typedef scraper_metric_family_t family_t;
 
-// Appends an empty family. `label_names` holds `nlabels` names.
+// Families one collect can return with these helpers.
+#define MAX_FAMILIES 256
+
+// Appends an empty family. `label_names` holds `nlabels` names. The pointer
+// stays valid for the whole collect, however many families follow (up to
+// MAX_FAMILIES; one more aborts, which the host reports as a trap).
 family_t *family_add(scraper_list_metric_family_t *out, const char *name, const char *help,
                      wasm_exporter_scraper_types_metric_kind_t kind, size_t nlabels,
                      const char *const *label_names);
