@@ -79,13 +79,13 @@ fn test(root: &Path) -> Result<()> {
     )?;
     cargo(root, &["test", "--workspace", "--all-targets"])?;
     // Load tests are `#[ignore]`d in the normal run: they need the machine
-    // to themselves to measure anything.
+    // to themselves to measure anything. `--workspace`, as above, so that
+    // dependencies keep the same features and nothing is compiled again.
     cargo(
         root,
         &[
             "test",
-            "--package",
-            "wasm_exporter",
+            "--workspace",
             "--test",
             "e2e",
             "--",
