@@ -79,21 +79,19 @@ fn test(root: &Path) -> Result<()> {
     )?;
     cargo(root, &["test", "--workspace", "--all-targets"])?;
     // Load tests are `#[ignore]`d in the normal run: they need the machine
-    // to themselves to measure anything. `--workspace`, as above, so that
-    // dependencies keep the same features and nothing is compiled again.
-    cargo(
-        root,
-        &[
-            "test",
-            "--workspace",
-            "--test",
-            "e2e",
-            "--",
-            "--ignored",
-            "--test-threads=1",
-            "--nocapture",
-        ],
-    )?;
+    // to themselves to measure anything. Their binary is the one just built
+    // (asking cargo for another selection of targets could unify features
+    // differently and compile everything again).
+    let e2e = test_binary(root, "e2e")?;
+    eprintln!("xtask: {} --ignored", e2e.display());
+    let status = Command::new(&e2e)
+        .args(["--ignored", "--test-threads=1", "--nocapture"])
+        .current_dir(root.join("host"))
+        .status()
+        .with_context(|| format!("running {}", e2e.display()))?;
+    if !status.success() {
+        bail!("the load tests failed ({status})");
+    }
     Ok(())
 }
 
@@ -116,6 +114,40 @@ fn run_exporter(root: &Path, extra: &[String]) -> Result<()> {
     args.extend(extra.iter().cloned());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     cargo(root, &args)
+}
+
+/// The path of an integration test binary built by
+/// `cargo test --workspace --all-targets` (asked again with `--no-run`,
+/// which builds nothing new).
+fn test_binary(root: &Path, name: &str) -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "test",
+            "--workspace",
+            "--all-targets",
+            "--no-run",
+            "--message-format=json",
+        ])
+        .current_dir(root)
+        .output()
+        .context("asking cargo for the test binaries")?;
+    if !out.status.success() {
+        bail!("cargo test --no-run failed ({})", out.status);
+    }
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if msg["reason"] == "compiler-artifact"
+            && msg["target"]["name"] == name
+            && msg["target"]["kind"][0] == "test"
+            && let Some(exe) = msg["executable"].as_str()
+        {
+            return Ok(PathBuf::from(exe));
+        }
+    }
+    bail!("cargo built no test binary named {name}")
 }
 
 fn cargo(root: &Path, args: &[&str]) -> Result<()> {
