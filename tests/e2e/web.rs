@@ -91,7 +91,7 @@ fn tls_with_basic_auth() {
     for _ in 0..2 {
         let a = try_request("GET", &https, &[("Authorization", &auth)], tls()).unwrap();
         assert_eq!(a.status, 200);
-        assert!(a.body.lines().any(|l| l == "wat_ok 42"));
+        assert_eq!(Scrape::parse(&a.body).value("wat_ok"), Some(42.0));
         assert_eq!(
             a.headers.get("x-frame-options").map(String::as_str),
             Some("deny")
@@ -119,7 +119,7 @@ fn mutual_tls() {
     let https = format!("https://{}/metrics", exporter.addr);
     let ok = try_request("GET", &https, &[], Some(pki.client_tls(Some(&pki.client)))).unwrap();
     assert_eq!(ok.status, 200);
-    assert!(ok.body.lines().any(|l| l == "wat_ok 42"));
+    assert_eq!(Scrape::parse(&ok.body).value("wat_ok"), Some(42.0));
     let without = try_request("GET", &https, &[], Some(pki.client_tls(None)));
     assert!(
         without.is_err(),
