@@ -14,6 +14,9 @@ use bytesize::ByteSize;
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::{Mapping, Value};
 
+/// Largest `global.concurrency` accepted.
+pub const MAX_CONCURRENCY: usize = 256;
+
 /// The whole configuration file.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -232,9 +235,12 @@ impl Config {
     /// Parses configuration text; `base` resolves relative paths.
     pub fn parse(text: &str, base: &Path) -> Result<Config> {
         let raw: RawConfig = serde_yaml_ng::from_str(text)?;
+        // Each concurrent call has instance-pool slots reserved up front
+        // (virtual memory, not RSS), so the number is bounded.
         ensure!(
-            raw.global.concurrency > 0,
-            "global: concurrency must be greater than 0"
+            (1..=MAX_CONCURRENCY).contains(&raw.global.concurrency),
+            "global: concurrency must be between 1 and {MAX_CONCURRENCY} (got {})",
+            raw.global.concurrency
         );
         ensure!(
             raw.global.wasm_stack >= ByteSize::kib(64),
@@ -484,6 +490,8 @@ mod tests {
             "modules:\n  - name: a\n    component: a.wasm\n    grants:\n      dirs:\n        - {host: /, guest: relative}\n",
         );
         assert!(e.contains("must be absolute"), "{e}");
+        let e = err("global: {concurrency: 100000}\n");
+        assert!(e.contains("concurrency must be between 1 and 256"), "{e}");
         let e = err("modules:\n  - name: a\n    component: a.wasm\n    limits: {timeout: 0s}\n");
         assert!(e.contains("timeout must be greater than 0"), "{e}");
     }
