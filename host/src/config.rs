@@ -52,7 +52,7 @@ impl Default for Global {
     fn default() -> Self {
         Self {
             concurrency: std::thread::available_parallelism()
-                .map(|n| n.get() * 2)
+                .map(|n| (n.get() * 2).min(MAX_CONCURRENCY))
                 .unwrap_or(4),
             scrape_timeout_margin: Duration::from_millis(250),
             wasm_stack: ByteSize::kib(512),
