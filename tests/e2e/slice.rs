@@ -267,3 +267,47 @@ fn telemetry_path_flag_moves_the_metrics() {
     assert_eq!(exporter.get("/metrics").status, 404);
     assert!(exporter.get("/").body.contains("<a href=\"/probe\">"));
 }
+
+#[test]
+fn relative_cache_dir_is_taken_from_the_working_directory() {
+    let cwd = tempfile::tempdir().expect("temp dir");
+    let exporter = Exporter::start_in(
+        &format!("modules:\n{}", sysinfo_module("sysinfo", &fixture("proc"))),
+        &["--cache.dir=compiled"],
+        &[],
+        Some(cwd.path()),
+    );
+    assert!(exporter.scrape().text.contains("sys_mem_usage 25"));
+    // wasmtime writes cache entries from a background thread.
+    let cache = cwd.path().join("compiled");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let entries = loop {
+        let entries = walk_files(&cache);
+        if !entries.is_empty() || std::time::Instant::now() > deadline {
+            break entries;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(
+        !entries.is_empty(),
+        "nothing was cached under {}",
+        cache.display()
+    );
+}
+
+/// Every file under `dir`, recursively (none if it does not exist).
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in read.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk_files(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -78,10 +78,25 @@ impl Exporter {
 
     /// Same as [`Exporter::start`] with extra flags and environment variables.
     pub fn start_full(config: &str, args: &[&str], envs: &[(&str, &str)]) -> Exporter {
+        Self::start_in(config, args, envs, None)
+    }
+
+    /// Same as [`Exporter::start_full`], started in the working directory
+    /// `cwd` when given.
+    pub fn start_in(
+        config: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        cwd: Option<&Path>,
+    ) -> Exporter {
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).expect("writing config");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wasm_exporter"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wasm_exporter"));
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        let mut child = command
             .arg("--web.listen-address=127.0.0.1:0")
             .arg(format!("--config.file={}", config_path.display()))
             .args(args)

@@ -136,6 +136,10 @@ impl GuestRuntime {
             .decommit_batch_size(DECOMMIT_BATCH);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         if let Some(dir) = &settings.cache_dir {
+            // wasmtime takes only absolute cache paths; a relative one is
+            // meant from where the exporter was started.
+            let dir = &std::path::absolute(dir)
+                .with_context(|| format!("resolving the cache directory {}", dir.display()))?;
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the cache directory {}", dir.display()))?;
             let mut cache = CacheConfig::new();
