@@ -210,13 +210,15 @@ to_us() {
 
 # load NAME: a wrk run against server_addr; sets p50, p99 (µs), rps, and
 # warns about failed requests.
+# load NAME [THREADS CONNECTIONS]: wrk with the configured load, or with
+# the given threads and connections.
 load() {
-    local name=$1 url="http://$server_addr/metrics" file
+    local name=$1 t=${2:-$threads} c=${3:-$connections} url="http://$server_addr/metrics" file
     file=$work/$name.wrk
     # A few scrapes first, so that nothing lazily set up lands in the figures.
     for _ in 1 2 3 4 5 6 7 8 9 10; do curl -sf -o /dev/null "$url"; done
-    timeout $((duration + 30)) wrk -t"$threads" -c"$connections" -d"${duration}s" --timeout 10s \
-        --latency -s bench/limit.lua "$url" -- $((max_requests / threads)) >"$file"
+    timeout $((duration + 30)) wrk -t"$t" -c"$c" -d"${duration}s" --timeout 10s \
+        --latency -s bench/limit.lua "$url" -- $((max_requests / t)) >"$file"
     p50=$(to_us "$(awk '$1 == "50%" {print $2}' "$file")")
     p99=$(to_us "$(awk '$1 == "99%" {print $2}' "$file")")
     rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$file")
@@ -334,6 +336,10 @@ for impl in "${impls[@]}"; do
     curl -sf "http://$server_addr/metrics" | series >"$work/collectors_$impl.series"
     load "collectors_$impl"
     P50[$impl]=$p50 P99[$impl]=$p99 RPS[$impl]=$rps
+    # One connection, one scrape at a time: how Prometheus scrapes.
+    log "load: collectors, $impl, one scraper"
+    load "collectors_${impl}_lone" 1 1
+    P50[${impl}_lone]=$p50 P99[${impl}_lone]=$p99 RPS[${impl}_lone]=$rps
     RSS[$impl]=$(peak_rss_kib "$server_pid")
     [ "$impl" != wasm ] || check_modules collectors_wasm 2
     stop_server
@@ -397,6 +403,17 @@ for peer in native go; do
     [ -n "${P50[$peer]:-}" ] || continue
     row "ratio wasm/$peer" "$(ratio "${P50[wasm]}" "${P50[$peer]}")x" "$(ratio "${P99[wasm]}" "${P99[$peer]}")x" \
         "$(ratio "${RPS[$peer]}" "${RPS[wasm]}")x" "$(ratio "${RSS[wasm]}" "${RSS[$peer]}")x"
+done
+for impl in wasm native go; do
+    [ -n "${P50[${impl}_lone]:-}" ] || continue
+    row "collectors, one scraper: $impl" "$(fmt_us "${P50[${impl}_lone]}")" \
+        "$(fmt_us "${P99[${impl}_lone]}")" "${RPS[${impl}_lone]}" "-"
+done
+for peer in native go; do
+    [ -n "${P50[${peer}_lone]:-}" ] || continue
+    row "ratio wasm/$peer, one scraper" "$(ratio "${P50[wasm_lone]}" "${P50[${peer}_lone]}")x" \
+        "$(ratio "${P99[wasm_lone]}" "${P99[${peer}_lone]}")x" \
+        "$(ratio "${RPS[${peer}_lone]}" "${RPS[wasm_lone]}")x" "-"
 done
 cold="" warm=""
 [ ${#CACHE_FLAGS[@]} -eq 0 ] || cold=" (cold)" warm=" (warm)"

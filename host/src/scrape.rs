@@ -4,6 +4,7 @@
 //! This is where a scrape starts: [`Exporter::scrape`].
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,11 @@ pub struct ModuleStatus {
 /// The exporter: the loaded modules and everything a scrape needs.
 pub struct Exporter {
     modules: Vec<Arc<GuestModule>>,
+    /// Per module, calls left behind while blocked in a host call and not
+    /// yet returned. Each holds a guest thread, so such a module is not
+    /// started again until its call returns: one stuck module must not
+    /// take the threads every other module needs.
+    stuck: Vec<Arc<AtomicUsize>>,
     metrics: SelfMetrics,
     /// Family names of the self-metrics, which guests may not emit.
     reserved: HashSet<String>,
@@ -68,6 +74,7 @@ impl Exporter {
         let reserved = metrics.family_names();
         Ok(Self {
             status: Mutex::new(vec![ModuleStatus::default(); modules.len()]),
+            stuck: modules.iter().map(|_| Arc::default()).collect(),
             modules,
             metrics,
             reserved,
@@ -115,18 +122,44 @@ impl Exporter {
         let tasks: Vec<_> = self
             .modules
             .iter()
+            .zip(&self.stuck)
             .zip(&deadlines)
-            .map(|(module, &deadline)| {
-                let module = module.clone();
-                let permits = self.runtime.permits().clone();
-                self.runtime
-                    .spawn(async move { run_module(&module, &permits, deadline).await })
+            .map(|((module, stuck), &deadline)| {
+                if stuck.load(Ordering::Acquire) > 0 {
+                    return None;
+                }
+                let call = Arc::new(CallPhase::default());
+                let task = {
+                    let (module, stuck, call) = (module.clone(), stuck.clone(), call.clone());
+                    let permits = self.runtime.permits().clone();
+                    self.runtime.spawn(async move {
+                        let outcome = run_module(&module, &permits, deadline).await;
+                        call.finish(&stuck);
+                        outcome
+                    })
+                };
+                Some((task, call))
             })
             .collect();
 
         let mut merger = Merger::new(&self.reserved);
         let mut statuses = Vec::with_capacity(tasks.len());
-        for ((module, task), deadline) in self.modules.iter().zip(tasks).zip(deadlines) {
+        for (((module, stuck), task), deadline) in self
+            .modules
+            .iter()
+            .zip(&self.stuck)
+            .zip(tasks)
+            .zip(deadlines)
+        {
+            let Some((task, call)) = task else {
+                let failure = Failure::new(
+                    Reason::Timeout,
+                    "its call of an earlier scrape is still blocked in a host call; \
+                     not started again until that call returns",
+                );
+                statuses.push(self.record(module, Err(failure), Duration::ZERO));
+                continue;
+            };
             // The call stops itself at its deadline; this guard keeps the
             // answer on time even if a guest thread is stuck in a host call
             // (a read that blocks in the kernel): the call is then left to
@@ -139,47 +172,59 @@ impl Exporter {
                     Err(Failure::new(Reason::Trap, format!("host task failed: {e}"))),
                     start.elapsed(),
                 ),
-                Err(_) => (
-                    Err(Failure::new(
-                        Reason::Timeout,
-                        "still blocked in a host call at its deadline; left to finish in the background",
-                    )),
-                    start.elapsed(),
-                ),
+                Err(_) => {
+                    call.abandon(stuck);
+                    (
+                        Err(Failure::new(
+                            Reason::Timeout,
+                            "still blocked in a host call at its deadline; left to finish in the background",
+                        )),
+                        start.elapsed(),
+                    )
+                }
             };
             let result = result.and_then(|families| merger.add(module.name(), families));
-            let status = match result {
-                Ok(series) => {
-                    self.metrics.record(module.name(), duration, None);
-                    ModuleStatus {
-                        up: Some(true),
-                        duration,
-                        last_error: None,
-                        series,
-                    }
-                }
-                Err(failure) => {
-                    tracing::warn!(
-                        module = module.name(),
-                        reason = %failure.reason,
-                        duration_seconds = duration.as_secs_f64(),
-                        "module scrape failed, its series are dropped for this scrape: {}",
-                        failure.message
-                    );
-                    self.metrics
-                        .record(module.name(), duration, Some(failure.reason));
-                    ModuleStatus {
-                        up: Some(false),
-                        duration,
-                        last_error: Some(failure),
-                        series: 0,
-                    }
-                }
-            };
-            statuses.push(status);
+            statuses.push(self.record(module, result, duration));
         }
         *self.status.lock().unwrap_or_else(PoisonError::into_inner) = statuses;
         self.gather(merger.finish())
+    }
+
+    /// Counts one module's outcome in the self-metrics and logs a failure.
+    fn record(
+        &self,
+        module: &GuestModule,
+        result: Result<usize, Failure>,
+        duration: Duration,
+    ) -> ModuleStatus {
+        match result {
+            Ok(series) => {
+                self.metrics.record(module.name(), duration, None);
+                ModuleStatus {
+                    up: Some(true),
+                    duration,
+                    last_error: None,
+                    series,
+                }
+            }
+            Err(failure) => {
+                tracing::warn!(
+                    module = module.name(),
+                    reason = %failure.reason,
+                    duration_seconds = duration.as_secs_f64(),
+                    "module scrape failed, its series are dropped for this scrape: {}",
+                    failure.message
+                );
+                self.metrics
+                    .record(module.name(), duration, Some(failure.reason));
+                ModuleStatus {
+                    up: Some(false),
+                    duration,
+                    last_error: Some(failure),
+                    series: 0,
+                }
+            }
+        }
     }
 
     /// Merges the guests' families with the self-metrics through a registry,
@@ -197,6 +242,45 @@ impl Exporter {
             return self.metrics.registry().gather();
         }
         registry.gather()
+    }
+}
+
+/// Where one module call stands, shared by the scrape that waits for it
+/// and the task that runs it, so that exactly one of them accounts for a
+/// call the scrape stopped waiting for.
+#[derive(Default)]
+struct CallPhase(AtomicU8);
+
+const RUNNING: u8 = 0;
+const DONE: u8 = 1;
+const ABANDONED: u8 = 2;
+
+impl CallPhase {
+    /// The scrape stops waiting: the call counts as stuck until it returns.
+    fn abandon(&self, stuck: &AtomicUsize) {
+        // Counted first, so that the task never takes back a count that is
+        // not there yet.
+        stuck.fetch_add(1, Ordering::AcqRel);
+        if self
+            .0
+            .compare_exchange(RUNNING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // It returned just now: not stuck after all.
+            stuck.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// The call returned; if the scrape had given up on it, it no longer
+    /// counts as stuck.
+    fn finish(&self, stuck: &AtomicUsize) {
+        if self
+            .0
+            .compare_exchange(RUNNING, DONE, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            stuck.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 

@@ -475,3 +475,72 @@ fn a_module_cannot_take_another_modules_series() {
         assert!(!s.text.contains(" 666"));
     }
 }
+
+/// A guest can block its thread in the kernel, out of reach of the epoch
+/// deadline: opening a FIFO in a granted directory waits for a writer that
+/// never comes. The scrape must still answer on time, and the stuck call
+/// must not take the threads that the other modules need, scrape after
+/// scrape.
+#[test]
+fn a_guest_blocked_in_the_kernel_costs_only_its_own_series() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("running mkfifo");
+    assert!(made.success(), "mkfifo failed");
+    let grant = format!(
+        "    grants: {{dirs: [{{host: {}, guest: /data}}]}}\n{SHORT}",
+        q(dir.path())
+    );
+    // Two guest threads: without a bound on stuck calls, two scrapes would
+    // leave none for the good module.
+    let exporter = Exporter::start(&config(
+        "global: {concurrency: 2}\n",
+        &[module("stuck", "adversary", "{mode: read_file, path: /data/fifo}").with(&grant)],
+    ));
+    for scrape_no in 1..=4 {
+        let answer = exporter.get("/metrics");
+        assert_eq!(answer.status, 200);
+        assert!(
+            answer.elapsed < Duration::from_millis(1500),
+            "scrape {scrape_no} took {:?}",
+            answer.elapsed
+        );
+        let s = Scrape::parse(&answer.body);
+        assert_good_present(&s);
+        assert_eq!(s.errors("stuck", "timeout"), scrape_no as f64);
+        assert_eq!(s.all_errors("stuck"), scrape_no as f64);
+        assert!(!s.has_family("adversary_file_bytes"));
+    }
+    let log = exporter.log().join("\n");
+    for needle in [
+        "still blocked in a host call at its deadline",
+        "not started again until that call returns",
+    ] {
+        assert!(log.contains(needle), "the log should say {needle:?}:\n{log}");
+    }
+    // A writer unblocks the stuck call, and a plain file takes the FIFO's
+    // place: the module is started again and succeeds.
+    std::fs::write(&fifo, b"unblocked\n").expect("writing the fifo");
+    std::fs::remove_file(&fifo).expect("removing the fifo");
+    std::fs::write(&fifo, b"a plain file\n").expect("writing the file");
+    let s = wait_until(&exporter, |s| {
+        s.value("adversary_file_bytes{path=\"/data/fifo\",error=\"\"}") == Some(13.0)
+    });
+    assert_good_present(&s);
+}
+
+/// Scrapes until `done` holds for one (for at most 10 s).
+fn wait_until(exporter: &Exporter, done: impl Fn(&Scrape) -> bool) -> Scrape {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = exporter.scrape();
+        if done(&s) || std::time::Instant::now() > deadline {
+            assert!(done(&s), "never happened; last scrape:\n{}", s.text);
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
