@@ -3,9 +3,9 @@
 //! what Prometheus stored, through its HTTP API.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{Exporter, Pki, fixture, free_port, guest, q, request};
+use crate::support::{Exporter, Pki, fixture, free_port, guest, q, request, wait_until};
 
 /// A Prometheus server on loopback, killed when dropped.
 struct Prometheus {
@@ -52,7 +52,7 @@ impl Prometheus {
             base: format!("http://127.0.0.1:{port}"),
             _dir: dir,
         };
-        p.wait_until(Duration::from_secs(60), "ready", || {
+        wait_until(Duration::from_secs(60), "ready Prometheus", || {
             crate::support::try_request("GET", &format!("{}/-/ready", p.base), &[], None)
                 .is_ok_and(|a| a.status == 200)
         });
@@ -87,22 +87,15 @@ impl Prometheus {
     /// The single value of `promql`, once Prometheus has one.
     fn value(&self, promql: &str) -> f64 {
         let mut last = Vec::new();
-        self.wait_until(Duration::from_secs(30), promql, || {
-            last = self.query(promql);
-            last.len() == 1
-        });
+        wait_until(
+            Duration::from_secs(30),
+            &format!("Prometheus answer to {promql}"),
+            || {
+                last = self.query(promql);
+                last.len() == 1
+            },
+        );
         last[0].1
-    }
-
-    fn wait_until(&self, timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
-        let start = Instant::now();
-        while !f() {
-            assert!(
-                start.elapsed() < timeout,
-                "Prometheus: no {what} within {timeout:?}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
     }
 }
 

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::support::{Exporter, Scrape, fixture, guest, q};
+use crate::support::{Exporter, Scrape, fixture, guest, q, wait_until};
 
 /// One module of a test config.
 struct Module {
@@ -519,28 +519,31 @@ fn a_guest_blocked_in_the_kernel_costs_only_its_own_series() {
         "still blocked in a host call at its deadline",
         "not started again until that call returns",
     ] {
-        assert!(log.contains(needle), "the log should say {needle:?}:\n{log}");
+        assert!(
+            log.contains(needle),
+            "the log should say {needle:?}:\n{log}"
+        );
     }
     // A writer unblocks the stuck call, and a plain file takes the FIFO's
     // place: the module is started again and succeeds.
-    std::fs::write(&fifo, b"unblocked\n").expect("writing the fifo");
+    // Opening it for writing is what unblocks the reader; by the time the
+    // data follows, the reader may be gone (its deadline passed long ago).
+    match std::fs::write(&fifo, b"unblocked\n") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing the fifo: {e}"),
+        _ => {}
+    }
     std::fs::remove_file(&fifo).expect("removing the fifo");
     std::fs::write(&fifo, b"a plain file\n").expect("writing the file");
-    let s = wait_until(&exporter, |s| {
-        s.value("adversary_file_bytes{path=\"/data/fifo\",error=\"\"}") == Some(13.0)
-    });
+    wait_until(
+        Duration::from_secs(10),
+        "successful read of the file",
+        || {
+            exporter
+                .scrape()
+                .value("adversary_file_bytes{path=\"/data/fifo\",error=\"\"}")
+                == Some(13.0)
+        },
+    );
+    let s = exporter.scrape();
     assert_good_present(&s);
-}
-
-/// Scrapes until `done` holds for one (for at most 10 s).
-fn wait_until(exporter: &Exporter, done: impl Fn(&Scrape) -> bool) -> Scrape {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let s = exporter.scrape();
-        if done(&s) || std::time::Instant::now() > deadline {
-            assert!(done(&s), "never happened; last scrape:\n{}", s.text);
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }

@@ -1,7 +1,7 @@
 //! The vertical slice: seed metrics from a C guest, fault isolation of a
 //! trapping guest, no host files without grants, the landing page.
 
-use crate::support::{Exporter, fixture, guest, plugin, q};
+use crate::support::{Exporter, fixture, guest, plugin, q, wait_until};
 
 /// The seed's collectors, as the sysinfo plugin.
 fn sysinfo_module(name: &str, proc_dir: &std::path::Path) -> String {
@@ -280,18 +280,10 @@ fn relative_cache_dir_is_taken_from_the_working_directory() {
     assert!(exporter.scrape().text.contains("sys_mem_usage 25"));
     // wasmtime writes cache entries from a background thread.
     let cache = cwd.path().join("compiled");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let entries = loop {
-        let entries = walk_files(&cache);
-        if !entries.is_empty() || std::time::Instant::now() > deadline {
-            break entries;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    assert!(
-        !entries.is_empty(),
-        "nothing was cached under {}",
-        cache.display()
+    wait_until(
+        std::time::Duration::from_secs(20),
+        &format!("cache entry under {}", cache.display()),
+        || !walk_files(&cache).is_empty(),
     );
 }
 

@@ -354,6 +354,16 @@ impl Pki {
 
 /// A free loopback port (bound and released, for servers that cannot
 /// report the port they picked).
+/// Calls `done` every 100 ms until it holds, and panics naming `what` if
+/// it still does not after `timeout`.
+pub fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < timeout, "no {what} within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
