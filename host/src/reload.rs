@@ -80,7 +80,8 @@ impl Live {
         let mut runtime = self.runtime.lock().await;
         let result = self.build(&runtime).await;
         match result {
-            Ok((exporter, web, new_runtime)) => {
+            Ok((mut exporter, web, new_runtime)) => {
+                exporter.inherit_stuck_calls(&self.exporter.load());
                 self.metrics.set_modules(exporter.module_names());
                 let modules = exporter.module_names().count();
                 self.exporter.store(Arc::new(exporter));

@@ -83,6 +83,25 @@ impl Exporter {
         })
     }
 
+    /// Carries over, from the exporter this one replaces on reload, the
+    /// calls still stuck in a host call of each module of the same name, so
+    /// that a reload does not start such a module again either. Only on the
+    /// same runtime: a new runtime brings threads of its own.
+    pub fn inherit_stuck_calls(&mut self, previous: &Exporter) {
+        if !Arc::ptr_eq(&self.runtime, &previous.runtime) {
+            return;
+        }
+        for (module, stuck) in self.modules.iter().zip(&mut self.stuck) {
+            if let Some(old) = previous
+                .modules
+                .iter()
+                .position(|m| m.name() == module.name())
+            {
+                *stuck = previous.stuck[old].clone();
+            }
+        }
+    }
+
     /// The loaded modules' names, in config order.
     pub fn module_names(&self) -> impl Iterator<Item = &str> {
         self.modules.iter().map(|m| m.name())

@@ -496,10 +496,13 @@ fn a_guest_blocked_in_the_kernel_costs_only_its_own_series() {
     );
     // Two guest threads: without a bound on stuck calls, two scrapes would
     // leave none for the good module.
-    let exporter = Exporter::start(&config(
-        "global: {concurrency: 2}\n",
-        &[module("stuck", "adversary", "{mode: read_file, path: /data/fifo}").with(&grant)],
-    ));
+    let exporter = Exporter::start_with_args(
+        &config(
+            "global: {concurrency: 2}\n",
+            &[module("stuck", "adversary", "{mode: read_file, path: /data/fifo}").with(&grant)],
+        ),
+        &["--web.enable-lifecycle"],
+    );
     for scrape_no in 1..=4 {
         let answer = exporter.get("/metrics");
         assert_eq!(answer.status, 200);
@@ -514,6 +517,17 @@ fn a_guest_blocked_in_the_kernel_costs_only_its_own_series() {
         assert_eq!(s.all_errors("stuck"), scrape_no as f64);
         assert!(!s.has_family("adversary_file_bytes"));
     }
+    // A reload keeps the module's stuck call in mind.
+    let reload =
+        crate::support::request("POST", &format!("http://{}/-/reload", exporter.addr), &[]);
+    assert_eq!(reload.status, 200, "{}", reload.body);
+    let answer = exporter.get("/metrics");
+    assert!(
+        answer.elapsed < Duration::from_millis(400),
+        "{:?}",
+        answer.elapsed
+    );
+    assert_eq!(Scrape::parse(&answer.body).errors("stuck", "timeout"), 5.0);
     let log = exporter.log().join("\n");
     for needle in [
         "still blocked in a host call at its deadline",
