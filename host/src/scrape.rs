@@ -12,7 +12,6 @@ use anyhow::{Context, Result};
 use prometheus::Registry;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::convert;
@@ -150,9 +149,8 @@ impl Exporter {
                 let call = Arc::new(CallPhase::default());
                 let task = {
                     let (module, stuck, call) = (module.clone(), stuck.clone(), call.clone());
-                    let permits = self.runtime.permits().clone();
-                    self.runtime.spawn(async move {
-                        let outcome = run_module(&module, &permits, deadline).await;
+                    self.runtime.spawn_call(deadline, async move {
+                        let outcome = run_module(&module, deadline).await;
                         call.finish(&stuck);
                         outcome
                     })
@@ -187,10 +185,7 @@ impl Exporter {
                 .await
             {
                 Ok(Ok(outcome)) => outcome,
-                Ok(Err(e)) => (
-                    Err(Failure::new(Reason::Trap, format!("host task failed: {e}"))),
-                    start.elapsed(),
-                ),
+                Ok(Err(failure)) => (Err(failure), start.elapsed()),
                 Err(_) => {
                     call.abandon(stuck);
                     (
@@ -306,19 +301,9 @@ impl CallPhase {
 /// Runs one module under its deadline and validates its output.
 async fn run_module(
     module: &GuestModule,
-    permits: &Semaphore,
     deadline: Instant,
 ) -> (Result<Vec<MetricFamily>, Failure>, Duration) {
     let start = Instant::now();
-    let Ok(Ok(_permit)) = tokio::time::timeout_at(deadline.into(), permits.acquire()).await else {
-        return (
-            Err(Failure::new(
-                Reason::Timeout,
-                "deadline reached while waiting for a free guest slot (raise global.concurrency)",
-            )),
-            start.elapsed(),
-        );
-    };
     let result = module
         .collect(deadline)
         .await

@@ -2,20 +2,18 @@
 //! and the loaded scraper modules.
 //!
 //! Where a guest runs: [`GuestModule::collect`] builds a fresh sandbox
-//! ([`sandbox`]) and calls the component's `collect` export.
+//! ([`sandbox`]) and calls the component's `collect` export, on a guest
+//! thread of the [`CallPool`] ([`GuestRuntime::spawn_call`]).
 
+mod calls;
 mod capture;
 mod module;
 mod sandbox;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use tokio::sync::Semaphore;
 
 use crate::config::BoundsChecks;
 use wasmtime::component::Linker;
@@ -24,6 +22,7 @@ use wasmtime::{
     PoolingAllocationConfig,
 };
 
+pub use calls::CallPool;
 pub use module::{Failure, GuestModule, Reason};
 pub use sandbox::GuestState;
 
@@ -73,13 +72,9 @@ pub struct GuestRuntime {
     settings: EngineSettings,
     engine: Engine,
     linker: Linker<GuestState>,
-    /// Bounds the guest calls running at once to what the instance pool
-    /// holds; shared by every exporter built on this runtime, so a reload's
-    /// overlap cannot exhaust the pool.
-    permits: Arc<Semaphore>,
-    /// Threads that run guest code, apart from the ones serving HTTP.
-    threads: Option<tokio::runtime::Runtime>,
-    _ticker: EpochTicker,
+    /// The threads that run guest calls, at most as many at once as the
+    /// instance pool has slots.
+    calls: CallPool,
 }
 
 impl GuestRuntime {
@@ -156,24 +151,13 @@ impl GuestRuntime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(anyhow::Error::from)
             .context("linking WASI p2")?;
-        let workers = settings
-            .concurrency
-            .min(std::thread::available_parallelism().map_or(2, |n| n.get()))
-            .max(1);
-        let threads = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .thread_name("guest")
-            .enable_all()
-            .build()
-            .context("starting the guest threads")?;
-        let ticker = EpochTicker::start(engine.clone());
+        let calls = CallPool::new(settings.concurrency)?;
+        calls.tick_epochs(engine.clone());
         Ok(Self {
             settings: settings.clone(),
             engine,
             linker,
-            permits: Arc::new(Semaphore::new(settings.concurrency)),
-            threads: Some(threads),
-            _ticker: ticker,
+            calls,
         })
     }
 
@@ -192,32 +176,19 @@ impl GuestRuntime {
         &self.linker
     }
 
-    /// The permits bounding concurrent guest calls.
-    pub fn permits(&self) -> &Arc<Semaphore> {
-        &self.permits
-    }
-
-    /// Runs `task` on the guest threads.
-    pub fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    /// Runs a guest call on a guest thread once one of the `concurrency`
+    /// slots is free (see [`CallPool`]); a timeout failure if none frees up
+    /// before `deadline`.
+    pub fn spawn_call<F>(
+        &self,
+        deadline: Instant,
+        call: F,
+    ) -> impl Future<Output = Result<F::Output, Failure>> + Send + 'static
     where
-        F: std::future::Future + Send + 'static,
+        F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        match &self.threads {
-            Some(rt) => rt.spawn(task),
-            None => tokio::spawn(task),
-        }
-    }
-}
-
-impl Drop for GuestRuntime {
-    fn drop(&mut self) {
-        // Dropped from async code after a reload: do not block on the
-        // threads (the calls they ran are finished, since every exporter
-        // using this runtime is gone).
-        if let Some(rt) = self.threads.take() {
-            rt.shutdown_background();
-        }
+        self.calls.spawn(deadline, call)
     }
 }
 
@@ -228,38 +199,3 @@ const DECOMMIT_BATCH: usize = 16;
 
 /// A wasm page: memory sizes are multiples of it.
 const WASM_PAGE: usize = 64 * 1024;
-
-/// A thread advancing the engine's epoch every [`EPOCH_TICK`].
-struct EpochTicker {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl EpochTicker {
-    fn start(engine: Engine) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("epoch-ticker".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
-                }
-            })
-            .expect("spawning the epoch ticker thread");
-        Self {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for EpochTicker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}

@@ -1,0 +1,181 @@
+//! The threads guest calls run on, at most one call per slot at a time.
+//!
+//! Each call runs on a thread of its own, driven with `block_on`, rather
+//! than as a task on a fixed set of async workers: a call stuck in the
+//! kernel (a read that never returns, out of reach of the epoch deadline)
+//! then holds one thread and its slot, never a worker that other calls
+//! need. A thread that finishes a call takes the next queued one itself,
+//! so a scrape with more modules than slots costs no extra thread wake-ups.
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tokio::runtime::{Handle, Runtime};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+
+use tokio::time::MissedTickBehavior;
+use wasmtime::Engine;
+
+use super::{EPOCH_TICK, Failure, Reason};
+
+/// How long an idle guest thread waits for the next call before it ends:
+/// longer than the usual scrape interval, so scrapes do not start threads.
+const KEEP_ALIVE: Duration = Duration::from_secs(300);
+
+/// Blocking threads beyond the slots, for any blocking work WASI does on
+/// its own; the slots alone bound the calls.
+const SPARE_THREADS: usize = 64;
+
+/// A queued call, type-erased: runs the call (or refuses it once its
+/// deadline has passed) and sends the outcome to whoever waits for it.
+struct Job {
+    deadline: Instant,
+    run: Box<dyn FnOnce(&Handle) + Send>,
+}
+
+/// The guest threads, the slots and the queue of calls waiting for one.
+pub struct CallPool {
+    /// A runtime of its own: its timer serves the calls' deadlines and
+    /// sleeps, apart from the threads serving HTTP.
+    runtime: Option<Runtime>,
+    /// One permit per slot of the instance pool; shared by every exporter
+    /// built on the runtime, so a reload's overlap cannot exhaust the pool.
+    slots: Arc<Semaphore>,
+    queue: Arc<Mutex<VecDeque<Job>>>,
+}
+
+impl CallPool {
+    /// Starts the pool with `slots` calls at once at most.
+    pub fn new(slots: usize) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(slots + SPARE_THREADS)
+            .thread_keep_alive(KEEP_ALIVE)
+            .thread_name("guest")
+            .enable_all()
+            .build()
+            .context("starting the guest threads")?;
+        Ok(Self {
+            runtime: Some(runtime),
+            slots: Arc::new(Semaphore::new(slots)),
+            queue: Arc::default(),
+        })
+    }
+
+    /// Advances `engine`'s epoch every [`EPOCH_TICK`] from the pool's own
+    /// async thread. That thread's timer then always wakes within a tick,
+    /// so a call setting its deadline (seconds away) never has to wake it
+    /// early, as it would if it slept with nothing to do.
+    pub fn tick_epochs(&self, engine: Engine) {
+        let Some(runtime) = &self.runtime else { return };
+        runtime.spawn(async move {
+            let mut ticks = tokio::time::interval(EPOCH_TICK);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                engine.increment_epoch();
+            }
+        });
+    }
+
+    /// Runs `call` on a guest thread as soon as a slot is free. The outcome
+    /// is a timeout failure if no slot frees up before `deadline`. Dropping
+    /// the returned future does not stop a call that has started.
+    pub fn spawn<F>(
+        &self,
+        deadline: Instant,
+        call: F,
+    ) -> impl Future<Output = Result<F::Output, Failure>> + Send + 'static
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (answer, outcome) = oneshot::channel();
+        let run = Box::new(move |handle: &Handle| {
+            let result = if Instant::now() >= deadline {
+                Err(no_slot())
+            } else {
+                Ok(handle.block_on(call))
+            };
+            let _ = answer.send(result);
+        });
+        {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            // Calls whose deadline passed while every slot was taken are
+            // dropped (their scrape has answered), so that slots stuck for
+            // good do not make the queue grow scrape after scrape.
+            let now = Instant::now();
+            queue.retain(|job| job.deadline > now);
+            queue.push_back(Job { deadline, run });
+        }
+        self.start_thread_if_free();
+        async move { outcome.await.unwrap_or_else(|_| Err(no_slot())) }
+    }
+
+    /// Starts a thread for the queue if a slot is free.
+    fn start_thread_if_free(&self) {
+        let (Some(runtime), Ok(slot)) = (&self.runtime, self.slots.clone().try_acquire_owned())
+        else {
+            return;
+        };
+        let handle = runtime.handle().clone();
+        let (queue, slots) = (self.queue.clone(), self.slots.clone());
+        runtime
+            .handle()
+            .spawn_blocking(move || run_queue(&handle, &queue, &slots, slot));
+    }
+}
+
+impl Drop for CallPool {
+    fn drop(&mut self) {
+        // Dropped from async code after a reload: do not wait for the
+        // threads (a call stuck in the kernel may never return).
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A guest thread: runs queued calls while holding `slot`, and gives the
+/// slot back when the queue is empty.
+fn run_queue(
+    handle: &Handle,
+    queue: &Mutex<VecDeque<Job>>,
+    slots: &Arc<Semaphore>,
+    mut slot: OwnedSemaphorePermit,
+) {
+    loop {
+        let job = queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front();
+        match job {
+            // A panicking call drops its answer (its waiter sees a failure);
+            // the thread and the slot go on serving the queue.
+            Some(job) => drop(catch_unwind(AssertUnwindSafe(|| (job.run)(handle)))),
+            None => {
+                drop(slot);
+                // A call queued between the pop and the drop found no free
+                // slot and started no thread: take it here.
+                let empty = queue
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .is_empty();
+                match slots.clone().try_acquire_owned() {
+                    Ok(again) if !empty => slot = again,
+                    _ => return,
+                }
+            }
+        }
+    }
+}
+
+fn no_slot() -> Failure {
+    Failure::new(
+        Reason::Timeout,
+        "deadline reached while waiting for a free guest slot (raise global.concurrency)",
+    )
+}
