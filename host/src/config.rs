@@ -33,7 +33,8 @@ pub struct Config {
 pub struct Global {
     /// How many guest calls may run at the same time, across all scrapes.
     /// Each running guest holds up to its memory limit, so this bounds the
-    /// exporter's memory as well as its CPU use.
+    /// exporter's memory as well as its CPU use. A call stuck in the kernel
+    /// keeps its slot until it returns.
     pub concurrency: usize,
     /// Time kept back from Prometheus' `X-Prometheus-Scrape-Timeout-Seconds`
     /// so the answer is written before Prometheus gives up.
