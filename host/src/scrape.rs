@@ -148,11 +148,16 @@ impl Exporter {
                 }
                 let call = Arc::new(CallPhase::default());
                 let task = {
-                    let (module, stuck, call) = (module.clone(), stuck.clone(), call.clone());
+                    let module = module.clone();
+                    let ended = CallEnd {
+                        phase: call.clone(),
+                        stuck: stuck.clone(),
+                    };
                     self.runtime.spawn_call(deadline, async move {
-                        let outcome = run_module(&module, deadline).await;
-                        call.finish(&stuck);
-                        outcome
+                        // Moved in, so dropped whether the call returns or
+                        // is dropped without ever starting.
+                        let _ended = ended;
+                        run_module(&module, deadline).await
                     })
                 };
                 Some((task, call))
@@ -285,8 +290,8 @@ impl CallPhase {
         }
     }
 
-    /// The call returned; if the scrape had given up on it, it no longer
-    /// counts as stuck.
+    /// The call returned (or was dropped before it started); if the scrape
+    /// had given up on it, it no longer counts as stuck.
     fn finish(&self, stuck: &AtomicUsize) {
         if self
             .0
@@ -295,6 +300,19 @@ impl CallPhase {
         {
             stuck.fetch_sub(1, Ordering::AcqRel);
         }
+    }
+}
+
+/// Ends a call's phase when the call's future goes away: after the call
+/// returned, or unstarted when its slot never came before its deadline.
+struct CallEnd {
+    phase: Arc<CallPhase>,
+    stuck: Arc<AtomicUsize>,
+}
+
+impl Drop for CallEnd {
+    fn drop(&mut self) {
+        self.phase.finish(&self.stuck);
     }
 }
 

@@ -579,3 +579,50 @@ fn guests_blocked_in_the_kernel_cost_only_their_own_series() {
     });
     assert_good_present(&exporter.scrape());
 }
+
+/// With one slot, held by a stuck call, the good module waits past its
+/// deadline and its scrape gives up on it. When the stuck call returns,
+/// the good module's call that never started must not count as stuck: the
+/// module is run again on the next scrape.
+#[test]
+fn a_call_that_never_started_is_not_left_stuck() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("running mkfifo");
+    assert!(made.success(), "mkfifo failed");
+    let grant = format!(
+        "    grants: {{dirs: [{{host: {}, guest: /data}}]}}\n{SHORT}",
+        q(dir.path())
+    );
+    let exporter = Exporter::start(&config(
+        "global: {concurrency: 1}\n",
+        &[module("stuck", "adversary", "{mode: read_file, path: /data/fifo}").with(&grant)],
+    ));
+    // Scrape 1: the good module runs first, then the stuck one takes the
+    // slot for good. Scrape 2: the good module waits for the slot until its
+    // 2s deadline.
+    assert_good_present(&exporter.scrape());
+    let s = exporter.scrape();
+    assert_eq!(s.errors("good", "timeout"), 1.0, "{}", s.text);
+    // Unblock the stuck call; the good module's queued call is refused
+    // when the slot frees (its deadline passed), and must not be counted
+    // as a call still running.
+    match std::fs::write(&fifo, b"unblocked\n") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing the fifo: {e}"),
+        _ => {}
+    }
+    std::fs::remove_file(&fifo).expect("removing the fifo");
+    std::fs::write(&fifo, b"a plain file\n").expect("writing the file");
+    wait_until(
+        Duration::from_secs(10),
+        "the good module served again",
+        || {
+            let s = exporter.scrape();
+            s.text.lines().any(|l| l == "wat_ok 42")
+                && s.value("adversary_file_bytes{path=\"/data/fifo\",error=\"\"}") == Some(13.0)
+        },
+    );
+}
