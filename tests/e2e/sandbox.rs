@@ -490,19 +490,7 @@ fn guests_blocked_in_the_kernel_cost_only_their_own_series() {
         "{mode: read_file, path: /data/stuck2}",
         "{mode: read_file, path: /data/stuck3}",
     ];
-    let dir = tempfile::tempdir().expect("temp dir");
-    let fifos: Vec<_> = STUCK.iter().map(|name| dir.path().join(name)).collect();
-    for fifo in &fifos {
-        let made = std::process::Command::new("mkfifo")
-            .arg(fifo)
-            .status()
-            .expect("running mkfifo");
-        assert!(made.success(), "mkfifo failed");
-    }
-    let grant = format!(
-        "    grants: {{dirs: [{{host: {}, guest: /data}}]}}\n{SHORT}",
-        q(dir.path())
-    );
+    let (_dir, fifos, grant) = fifos(&STUCK);
     let modules: Vec<Module> = STUCK
         .iter()
         .zip(PARAMS)
@@ -558,16 +546,7 @@ fn guests_blocked_in_the_kernel_cost_only_their_own_series() {
     // Writers unblock the stuck calls, and plain files take the FIFOs'
     // place: the modules are started again and succeed.
     for fifo in &fifos {
-        // Opening it for writing is what unblocks the reader; by the time
-        // the data follows, the reader may be gone (its deadline passed).
-        match std::fs::write(fifo, b"unblocked\n") {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                panic!("writing the fifo: {e}")
-            }
-            _ => {}
-        }
-        std::fs::remove_file(fifo).expect("removing the fifo");
-        std::fs::write(fifo, b"a plain file\n").expect("writing the file");
+        unblock(fifo);
     }
     wait_until(Duration::from_secs(10), "successful reads", || {
         let s = exporter.scrape();
@@ -586,17 +565,7 @@ fn guests_blocked_in_the_kernel_cost_only_their_own_series() {
 /// module is run again on the next scrape.
 #[test]
 fn a_call_that_never_started_is_not_left_stuck() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let fifo = dir.path().join("fifo");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("running mkfifo");
-    assert!(made.success(), "mkfifo failed");
-    let grant = format!(
-        "    grants: {{dirs: [{{host: {}, guest: /data}}]}}\n{SHORT}",
-        q(dir.path())
-    );
+    let (_dir, fifos, grant) = fifos(&["fifo"]);
     let exporter = Exporter::start(&config(
         "global: {concurrency: 1}\n",
         &[module("stuck", "adversary", "{mode: read_file, path: /data/fifo}").with(&grant)],
@@ -610,12 +579,7 @@ fn a_call_that_never_started_is_not_left_stuck() {
     // Unblock the stuck call; the good module's queued call is refused
     // when the slot frees (its deadline passed), and must not be counted
     // as a call still running.
-    match std::fs::write(&fifo, b"unblocked\n") {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing the fifo: {e}"),
-        _ => {}
-    }
-    std::fs::remove_file(&fifo).expect("removing the fifo");
-    std::fs::write(&fifo, b"a plain file\n").expect("writing the file");
+    unblock(&fifos[0]);
     wait_until(
         Duration::from_secs(10),
         "the good module served again",
@@ -625,4 +589,36 @@ fn a_call_that_never_started_is_not_left_stuck() {
                 && s.value("adversary_file_bytes{path=\"/data/fifo\",error=\"\"}") == Some(13.0)
         },
     );
+}
+
+/// FIFOs named `names` in a new directory, and the grant of that directory
+/// as `/data` (with the short timeout) for a module of the test config.
+fn fifos(names: &[&str]) -> (tempfile::TempDir, Vec<std::path::PathBuf>, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let paths: Vec<_> = names.iter().map(|name| dir.path().join(name)).collect();
+    for fifo in &paths {
+        let made = std::process::Command::new("mkfifo")
+            .arg(fifo)
+            .status()
+            .expect("running mkfifo");
+        assert!(made.success(), "mkfifo failed");
+    }
+    let grant = format!(
+        "    grants: {{dirs: [{{host: {}, guest: /data}}]}}\n{SHORT}",
+        q(dir.path())
+    );
+    (dir, paths, grant)
+}
+
+/// Unblocks the reader stuck on `fifo` and puts a 13-byte plain file in
+/// its place.
+fn unblock(fifo: &std::path::Path) {
+    // Opening it for writing is what unblocks the reader; by the time the
+    // data follows, the reader may be gone (its deadline passed).
+    match std::fs::write(fifo, b"unblocked\n") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing the fifo: {e}"),
+        _ => {}
+    }
+    std::fs::remove_file(fifo).expect("removing the fifo");
+    std::fs::write(fifo, b"a plain file\n").expect("writing the file");
 }
