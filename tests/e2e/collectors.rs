@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::support::{Exporter, fixture, plugin, q};
+use crate::support::{Exporter, assert_has_lines, fixture, plugin, q};
 
 fn netdev(proc_dir: &Path) -> Exporter {
     Exporter::start(&format!(
@@ -18,26 +18,23 @@ fn netdev(proc_dir: &Path) -> Exporter {
 fn netdev_exact_lines_from_fixture() {
     let exporter = netdev(&fixture("proc"));
     let s = exporter.scrape();
-    for line in [
-        "# HELP netdev_receive_bytes_total Bytes received by the interface.",
-        "# TYPE netdev_receive_bytes_total counter",
-        "netdev_receive_bytes_total{device=\"eth0\"} 1990267424",
-        "netdev_receive_bytes_total{device=\"lo\"} 9742896539",
-        "netdev_receive_packets_total{device=\"eth0\"} 84875",
-        "netdev_receive_errors_total{device=\"eth0\"} 3",
-        "netdev_receive_drop_total{device=\"eth0\"} 7",
-        "netdev_transmit_bytes_total{device=\"eth0\"} 4492119",
-        "netdev_transmit_packets_total{device=\"eth0\"} 44716",
-        "netdev_transmit_errors_total{device=\"eth0\"} 1",
-        "netdev_transmit_drop_total{device=\"eth0\"} 2",
-        "netdev_transmit_packets_total{device=\"lo\"} 4295777",
-    ] {
-        assert!(
-            s.text.lines().any(|l| l == line),
-            "missing {line:?} in:\n{}",
-            s.text
-        );
-    }
+    assert_has_lines(
+        &s.text,
+        &[
+            "# HELP netdev_receive_bytes_total Bytes received by the interface.",
+            "# TYPE netdev_receive_bytes_total counter",
+            "netdev_receive_bytes_total{device=\"eth0\"} 1990267424",
+            "netdev_receive_bytes_total{device=\"lo\"} 9742896539",
+            "netdev_receive_packets_total{device=\"eth0\"} 84875",
+            "netdev_receive_errors_total{device=\"eth0\"} 3",
+            "netdev_receive_drop_total{device=\"eth0\"} 7",
+            "netdev_transmit_bytes_total{device=\"eth0\"} 4492119",
+            "netdev_transmit_packets_total{device=\"eth0\"} 44716",
+            "netdev_transmit_errors_total{device=\"eth0\"} 1",
+            "netdev_transmit_drop_total{device=\"eth0\"} 2",
+            "netdev_transmit_packets_total{device=\"lo\"} 4295777",
+        ],
+    );
     let series = s
         .samples
         .keys()

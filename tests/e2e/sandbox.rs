@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::support::{Exporter, Scrape, fixture, guest, q, wait_until};
+use crate::support::{Exporter, Scrape, assert_has_lines, fixture, guest, q, wait_until};
 
 /// One module of a test config.
 struct Module {
@@ -242,25 +242,22 @@ fn valid_but_hostile_values_are_rendered_correctly() {
     ));
     let s = exporter.scrape();
     assert_good_present(&s);
-    for line in [
-        r#"# HELP adversary_escapes Help with \\ backslash\nand newline."#,
-        r#"adversary_escapes{text="say \"hi\""} 1"#,
-        r#"adversary_escapes{text="C:\\path\\"} 2"#,
-        r#"adversary_escapes{text="line1\nline2"} 3"#,
-        "adversary_escapes{text=\"\\\\xff\\\\xfe not utf-8, \u{fffd} replacement, \u{e9}t\u{e9}\"} 4",
-        "adversary_special{case=\"nan\"} NaN",
-        "adversary_special{case=\"pinf\"} +Inf",
-        "adversary_special{case=\"ninf\"} -Inf",
-        "adversary_special{case=\"nzero\"} -0",
-        "adversary_special{case=\"max\"} 1.7976931348623157e308",
-        "adversary_special{case=\"tiny\"} 5e-324",
-    ] {
-        assert!(
-            s.text.lines().any(|l| l == line),
-            "missing {line:?} in:\n{}",
-            s.text
-        );
-    }
+    assert_has_lines(
+        &s.text,
+        &[
+            r#"# HELP adversary_escapes Help with \\ backslash\nand newline."#,
+            r#"adversary_escapes{text="say \"hi\""} 1"#,
+            r#"adversary_escapes{text="C:\\path\\"} 2"#,
+            r#"adversary_escapes{text="line1\nline2"} 3"#,
+            "adversary_escapes{text=\"\\\\xff\\\\xfe not utf-8, \u{fffd} replacement, \u{e9}t\u{e9}\"} 4",
+            "adversary_special{case=\"nan\"} NaN",
+            "adversary_special{case=\"pinf\"} +Inf",
+            "adversary_special{case=\"ninf\"} -Inf",
+            "adversary_special{case=\"nzero\"} -0",
+            "adversary_special{case=\"max\"} 1.7976931348623157e308",
+            "adversary_special{case=\"tiny\"} 5e-324",
+        ],
+    );
     assert_eq!(s.all_errors("escapes") + s.all_errors("special"), 0.0);
 }
 

@@ -1,7 +1,7 @@
 //! The vertical slice: seed metrics from a C guest, fault isolation of a
 //! trapping guest, no host files without grants, the landing page.
 
-use crate::support::{Exporter, fixture, guest, plugin, q, wait_until};
+use crate::support::{Exporter, assert_has_lines, fixture, guest, plugin, q, wait_until};
 
 /// The seed's collectors, as the sysinfo plugin.
 fn sysinfo_module(name: &str, proc_dir: &std::path::Path) -> String {
@@ -26,24 +26,22 @@ fn seed_metrics_exact_lines_from_granted_fixture() {
     );
     let text = &answer.body;
     // MemTotal 8000000 kB, MemAvailable 6000000 kB: 25% in use.
-    for line in [
-        "# HELP sys_mem_usage Memory in use, percent of total memory.",
-        "# TYPE sys_mem_usage gauge",
-        "sys_mem_usage 25",
-        "# HELP sys_disk_size Size of the block device in bytes.",
-        "# TYPE sys_disk_size gauge",
-        "sys_disk_size{disk_name=\"nvme0n1\"} 1024209543168",
-        "sys_disk_size{disk_name=\"sda\"} 500107862016",
-        "sys_disk_size{disk_name=\"sda1\"} 536870912",
-        "sys_disk_size{disk_name=\"sda2\"} 499568869376",
-        "wasm_exporter_module_up{module=\"sysinfo\"} 1",
-        "wasm_exporter_scrape_errors_total{module=\"sysinfo\",reason=\"trap\"} 0",
-    ] {
-        assert!(
-            text.lines().any(|l| l == line),
-            "missing line {line:?} in:\n{text}"
-        );
-    }
+    assert_has_lines(
+        text,
+        &[
+            "# HELP sys_mem_usage Memory in use, percent of total memory.",
+            "# TYPE sys_mem_usage gauge",
+            "sys_mem_usage 25",
+            "# HELP sys_disk_size Size of the block device in bytes.",
+            "# TYPE sys_disk_size gauge",
+            "sys_disk_size{disk_name=\"nvme0n1\"} 1024209543168",
+            "sys_disk_size{disk_name=\"sda\"} 500107862016",
+            "sys_disk_size{disk_name=\"sda1\"} 536870912",
+            "sys_disk_size{disk_name=\"sda2\"} 499568869376",
+            "wasm_exporter_module_up{module=\"sysinfo\"} 1",
+            "wasm_exporter_scrape_errors_total{module=\"sysinfo\",reason=\"trap\"} 0",
+        ],
+    );
     // Series of a family are sorted by label values, families by name.
     let disk_lines: Vec<&str> = text
         .lines()

@@ -354,6 +354,16 @@ impl Pki {
 
 /// A free loopback port (bound and released, for servers that cannot
 /// report the port they picked).
+/// Asserts that every one of `lines` is a whole line of `text`.
+pub fn assert_has_lines(text: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(
+            text.lines().any(|l| l == *line),
+            "missing line {line:?} in:\n{text}"
+        );
+    }
+}
+
 /// Calls `done` every 100 ms until it holds, and panics naming `what` if
 /// it still does not after `timeout`.
 pub fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
