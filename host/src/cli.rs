@@ -136,6 +136,11 @@ pub struct RunArgs {
     /// (repeatable).
     #[arg(long = "grant", value_name = "HOST:GUEST", value_parser = parse_grant)]
     pub grants: Vec<(PathBuf, String)>,
+    /// Grant a file, or the files matching a glob, read-only, e.g.
+    /// /proc/meminfo; `=HOST_PATH` when it is elsewhere on the host
+    /// (repeatable).
+    #[arg(long = "file", value_name = "PATH[=HOST_PATH]", value_parser = parse_file)]
+    pub files: Vec<(String, PathBuf)>,
     /// Pass a host environment variable through (repeatable).
     #[arg(long = "env", value_name = "NAME")]
     pub env: Vec<String>,
@@ -153,6 +158,16 @@ pub enum Lang {
     Python,
     /// JavaScript, built with ComponentizeJS.
     Js,
+}
+
+fn parse_file(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((path, host)) if !path.is_empty() && !host.is_empty() => {
+            Ok((path.to_string(), PathBuf::from(host)))
+        }
+        Some(_) => Err(format!("{s:?} is not PATH or PATH=HOST_PATH")),
+        None => Ok((s.to_string(), PathBuf::from(s))),
+    }
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {

@@ -4,8 +4,13 @@
 //! Where things are:
 //! - [`server`]: HTTP; a `GET` of the telemetry path calls
 //!   [`scrape::Exporter::scrape`], where a scrape starts.
+//! - [`spec`]: config and plugin package resolved into one plain module
+//!   description, before the runtime sees it.
+//! - [`policy`]: what a module may reach (file grants, the procfs/sysfs
+//!   protections), decided apart from the WASI glue that enforces it.
 //! - [`runtime`]: the wasm engine, the sandbox and its limits; a guest runs
-//!   in [`runtime::GuestModule::collect`].
+//!   in [`runtime::GuestModule::collect`], its opens are checked in
+//!   `runtime::wasi::filesystem`.
 //! - [`convert`]: checks a guest's output and turns it into metric families.
 //! - [`plugin`]: plugin packages, their manifests and the `plugin` commands.
 //! - [`merge`]: combines the modules' outputs of one scrape.
@@ -22,11 +27,13 @@ pub mod landing;
 pub mod logging;
 pub mod merge;
 pub mod plugin;
+pub mod policy;
 pub mod reload;
 pub mod runtime;
 pub mod scrape;
 pub mod selfmetrics;
 pub mod server;
+pub mod spec;
 pub mod version;
 pub mod webconfig;
 

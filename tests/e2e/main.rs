@@ -3,6 +3,8 @@
 
 mod collectors;
 mod config_errors;
+mod files;
+mod hungfs;
 mod languages;
 mod load;
 mod plugins;

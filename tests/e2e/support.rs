@@ -43,6 +43,11 @@ pub fn fixture(rel: &str) -> PathBuf {
     root().join("tests/fixtures").join(rel)
 }
 
+/// How long an exporter may take to start listening. Compiling a Python or
+/// JavaScript guest takes seconds alone and much longer on a machine busy
+/// with other builds; this bounds a hang, it measures nothing.
+const START_TIMEOUT: Duration = Duration::from_secs(240);
+
 /// A running exporter, killed when dropped.
 pub struct Exporter {
     child: Child,
@@ -81,6 +86,12 @@ impl Exporter {
         Self::start_in(config, args, envs, None)
     }
 
+    /// Same as [`Exporter::start`], under `ulimit -n nofile` (soft and
+    /// hard).
+    pub fn start_limited(config: &str, nofile: u64) -> Exporter {
+        Self::start_command(config, &[], &[], None, Some(nofile))
+    }
+
     /// Same as [`Exporter::start_full`], started in the working directory
     /// `cwd` when given.
     pub fn start_in(
@@ -89,12 +100,48 @@ impl Exporter {
         envs: &[(&str, &str)],
         cwd: Option<&Path>,
     ) -> Exporter {
+        Self::start_command(config, args, envs, cwd, None)
+    }
+
+    fn start_command(
+        config: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        cwd: Option<&Path>,
+        nofile: Option<u64>,
+    ) -> Exporter {
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).expect("writing config");
         let mut command = Command::new(env!("CARGO_BIN_EXE_wasm_exporter"));
         if let Some(cwd) = cwd {
             command.current_dir(cwd);
+        }
+        if let Some(n) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe, and nothing else runs
+            // between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        // Compiled components are cached across tests (Python and
+        // JavaScript guests take seconds to compile), unless a test sets
+        // its own cache.
+        if !args.iter().any(|a| a.starts_with("--cache.dir")) {
+            command.arg(format!(
+                "--cache.dir={}",
+                root().join("target/e2e-compile-cache").display()
+            ));
         }
         let mut child = command
             .arg("--web.listen-address=127.0.0.1:0")
@@ -122,7 +169,7 @@ impl Exporter {
                 sink.lock().unwrap().push(line);
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+        let addr = match rx.recv_timeout(START_TIMEOUT) {
             Ok(addr) => addr,
             Err(_) => {
                 let _ = child.kill();
@@ -543,6 +590,30 @@ pub fn assert_start_refused(dir: &Path, config: &str, expected: &[&str]) {
 }
 
 /// YAML-quotes a path.
+/// A `grants:` value granting `/proc/<file>` for each of `files`, from
+/// `proc_dir` on the host (a fixture, or `/proc` itself).
+pub fn proc_files(proc_dir: &Path, files: &[&str]) -> String {
+    let items: Vec<String> = files
+        .iter()
+        .map(|f| format!("{{path: /proc/{f}, host: {}}}", q(&proc_dir.join(f))))
+        .collect();
+    format!("{{files: [{}]}}", items.join(", "))
+}
+
+/// `plugin check` arguments granting `/proc/<file>` for each of `files`
+/// from `proc_dir` on the host.
+pub fn proc_file_args(proc_dir: &Path, files: &[&str]) -> Vec<String> {
+    files
+        .iter()
+        .flat_map(|f| {
+            [
+                "--file".to_string(),
+                format!("/proc/{f}={}", proc_dir.join(f).display()),
+            ]
+        })
+        .collect()
+}
+
 pub fn q(p: &Path) -> String {
     format!("{:?}", p.display().to_string())
 }
