@@ -20,12 +20,19 @@ use fuser::{
 /// What a released file reads as (13 bytes).
 pub const RELEASED: &[u8] = b"a plain file\n";
 
+/// A read left unanswered: where, how much, and the reply to send.
+struct Waiting {
+    offset: u64,
+    size: u32,
+    reply: ReplyData,
+}
+
 /// The files, by inode (root is 1, files from 2), and what waits on them.
 #[derive(Default)]
 struct State {
     names: Vec<String>,
     released: Mutex<Vec<bool>>,
-    waiting: Mutex<HashMap<usize, Vec<(u64, u32, ReplyData)>>>,
+    waiting: Mutex<HashMap<usize, Vec<Waiting>>>,
 }
 
 /// A mounted hung filesystem; unmounted when dropped (blocked readers then
@@ -76,8 +83,8 @@ impl HungFs {
         };
         self.state.released.lock().unwrap()[index] = true;
         let waiting = self.state.waiting.lock().unwrap().remove(&index);
-        for (offset, size, reply) in waiting.unwrap_or_default() {
-            reply.data(slice(offset, size));
+        for w in waiting.unwrap_or_default() {
+            w.reply.data(slice(w.offset, w.size));
         }
     }
 }
@@ -176,7 +183,11 @@ impl Filesystem for Fs {
                 .unwrap()
                 .entry(index)
                 .or_default()
-                .push((offset, size, reply));
+                .push(Waiting {
+                    offset,
+                    size,
+                    reply,
+                });
         }
     }
 

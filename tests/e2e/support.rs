@@ -48,6 +48,18 @@ pub fn fixture(rel: &str) -> PathBuf {
 /// with other builds; this bounds a hang, it measures nothing.
 const START_TIMEOUT: Duration = Duration::from_secs(240);
 
+/// Held while a test starts an exporter with a Python or JavaScript guest
+/// (compiling it unless the cache has it) or builds a template. Either
+/// takes both cores for 10-20 s; several at once, as parallel tests would
+/// do, multiply that. Taking turns, the first compiles and the next ones
+/// find the compiled guest in the shared cache.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: Mutex<()> = Mutex::new(());
+    HEAVY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A running exporter, killed when dropped.
 pub struct Exporter {
     child: Child,

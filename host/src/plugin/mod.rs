@@ -170,7 +170,7 @@ impl Plugin {
             .map(|r| {
                 (
                     r.optional,
-                    format!("the file {}", r.path),
+                    format!("file {}", r.path),
                     &r.description,
                     format!("grants: {{files: [{}]}}", r.path),
                 )
@@ -188,7 +188,7 @@ impl Plugin {
                     .map(|d| {
                         (
                             d.optional,
-                            format!("the directory {}", d.guest),
+                            format!("directory {}", d.guest),
                             &d.description,
                             format!("grants: {{dirs: [{{host: HOST_DIR, guest: {}}}]}}", d.guest),
                         )
@@ -216,7 +216,7 @@ impl Plugin {
                 );
             } else {
                 bail!(
-                    "plugin {name} needs read access to {what} ({}), which the config does not grant: add `{how}`",
+                    "plugin {name} needs read access to the {what} ({}), which the config does not grant: add `{how}`",
                     if why.is_empty() {
                         "no reason given"
                     } else {
