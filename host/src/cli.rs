@@ -144,6 +144,14 @@ pub struct RunArgs {
     /// Pass a host environment variable through (repeatable).
     #[arg(long = "env", value_name = "NAME")]
     pub env: Vec<String>,
+    /// Grant TCP connections to HOST:PORT, e.g. 127.0.0.1:6379 (a pattern
+    /// as in the config's grants.tcp; repeatable).
+    #[arg(long = "tcp", value_name = "HOST:PORT")]
+    pub tcp: Vec<String>,
+    /// Grant HTTP requests to a URL prefix, e.g.
+    /// http://127.0.0.1:8080/stub_status (repeatable).
+    #[arg(long = "http", value_name = "URL")]
+    pub http: Vec<String>,
     /// Run under the `defaults:` limits of this config file.
     #[arg(long = "config.file", value_name = "FILE")]
     pub config_file: Option<PathBuf>,

@@ -17,6 +17,11 @@ use serde_yaml_ng::{Mapping, Value};
 /// Largest `global.concurrency` accepted.
 pub const MAX_CONCURRENCY: usize = 256;
 
+/// The suffix of a parameter given as a file (`password_file: PATH`): the
+/// file holds the value of a secret parameter. Such values are paths,
+/// relative to the config file.
+pub const FILE_SUFFIX: &str = "_file";
+
 /// The whole configuration file.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -100,6 +105,12 @@ pub struct Limits {
     /// listings...) the guest may hold at once; past it the call traps
     /// (`reason="resource_limit"`).
     pub wasi_resources: usize,
+    /// Network connections one call may open (TCP connects and HTTP
+    /// requests together); past it they are refused.
+    pub connections: usize,
+    /// Bytes one call may receive over the network, all connections
+    /// together; past it its streams fail.
+    pub received_bytes: ByteSize,
     /// Cap on the number of metric families returned.
     pub max_families: usize,
     /// Cap on the number of series (samples) returned, all families together.
@@ -128,6 +139,8 @@ impl Default for Limits {
             table_elements: 100_000,
             open_files: 64,
             wasi_resources: 1_024,
+            connections: 16,
+            received_bytes: ByteSize::mib(8),
             max_families: 1_000,
             max_series: 10_000,
             max_labels: 32,
@@ -155,6 +168,11 @@ impl Limits {
         ensure!(
             self.max_name_length > 0,
             "max_name_length must be greater than 0"
+        );
+        ensure!(
+            self.received_bytes >= ByteSize::kib(1),
+            "received_bytes must be at least 1KiB (got {})",
+            self.received_bytes
         );
         Ok(())
     }
@@ -214,6 +232,100 @@ impl<'de> Deserialize<'de> for FileGrant {
     }
 }
 
+/// A TCP destination a guest may connect to: `HOST:PORT`
+/// (`127.0.0.1:6379`, `redis.internal:6379`, `10.0.0.0/8:*`), or
+/// `{address: HOST:PORT, resolves_to: [NETWORK, ...]}` to pin where a name
+/// may lead. The syntax is checked by `policy::network`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpGrant {
+    /// `HOST:PORT`.
+    pub address: String,
+    /// Networks the name may resolve into (names only).
+    pub resolves_to: Option<Vec<String>>,
+}
+
+impl<'de> Deserialize<'de> for TcpGrant {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            address: String,
+            #[serde(default)]
+            resolves_to: Option<Vec<String>>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Address(String),
+            Full(Full),
+        }
+        match Raw::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "a tcp grant is `HOST:PORT` or `{address: HOST:PORT, resolves_to: [NETWORK, ...]}`",
+            )
+        })? {
+            Raw::Address(address) => Ok(TcpGrant {
+                address,
+                resolves_to: None,
+            }),
+            Raw::Full(f) => Ok(TcpGrant {
+                address: f.address,
+                resolves_to: f.resolves_to,
+            }),
+        }
+    }
+}
+
+/// HTTP requests a guest may send: a URL prefix
+/// (`http://127.0.0.1:8080/stub_status`), or
+/// `{url: URL, ca_file: FILE, resolves_to: [NETWORK, ...]}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpGrant {
+    /// `SCHEME://HOST[:PORT]/PATH`.
+    pub url: String,
+    /// Networks the name may resolve into (names only).
+    pub resolves_to: Option<Vec<String>>,
+    /// The CA that HTTPS servers under this grant must chain to, instead
+    /// of the system's roots (relative to the config file).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl<'de> Deserialize<'de> for HttpGrant {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            url: String,
+            #[serde(default)]
+            resolves_to: Option<Vec<String>>,
+            #[serde(default)]
+            ca_file: Option<PathBuf>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Url(String),
+            Full(Full),
+        }
+        match Raw::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "an http grant is a URL prefix or `{url: URL, ca_file: FILE, resolves_to: [NETWORK, ...]}`",
+            )
+        })? {
+            Raw::Url(url) => Ok(HttpGrant {
+                url,
+                resolves_to: None,
+                ca_file: None,
+            }),
+            Raw::Full(f) => Ok(HttpGrant {
+                url: f.url,
+                resolves_to: f.resolves_to,
+                ca_file: f.ca_file,
+            }),
+        }
+    }
+}
+
 /// The capabilities a module is given. Nothing is granted by default.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -225,6 +337,10 @@ pub struct Grants {
     pub files: Vec<FileGrant>,
     /// Names of host environment variables passed through (when set).
     pub env: Vec<String>,
+    /// TCP destinations (`wasi:sockets`).
+    pub tcp: Vec<TcpGrant>,
+    /// HTTP(S) URL prefixes (`wasi:http`).
+    pub http: Vec<HttpGrant>,
 }
 
 /// Where a module's code comes from.
@@ -346,6 +462,13 @@ fn resolve_module(m: RawModule, defaults: &Limits, base: &Path) -> Result<Module
             let key = scalar_to_string(&k).context("params: parameter names must be strings")?;
             let value = scalar_to_string(&v)
                 .with_context(|| format!("params: parameter {key:?} must be a scalar value"))?;
+            // `NAME_file` gives a secret parameter's value from a file, as
+            // Prometheus' `password_file` does; relative to the config file.
+            let value = if key.ends_with(FILE_SUFFIX) {
+                base.join(&value).display().to_string()
+            } else {
+                value
+            };
             Ok((key, value))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -430,10 +553,29 @@ fn resolve_grants(grants: Grants, base: &Path) -> Result<Grants> {
             "env: {name:?} is not a valid environment variable name"
         );
     }
+    let mut seen = HashSet::new();
+    for t in &grants.tcp {
+        ensure!(
+            seen.insert(&t.address),
+            "tcp: {:?} is granted twice",
+            t.address
+        );
+    }
+    let mut seen = HashSet::new();
+    let mut http = Vec::with_capacity(grants.http.len());
+    for h in grants.http {
+        ensure!(seen.insert(h.url.clone()), "http: {:?} is granted twice", h.url);
+        http.push(HttpGrant {
+            ca_file: h.ca_file.map(|f| base.join(f)),
+            ..h
+        });
+    }
     Ok(Grants {
         dirs,
         files,
         env: grants.env,
+        tcp: grants.tcp,
+        http,
     })
 }
 

@@ -5,15 +5,82 @@
 //! the access policy the sandbox enforces ([`crate::policy`]); the runtime
 //! receives a [`ModuleSpec`] and never looks at configs or packages.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::config::{Grants, Limits, ModuleConfig, Source};
 use crate::plugin::Plugin;
+use crate::plugin::manifest::ParamType;
 use crate::policy::files::{DirGrantSpec, FileGrantSpec};
-use crate::policy::{Access, FilePolicy};
+use crate::policy::network::{Address, HttpGrantSpec, HttpTarget, TcpGrantSpec};
+use crate::policy::{Access, FilePolicy, NetworkPolicy};
+
+/// One parameter handed to `collect`. A secret one (a password, a token)
+/// never shows: its `Debug` and [`Param::shown`] say `<secret>`, and the
+/// runtime removes its value from what the guest logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Param {
+    /// The name the guest receives.
+    pub name: String,
+    /// The value.
+    pub value: String,
+    /// Whether the manifest marks it secret.
+    pub secret: bool,
+}
+
+impl Param {
+    /// A value that is not secret.
+    pub fn plain(name: impl Into<String>, value: impl Into<String>) -> Param {
+        Param {
+            name: name.into(),
+            value: value.into(),
+            secret: false,
+        }
+    }
+
+    /// The value as it may be shown: `<secret>` for a secret.
+    pub fn shown(&self) -> &str {
+        if self.secret { "<secret>" } else { &self.value }
+    }
+}
+
+impl fmt::Debug for Param {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={:?}", self.name, self.shown())
+    }
+}
+
+/// What a module's `target` parameter is, when it has one: the kind of
+/// destination `/probe?target=` gives, checked against the grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// `HOST:PORT`, within the tcp grants.
+    Address,
+    /// A URL, within the http grants.
+    Url,
+}
+
+impl TargetKind {
+    /// Checks that `target` is of this kind and within `policy`; the
+    /// message says why not.
+    pub fn check(self, policy: &NetworkPolicy, target: &str) -> Result<(), String> {
+        match self {
+            TargetKind::Address => {
+                let a = Address::parse(target)
+                    .map_err(|e| format!("target {target:?} is not HOST:PORT: {e:#}"))?;
+                policy.covers_address(&a)
+            }
+            TargetKind::Url => {
+                let u = HttpTarget::parse(target)
+                    .map_err(|e| format!("target {target:?} is not an http(s) URL: {e:#}"))?;
+                policy.covers_url(&u)
+            }
+        }
+    }
+}
 
 /// Everything needed to compile and run one module.
 #[derive(Debug, Clone)]
@@ -25,7 +92,10 @@ pub struct ModuleSpec {
     /// The component's bytes.
     pub component: Arc<[u8]>,
     /// Parameters handed to `collect`, in order.
-    pub params: Vec<(String, String)>,
+    pub params: Vec<Param>,
+    /// The kind of the `target` parameter, when the module takes one
+    /// (`/probe` serves such modules).
+    pub target: Option<TargetKind>,
     /// What the module may reach.
     pub access: Arc<Access>,
     /// Resource and output limits.
@@ -52,7 +122,11 @@ pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
                 .with_context(|| format!("reading component {}", path.display()))?;
             (
                 Arc::from(bytes),
-                config.params.clone(),
+                config
+                    .params
+                    .iter()
+                    .map(|(n, v)| Param::plain(n, v))
+                    .collect(),
                 config.grants.clone(),
                 None,
                 path.clone(),
@@ -68,8 +142,37 @@ pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
         }
     };
     let access = access(&grants).context("grants")?;
-    for warning in access.files.warnings() {
+    for warning in access.files.warnings().into_iter().chain(access.network.warnings()) {
         tracing::warn!(module = %config.name, "{warning}");
+    }
+    let target = plugin
+        .as_ref()
+        .and_then(|p| p.manifest.target())
+        .and_then(|t| match t.kind {
+            ParamType::Address => Some(TargetKind::Address),
+            ParamType::Url => Some(TargetKind::Url),
+            _ => None,
+        });
+    // Destinations given as parameters must lie within the grants, or
+    // every scrape would be refused.
+    if let Some(p) = &plugin {
+        for param in &params {
+            let kind = p
+                .manifest
+                .parameters
+                .iter()
+                .find(|d| d.name == param.name)
+                .and_then(|d| match d.kind {
+                    ParamType::Address => Some(TargetKind::Address),
+                    ParamType::Url => Some(TargetKind::Url),
+                    _ => None,
+                });
+            if let Some(kind) = kind
+                && let Err(e) = kind.check(&access.network, &param.value)
+            {
+                bail!("parameter {:?}: {e}", param.name);
+            }
+        }
     }
     Ok(Resolved {
         spec: ModuleSpec {
@@ -77,6 +180,7 @@ pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
             origin,
             component,
             params,
+            target,
             access: Arc::new(access),
             limits: config.limits.clone(),
         },
@@ -104,8 +208,27 @@ pub fn access(grants: &Grants) -> Result<Access> {
         .collect();
     let files = FilePolicy::new(&dirs, &files)?;
     files.check_not_own_process()?;
+    let tcp: Vec<TcpGrantSpec<'_>> = grants
+        .tcp
+        .iter()
+        .map(|t| TcpGrantSpec {
+            address: &t.address,
+            resolves_to: t.resolves_to.as_deref(),
+        })
+        .collect();
+    let http: Vec<HttpGrantSpec<'_>> = grants
+        .http
+        .iter()
+        .map(|h| HttpGrantSpec {
+            url: &h.url,
+            resolves_to: h.resolves_to.as_deref(),
+            ca_file: h.ca_file.as_deref(),
+        })
+        .collect();
+    let network = NetworkPolicy::new(&tcp, &http)?;
     Ok(Access {
         files: Arc::new(files),
         env: grants.env.clone(),
+        network: Arc::new(network),
     })
 }

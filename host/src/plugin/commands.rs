@@ -9,7 +9,9 @@ use anyhow::{Context, Result, bail, ensure};
 
 use super::{LOGO_FILE, MANIFEST_FILE, Plugin, README_FILE, archive, check_declared, scaffold};
 use crate::cli::{PluginCommand, RunArgs};
-use crate::config::{Config, DirGrant, FileGrant, Grants, Limits, ModuleConfig, Source};
+use crate::config::{
+    Config, DirGrant, FileGrant, Grants, HttpGrant, Limits, ModuleConfig, Source, TcpGrant,
+};
 use crate::exposition::{self, Format};
 use crate::runtime::{EngineSettings, GuestModule, GuestRuntime};
 use crate::{convert, spec, version};
@@ -49,6 +51,23 @@ impl From<RunArgs> for CheckOptions {
             dirs: a.grants,
             files: a.files,
             env: a.env,
+            tcp: a
+                .tcp
+                .into_iter()
+                .map(|address| TcpGrant {
+                    address,
+                    resolves_to: None,
+                })
+                .collect(),
+            http: a
+                .http
+                .into_iter()
+                .map(|url| HttpGrant {
+                    url,
+                    resolves_to: None,
+                    ca_file: None,
+                })
+                .collect(),
             config_file: a.config_file,
         }
     }
@@ -65,6 +84,10 @@ pub struct CheckOptions {
     pub files: Vec<(String, PathBuf)>,
     /// `--env NAME` variables passed through.
     pub env: Vec<String>,
+    /// `--tcp HOST:PORT` destinations.
+    pub tcp: Vec<TcpGrant>,
+    /// `--http URL` prefixes.
+    pub http: Vec<HttpGrant>,
     /// `--config.file`: take the limits from its `defaults`.
     pub config_file: Option<PathBuf>,
 }
@@ -128,6 +151,8 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
                 })
                 .collect(),
             env: options.env.clone(),
+            tcp: options.tcp.clone(),
+            http: options.http.clone(),
         },
         limits: limits.clone(),
     };

@@ -6,13 +6,24 @@
 //! declare. The schema is `docs/plugin.schema.json`.
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
+use crate::config::FILE_SUFFIX;
 use crate::convert::{RESERVED_PREFIX, is_label_name, is_metric_name};
 use crate::policy::files::check_guest_path;
+use crate::policy::network::{Address, HttpTarget, TcpPattern, UrlPattern};
+use crate::spec::Param;
 use crate::version::WIT_WORLD;
+
+/// The parameter that names what a module scrapes: `/probe?target=` sets
+/// it (see `Manifest::target`).
+pub const TARGET_PARAM: &str = "target";
+
+/// Largest secret file read.
+const MAX_SECRET_BYTES: u64 = 64 << 10;
 
 /// The manifest format version this host reads.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -68,6 +79,10 @@ pub struct Parameter {
     /// What it does.
     #[serde(default)]
     pub description: String,
+    /// A password or token: the operator gives it from a file
+    /// (`NAME_file: PATH`), and it is never shown or logged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
 }
 
 /// Parameter value types.
@@ -84,6 +99,12 @@ pub enum ParamType {
     Bool,
     /// A duration such as `500ms` or `2m`.
     Duration,
+    /// A TCP destination, `HOST:PORT`, which must lie within the module's
+    /// tcp grants.
+    Address,
+    /// An `http` or `https` URL, which must lie within the module's http
+    /// grants.
+    Url,
 }
 
 /// What a plugin asks for.
@@ -100,6 +121,42 @@ pub struct Capabilities {
     /// Environment variables it reads.
     #[serde(default)]
     pub env: Vec<EnvRequest>,
+    /// TCP destinations it connects to (`wasi:sockets`).
+    #[serde(default)]
+    pub tcp: Vec<TcpRequest>,
+    /// URL prefixes it sends HTTP requests to (`wasi:http`).
+    #[serde(default)]
+    pub http: Vec<HttpRequest>,
+}
+
+/// TCP destinations the plugin asks to connect to.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpRequest {
+    /// `HOST:PORT` pattern (`*:6379`, `*:*`, `10.0.0.0/8:9100`); the
+    /// operator grants a subset.
+    pub address: String,
+    /// Why it needs it.
+    #[serde(default)]
+    pub description: String,
+    /// Whether the plugin works without it.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// URLs the plugin asks to send HTTP requests to.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRequest {
+    /// URL prefix pattern (`http://*:*/`, `https://api.example.com/v1/`);
+    /// the operator grants a subset.
+    pub url: String,
+    /// Why it needs it.
+    #[serde(default)]
+    pub description: String,
+    /// Whether the plugin works without it.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 /// A file, or the files matching a glob, the plugin asks to read.
@@ -264,6 +321,20 @@ impl Manifest {
                 "parameter {:?} is declared twice",
                 p.name
             );
+            ensure!(
+                !p.name.ends_with(FILE_SUFFIX),
+                "parameter {:?}: names ending in {FILE_SUFFIX} are reserved for giving secret parameters from files",
+                p.name
+            );
+            ensure!(
+                p.name != TARGET_PARAM || matches!(p.kind, ParamType::Address | ParamType::Url),
+                "parameter {TARGET_PARAM:?} names what the module scrapes (/probe?target=); its type must be address or url"
+            );
+            ensure!(
+                !(p.secret && p.default.is_some()),
+                "parameter {:?} is secret and has a default; a secret comes from the operator",
+                p.name
+            );
             if let Some(default) = &p.default {
                 ensure!(
                     !p.required,
@@ -315,6 +386,20 @@ impl Manifest {
             );
             ensure!(seen.insert(&e.name), "env: {:?} is asked for twice", e.name);
         }
+        let mut seen = HashSet::new();
+        for t in &self.capabilities.tcp {
+            TcpPattern::parse(&t.address).with_context(|| format!("tcp: {:?}", t.address))?;
+            ensure!(
+                seen.insert(&t.address),
+                "tcp: {:?} is asked for twice",
+                t.address
+            );
+        }
+        let mut seen = HashSet::new();
+        for h in &self.capabilities.http {
+            UrlPattern::parse(&h.url).with_context(|| format!("http: {:?}", h.url))?;
+            ensure!(seen.insert(&h.url), "http: {:?} is asked for twice", h.url);
+        }
         Ok(())
     }
 
@@ -352,12 +437,30 @@ impl Manifest {
 
     /// Resolves the operator's parameter values against the declarations:
     /// unknown names, missing required ones and values of the wrong type are
-    /// errors naming the parameter; defaults fill the rest. Returns the
-    /// values handed to the guest, in declaration order.
-    pub fn resolve_params(&self, given: &[(String, String)]) -> Result<Vec<(String, String)>> {
-        let known: HashSet<&str> = self.parameters.iter().map(|p| p.name.as_str()).collect();
-        if let Some((name, _)) = given.iter().find(|(n, _)| !known.contains(n.as_str())) {
-            let mut names: Vec<&str> = known.into_iter().collect();
+    /// errors naming the parameter; defaults fill the rest. A secret
+    /// parameter is read from the file given as `NAME_file` (and refused
+    /// when given inline). Returns the values handed to the guest, in
+    /// declaration order.
+    pub fn resolve_params(&self, given: &[(String, String)]) -> Result<Vec<Param>> {
+        let declared = |name: &str| self.parameters.iter().find(|p| p.name == name);
+        for (name, _) in given {
+            if let Some(p) = declared(name) {
+                ensure!(
+                    !p.secret,
+                    "parameter {name:?} is secret: give it from a file, `{name}{FILE_SUFFIX}: PATH`, so that it stays out of the config"
+                );
+                continue;
+            }
+            if let Some(stem) = name.strip_suffix(FILE_SUFFIX)
+                && let Some(p) = declared(stem)
+            {
+                ensure!(
+                    p.secret,
+                    "parameter {stem:?} is not secret: give its value as `{stem}`, not from a file"
+                );
+                continue;
+            }
+            let mut names: Vec<&str> = self.parameters.iter().map(|p| p.name.as_str()).collect();
             names.sort_unstable();
             bail!(
                 "unknown parameter {name:?} (the plugin takes: {})",
@@ -374,25 +477,42 @@ impl Manifest {
             .collect();
         let mut out = Vec::with_capacity(self.parameters.len());
         for p in &self.parameters {
-            match (values.get(p.name.as_str()), &p.default) {
-                (Some(v), _) => {
+            let file = format!("{}{FILE_SUFFIX}", p.name);
+            let value = match (values.get(p.name.as_str()), values.get(file.as_str())) {
+                (Some(v), _) => Some((*v).to_string()),
+                (None, Some(path)) => Some(
+                    read_secret(Path::new(path))
+                        .with_context(|| format!("parameter {:?}", p.name))?,
+                ),
+                (None, None) => p.default.as_ref().map(scalar),
+            };
+            match value {
+                Some(v) => {
                     p.kind
-                        .check_str(v)
-                        .with_context(|| format!("parameter {:?}", p.name))?;
-                    out.push((p.name.clone(), (*v).to_string()));
+                        .check_str(&v)
+                        .with_context(|| format!("parameter {:?}", p.name))
+                        .map_err(|e| if p.secret { anyhow::anyhow!("parameter {:?}: the value in {file} is not a valid {}", p.name, p.kind.as_str()) } else { e })?;
+                    out.push(Param {
+                        name: p.name.clone(),
+                        value: v,
+                        secret: p.secret,
+                    });
                 }
-                (None, Some(default)) => out.push((p.name.clone(), scalar(default))),
-                (None, None) if p.required => {
-                    bail!(
-                        "missing required parameter {:?} ({})",
-                        p.name,
-                        p.description
-                    )
-                }
-                (None, None) => {}
+                None if p.required => bail!(
+                    "missing required parameter {:?} ({})",
+                    p.name,
+                    p.description
+                ),
+                None => {}
             }
         }
         Ok(out)
+    }
+
+    /// The `target` parameter's declaration, when the plugin has one: what
+    /// `/probe?target=` sets.
+    pub fn target(&self) -> Option<&Parameter> {
+        self.parameters.iter().find(|p| p.name == TARGET_PARAM)
     }
 
     /// The declaration of family `name`, if any.
@@ -409,6 +529,8 @@ impl ParamType {
             ParamType::Float => "float",
             ParamType::Bool => "bool",
             ParamType::Duration => "duration",
+            ParamType::Address => "address",
+            ParamType::Url => "url",
         }
     }
 
@@ -429,10 +551,38 @@ impl ParamType {
             ParamType::Float => v.parse::<f64>().is_ok(),
             ParamType::Bool => v == "true" || v == "false",
             ParamType::Duration => humantime::parse_duration(v).is_ok(),
+            ParamType::Address => {
+                Address::parse(v).with_context(|| format!("{v:?} is not HOST:PORT"))?;
+                true
+            }
+            ParamType::Url => {
+                HttpTarget::parse(v).with_context(|| format!("{v:?} is not an http(s) URL"))?;
+                true
+            }
         };
         ensure!(ok, "{v:?} is not a valid {} value", self.as_str());
         Ok(())
     }
+}
+
+/// Reads a secret parameter's file: its content without the final line
+/// break. Errors name the file, never its content.
+fn read_secret(path: &Path) -> Result<String> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("reading the secret file {}", path.display()))?;
+    ensure!(
+        meta.is_file() && meta.len() <= MAX_SECRET_BYTES,
+        "the secret file {} is not a regular file of at most {MAX_SECRET_BYTES} bytes",
+        path.display()
+    );
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the secret file {} (as UTF-8)", path.display()))?;
+    let value = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text);
+    ensure!(!value.is_empty(), "the secret file {} is empty", path.display());
+    Ok(value.to_string())
 }
 
 fn scalar(v: &serde_yaml_ng::Value) -> String {
@@ -472,10 +622,14 @@ parameters:
   - {name: ratio, type: float, default: 0.5}
   - {name: verbose, type: bool, default: false}
   - {name: every, type: duration, default: 5s}
+  - {name: target, type: address, description: the server}
+  - {name: password, type: string, secret: true, description: its password}
 capabilities:
   files: [{path: /sys/class/net/*/statistics/*, description: counters}]
   dirs: [{guest: /proc, description: meminfo}]
   env: [{name: LANG, optional: true}]
+  tcp: [{address: "*:6379", description: the server}]
+  http: [{url: "http://*:*/status", description: its status page, optional: true}]
 metrics:
   - {name: sys_mem_usage, type: gauge, help: Memory in use.}
   - {name: sys_disk_size, type: gauge, help: Disk size., labels: [disk_name]}
@@ -505,13 +659,55 @@ metrics:
         assert_eq!(
             params,
             vec![
-                ("proc_dir".to_string(), "/proc".to_string()),
-                ("count".into(), "3".into()),
-                ("ratio".into(), "0.5".into()),
-                ("verbose".into(), "true".into()),
-                ("every".into(), "5s".into()),
+                Param::plain("proc_dir", "/proc"),
+                Param::plain("count", "3"),
+                Param::plain("ratio", "0.5"),
+                Param::plain("verbose", "true"),
+                Param::plain("every", "5s"),
             ]
         );
+        // A secret comes from a file, never inline; it does not show.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "s3cr3t-value\n").unwrap();
+        let params = m
+            .resolve_params(&[
+                ("count".into(), "1".into()),
+                ("target".into(), "127.0.0.1:6379".into()),
+                ("password_file".into(), file.display().to_string()),
+            ])
+            .unwrap();
+        let pw = params.iter().find(|p| p.name == "password").unwrap();
+        assert_eq!((pw.value.as_str(), pw.secret), ("s3cr3t-value", true));
+        assert!(!format!("{params:?}").contains("s3cr3t"), "{params:?}");
+        let e = format!(
+            "{:#}",
+            m.resolve_params(&[("count".into(), "1".into()), ("password".into(), "x".into())])
+                .unwrap_err()
+        );
+        assert!(e.contains("is secret: give it from a file"), "{e}");
+        let e = format!(
+            "{:#}",
+            m.resolve_params(&[
+                ("count".into(), "1".into()),
+                ("password_file".into(), "/nonexistent/pw".into())
+            ])
+            .unwrap_err()
+        );
+        assert!(e.contains("/nonexistent/pw"), "{e}");
+        let e = format!(
+            "{:#}",
+            m.resolve_params(&[("count".into(), "1".into()), ("count_file".into(), "/x".into())])
+                .unwrap_err()
+        );
+        assert!(e.contains("\"count\" is not secret"), "{e}");
+        let e = format!(
+            "{:#}",
+            m.resolve_params(&[("count".into(), "1".into()), ("target".into(), "nowhere".into())])
+                .unwrap_err()
+        );
+        assert!(e.contains("parameter \"target\"") && e.contains("HOST:PORT"), "{e}");
+        assert_eq!(m.target().map(|t| t.kind), Some(ParamType::Address));
         let e = format!("{:#}", m.resolve_params(&[]).unwrap_err());
         assert!(e.contains("missing required parameter \"count\""), "{e}");
         let e = format!(
@@ -622,6 +818,20 @@ metrics:
                 ("authors: [Someone]", "authors: [Someone]\nlogo: x.png"),
                 "unknown field `logo`",
             ),
+            (("address: \"*:6379\"", "address: \"*\""), "expected HOST:PORT"),
+            (("url: \"http://*:*/status\"", "url: \"ftp://x/\""), "not http or https"),
+            (
+                ("{name: target, type: address", "{name: target, type: string"),
+                "its type must be address or url",
+            ),
+            (
+                ("secret: true,", "secret: true, default: x,"),
+                "is secret and has a default",
+            ),
+            (
+                ("{name: count, type: int", "{name: count_file, type: int"),
+                "reserved for giving secret parameters from files",
+            ),
         ] {
             let e = err(replace);
             assert!(e.contains(expected), "{replace:?}: {e}");
@@ -653,7 +863,15 @@ metrics:
         };
         let p = &schema["properties"];
         assert_eq!(keys(&schema), own(&yaml));
-        assert_eq!(keys(&p["parameters"]["items"]), own(&yaml["parameters"][0]));
+        let mut param_keys: Vec<String> = yaml["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p.as_object().unwrap().keys().cloned())
+            .collect();
+        param_keys.sort();
+        param_keys.dedup();
+        assert_eq!(keys(&p["parameters"]["items"]), param_keys);
         assert_eq!(keys(&p["metrics"]["items"]), own(&yaml["metrics"][0]));
         assert_eq!(keys(&p["capabilities"]), own(&yaml["capabilities"]));
         assert_eq!(
@@ -667,6 +885,14 @@ metrics:
         assert_eq!(
             keys(&p["capabilities"]["properties"]["env"]["items"]),
             own(&yaml["capabilities"]["env"][0])
+        );
+        assert_eq!(
+            keys(&p["capabilities"]["properties"]["tcp"]["items"]),
+            own(&yaml["capabilities"]["tcp"][0])
+        );
+        assert_eq!(
+            keys(&p["capabilities"]["properties"]["http"]["items"]),
+            own(&yaml["capabilities"]["http"][0])
         );
         assert_eq!(p["world"]["const"], WIT_WORLD);
         assert_eq!(p["manifest_version"]["const"], MANIFEST_VERSION);

@@ -16,6 +16,8 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Grants, ModuleConfig};
 use crate::policy::files;
+use crate::policy::network::{TcpPattern, UrlPattern};
+use crate::spec::Param;
 use crate::runtime::{Failure, Reason};
 pub use manifest::{Manifest, MetricKind};
 
@@ -158,6 +160,29 @@ impl Plugin {
                 "the config grants environment variable {var} but plugin {name} does not ask for it; remove the grant"
             );
         }
+        for tcp in &grants.tcp {
+            let granted = TcpPattern::parse(&tcp.address)
+                .with_context(|| format!("grants: tcp: {}", tcp.address))?;
+            ensure!(
+                caps.tcp.iter().any(|r| TcpPattern::parse(&r.address)
+                    .is_ok_and(|r| r.covers(&granted))),
+                "the config grants tcp {} but plugin {name} does not ask for it{}; remove the grant",
+                tcp.address,
+                asked_for(caps.tcp.iter().map(|t| t.address.as_str()))
+            );
+        }
+        for http in &grants.http {
+            let granted = UrlPattern::parse(&http.url)
+                .with_context(|| format!("grants: http: {}", http.url))?;
+            ensure!(
+                caps.http
+                    .iter()
+                    .any(|r| UrlPattern::parse(&r.url).is_ok_and(|r| r.covers(&granted))),
+                "the config grants http {} but plugin {name} does not ask for it{}; remove the grant",
+                http.url,
+                asked_for(caps.http.iter().map(|h| h.url.as_str()))
+            );
+        }
         let ungranted = caps
             .files
             .iter()
@@ -170,7 +195,7 @@ impl Plugin {
             .map(|r| {
                 (
                     r.optional,
-                    format!("file {}", r.path),
+                    format!("read access to the file {}", r.path),
                     &r.description,
                     format!("grants: {{files: [{}]}}", r.path),
                 )
@@ -188,7 +213,7 @@ impl Plugin {
                     .map(|d| {
                         (
                             d.optional,
-                            format!("directory {}", d.guest),
+                            format!("read access to the directory {}", d.guest),
                             &d.description,
                             format!("grants: {{dirs: [{{host: HOST_DIR, guest: {}}}]}}", d.guest),
                         )
@@ -201,9 +226,51 @@ impl Plugin {
                     .map(|e| {
                         (
                             e.optional,
-                            format!("environment variable {}", e.name),
+                            format!("read access to the environment variable {}", e.name),
                             &e.description,
                             "grants.env".to_string(),
+                        )
+                    }),
+            )
+            .chain(
+                caps.tcp
+                    .iter()
+                    .filter(|r| {
+                        let Ok(asked) = TcpPattern::parse(&r.address) else {
+                            return true;
+                        };
+                        !grants.tcp.iter().any(|g| {
+                            TcpPattern::parse(&g.address).is_ok_and(|g| asked.covers(&g))
+                        })
+                    })
+                    .map(|r| {
+                        (
+                            r.optional,
+                            format!("connections to {}", r.address),
+                            &r.description,
+                            "grants: {tcp: [HOST:PORT]} (within the destination asked for)"
+                                .to_string(),
+                        )
+                    }),
+            )
+            .chain(
+                caps.http
+                    .iter()
+                    .filter(|r| {
+                        let Ok(asked) = UrlPattern::parse(&r.url) else {
+                            return true;
+                        };
+                        !grants
+                            .http
+                            .iter()
+                            .any(|g| UrlPattern::parse(&g.url).is_ok_and(|g| asked.covers(&g)))
+                    })
+                    .map(|r| {
+                        (
+                            r.optional,
+                            format!("HTTP requests to {}", r.url),
+                            &r.description,
+                            "grants: {http: [URL]} (within the URL asked for)".to_string(),
                         )
                     }),
             );
@@ -216,7 +283,7 @@ impl Plugin {
                 );
             } else {
                 bail!(
-                    "plugin {name} needs read access to the {what} ({}), which the config does not grant: add `{how}`",
+                    "plugin {name} needs {what} ({}), which the config does not grant: add `{how}`",
                     if why.is_empty() {
                         "no reason given"
                     } else {
@@ -230,7 +297,7 @@ impl Plugin {
 
     /// Resolves a module's plugin settings: parameters against their
     /// declarations and grants against the capabilities asked for.
-    pub fn resolve(&self, config: &ModuleConfig) -> Result<(Vec<(String, String)>, Grants)> {
+    pub fn resolve(&self, config: &ModuleConfig) -> Result<(Vec<Param>, Grants)> {
         let params = self
             .manifest
             .resolve_params(&config.params)

@@ -9,14 +9,19 @@
 //! - [`kernelfs`]: what of procfs and sysfs is never shown, whatever the
 //!   grant (process entries, the exporter's own process, known-dangerous
 //!   files, special files).
+//! - [`network`]: TCP and HTTP destinations, and where their names may
+//!   resolve to; consulted on every lookup, connection and request
+//!   (`runtime::wasi::sockets`, `runtime::wasi::http`).
 
 pub mod files;
 pub mod kernelfs;
+pub mod network;
 
 use std::fmt;
 use std::sync::Arc;
 
 pub use files::FilePolicy;
+pub use network::NetworkPolicy;
 
 /// Everything a module may reach besides its own memory and the clocks.
 #[derive(Debug, Clone)]
@@ -25,6 +30,8 @@ pub struct Access {
     pub files: Arc<FilePolicy>,
     /// Host environment variables passed through (when set).
     pub env: Vec<String>,
+    /// TCP and HTTP destinations (shared by every call).
+    pub network: Arc<NetworkPolicy>,
 }
 
 impl Access {
@@ -33,6 +40,7 @@ impl Access {
         Access {
             files: Arc::new(FilePolicy::none()),
             env: Vec::new(),
+            network: Arc::new(NetworkPolicy::none()),
         }
     }
 
@@ -42,6 +50,7 @@ impl Access {
         if !self.env.is_empty() {
             parts.push(format!("env {}", self.env.join(", ")));
         }
+        parts.extend(self.network.shown());
         if parts.is_empty() {
             "nothing".into()
         } else {
@@ -60,17 +69,27 @@ pub enum DenialKind {
     /// The module's descriptor cap (`limits.open_files`) or the exporter's
     /// share of descriptors for all guests was reached.
     OpenFiles,
+    /// A network destination outside the grants (a lookup, a connection,
+    /// an HTTP request, or an address a granted name resolved to), UDP or
+    /// a listening socket, or a per-call network cap
+    /// (`limits.connections`, `limits.received_bytes`).
+    Egress,
 }
 
 impl DenialKind {
     /// Every kind, for initialising the counters at zero.
-    pub const ALL: [DenialKind; 2] = [DenialKind::File, DenialKind::OpenFiles];
+    pub const ALL: [DenialKind; 3] = [
+        DenialKind::File,
+        DenialKind::OpenFiles,
+        DenialKind::Egress,
+    ];
 
     /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {
             DenialKind::File => "file",
             DenialKind::OpenFiles => "open_files",
+            DenialKind::Egress => "egress",
         }
     }
 }
@@ -86,8 +105,9 @@ impl fmt::Display for DenialKind {
 pub struct Denial {
     /// What kind of access.
     pub kind: DenialKind,
-    /// What the guest asked for, as it named it (a guest path), or the
-    /// resolved host path when that is what was refused.
+    /// What the guest asked for, as it named it (a guest path, a host
+    /// name, an address, a URL), or the resolved host path when that is
+    /// what was refused.
     pub target: String,
     /// Why, in words for the operator.
     pub reason: String,

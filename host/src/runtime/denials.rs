@@ -23,6 +23,24 @@ impl Denials {
         }
     }
 
+    /// Adds `other`'s refusals to these (its kept ones after ours, up to
+    /// the number kept).
+    pub fn merge(&mut self, other: Denials) {
+        for (mine, theirs) in self.counts.iter_mut().zip(other.counts) {
+            *mine += theirs;
+        }
+        let room = KEPT.saturating_sub(self.kept.len());
+        self.kept.extend(other.kept.into_iter().take(room));
+    }
+
+    /// The same refusals with the kept ones rewritten by `f`.
+    pub fn map(self, f: impl FnMut(Denial) -> Denial) -> Denials {
+        Denials {
+            counts: self.counts,
+            kept: self.kept.into_iter().map(f).collect(),
+        }
+    }
+
     /// How many refusals of `kind`.
     pub fn count(&self, kind: DenialKind) -> u64 {
         self.counts[index(kind)]

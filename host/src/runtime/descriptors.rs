@@ -7,6 +7,7 @@
 //! other half. A descriptor counts from its open until the last handle to
 //! it is gone: the guest's descriptor and every stream reading it.
 
+use std::any::Any;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -56,6 +57,27 @@ impl DescriptorBudget {
     fn release(&self, n: usize) {
         self.in_use.fetch_sub(n, Ordering::AcqRel);
     }
+
+    /// Takes one descriptor for a connection the host opens for a guest
+    /// (an HTTP request), given back when the returned hold is dropped;
+    /// `None` when guests hold their share already.
+    pub fn hold(self: &Arc<Self>) -> Option<Held> {
+        self.try_acquire(1).then(|| Held {
+            budget: self.clone(),
+        })
+    }
+}
+
+/// One descriptor of the budget, given back on drop.
+#[derive(Debug)]
+pub struct Held {
+    budget: Arc<DescriptorBudget>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.budget.release(1);
+    }
 }
 
 /// Why a descriptor was refused.
@@ -86,8 +108,9 @@ impl Refused {
 pub struct CallDescriptors {
     limit: usize,
     budget: Arc<DescriptorBudget>,
-    /// Files and directories the guest opened, alive while any handle is.
-    live: Vec<Weak<std::fs::File>>,
+    /// Files, directories and sockets the guest opened, each alive while
+    /// any handle to it is.
+    live: Vec<Weak<dyn Any + Send + Sync>>,
     /// Taken from the budget and not yet given back.
     held: usize,
     peak: usize,
@@ -136,9 +159,12 @@ impl CallDescriptors {
         self.budget.release(1);
     }
 
-    /// Counts an opened file until its last handle is gone.
-    pub fn track(&mut self, file: &Arc<std::fs::File>) {
-        self.live.push(Arc::downgrade(file));
+    /// Counts an opened file (or a token standing for a socket) until its
+    /// last handle is gone.
+    pub fn track<T: Any + Send + Sync>(&mut self, held: &Arc<T>) {
+        let weak = Arc::downgrade(held);
+        let weak: Weak<dyn Any + Send + Sync> = weak;
+        self.live.push(weak);
         self.peak = self.peak.max(self.live.len());
     }
 

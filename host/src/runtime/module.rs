@@ -16,21 +16,27 @@ use super::capture::LogCapture;
 use super::cost::{CallCost, CpuMetered};
 use super::descriptors::DescriptorBudget;
 use super::outcome::{CallOutcome, Failure, GuestOutput, Reason};
+use super::denials::Denials;
 use super::sandbox::{DeadlineExceeded, GuestState, LimitExceeded, SandboxSpec};
+use super::wasi::http::TlsConfigs;
 use crate::config::Limits;
-use crate::policy::Access;
-use crate::spec::ModuleSpec;
+use crate::plugin::manifest::TARGET_PARAM;
+use crate::policy::{Access, DenialKind};
+use crate::spec::{self, ModuleSpec, TargetKind};
 use crate::version::WIT_WORLD;
 
 /// A scraper module ready to run.
 pub struct GuestModule {
     name: String,
     pre: ScraperPre<GuestState>,
-    params: Vec<Param>,
+    params: Vec<spec::Param>,
+    target: Option<TargetKind>,
     access: Arc<Access>,
     limits: Limits,
     /// The descriptors all guests share.
     budget: Arc<DescriptorBudget>,
+    /// TLS settings of the module's HTTPS grants.
+    tls: Arc<TlsConfigs>,
 }
 
 impl GuestModule {
@@ -55,21 +61,16 @@ impl GuestModule {
         let pre = ScraperPre::new(instance_pre)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("{origin} does not implement the world {WIT_WORLD}"))?;
-        let params = spec
-            .params
-            .iter()
-            .map(|(name, value)| Param {
-                name: name.clone(),
-                value: value.clone(),
-            })
-            .collect();
+        let tls = TlsConfigs::new(&spec.access.network).context("grants: http")?;
         Ok(Self {
             name: spec.name.clone(),
             pre,
-            params,
+            params: spec.params.clone(),
+            target: spec.target,
             access: spec.access.clone(),
             limits: spec.limits.clone(),
             budget: runtime.descriptor_budget().clone(),
+            tls: Arc::new(tls),
         })
     }
 
@@ -88,17 +89,71 @@ impl GuestModule {
         &self.access
     }
 
+    /// The kind of the module's `target` parameter, when it takes one.
+    pub fn target(&self) -> Option<TargetKind> {
+        self.target
+    }
+
+    /// Whether `/metrics` runs the module: not when it takes a `target`
+    /// and none is configured (it is then served through `/probe` only).
+    pub fn scraped(&self) -> bool {
+        self.target.is_none() || self.params.iter().any(|p| p.name == TARGET_PARAM)
+    }
+
+    /// The parameters, secrets shown as `<secret>`, for pages and reports.
+    pub fn params(&self) -> &[spec::Param] {
+        &self.params
+    }
+
+    /// Checks a `/probe` target against the module's grants: the message
+    /// says why it is refused (nothing is contacted then).
+    pub fn check_target(&self, target: &str) -> Result<(), String> {
+        match self.target {
+            Some(kind) => kind.check(&self.access.network, target),
+            None => Err(format!(
+                "module {} takes no target parameter (only plugins declaring `{TARGET_PARAM}` serve /probe)",
+                self.name
+            )),
+        }
+    }
+
     /// Instantiates the component in a fresh sandbox and calls `collect`,
     /// stopping it at `deadline`. What the guest wrote to stdout and stderr
     /// and what it was refused are logged under the module's name.
     pub async fn collect(&self, deadline: Instant) -> CallOutcome {
+        self.call(deadline, &self.params).await
+    }
+
+    /// Like [`Self::collect`], with the `target` parameter set to `target`
+    /// (checked with [`Self::check_target`] first).
+    pub async fn probe(&self, deadline: Instant, target: &str) -> CallOutcome {
+        let mut params: Vec<spec::Param> = self
+            .params
+            .iter()
+            .filter(|p| p.name != TARGET_PARAM)
+            .cloned()
+            .collect();
+        params.push(spec::Param::plain(TARGET_PARAM, target));
+        self.call(deadline, &params).await
+    }
+
+    async fn call(&self, deadline: Instant, params: &[spec::Param]) -> CallOutcome {
         let limits = &self.limits;
+        let redact = Redact::new(params);
+        let wit_params: Vec<Param> = params
+            .iter()
+            .map(|p| Param {
+                name: p.name.clone(),
+                value: p.value.clone(),
+            })
+            .collect();
         let stdout = LogCapture::new(limits.max_log_bytes.as_u64() as usize);
         let stderr = LogCapture::new(limits.max_log_bytes.as_u64() as usize);
         let state = GuestState::new(SandboxSpec {
             access: &self.access,
             limits,
             budget: &self.budget,
+            tls: &self.tls,
             stdout: stdout.clone(),
             stderr: stderr.clone(),
             deadline,
@@ -133,16 +188,17 @@ impl GuestModule {
         let call = CpuMetered::new(
             async {
                 let scraper: Scraper = self.pre.instantiate_async(&mut store).await?;
-                scraper.call_collect(&mut store, &self.params).await
+                scraper.call_collect(&mut store, &wit_params).await
             },
             &cpu_ns,
         );
         // The epoch callback stops guest code; the outer timeout also stops a
         // guest that is blocked in a host call (a sleep, a slow read).
         let outcome = tokio::time::timeout_at(deadline.into(), call).await;
-        let output = self.take_output(&stdout, &stderr);
+        let output = self.take_output(&stdout, &stderr, &redact);
         let state = store.data();
-        state.denials.log(&self.name);
+        let denials = redact.denials(state.all_denials());
+        denials.log(&self.name);
         let cost = CallCost {
             cpu: Duration::from_nanos(cpu_ns.load(Ordering::Relaxed)),
             memory_peak: state.limiter.memory_peak(),
@@ -163,22 +219,31 @@ impl GuestModule {
             )),
             Ok(Ok(Ok(families))) => Ok(families),
         };
+        let result = result
+            .map_err(|f| after_egress_denied(f, &denials))
+            .map_err(|f| Failure::new(f.reason, redact.text(&f.message)));
         CallOutcome {
             result,
             cost,
-            denials: state.denials.clone(),
+            denials,
             output,
         }
     }
 
-    /// Logs what the guest wrote and returns it.
-    fn take_output(&self, stdout: &LogCapture, stderr: &LogCapture) -> GuestOutput {
+    /// Logs what the guest wrote and returns it, secrets removed.
+    fn take_output(
+        &self,
+        stdout: &LogCapture,
+        stderr: &LogCapture,
+        redact: &Redact,
+    ) -> GuestOutput {
         let mut output = GuestOutput::default();
         for (stream, capture, lines) in [
             ("stdout", stdout, &mut output.stdout),
             ("stderr", stderr, &mut output.stderr),
         ] {
             let (taken, dropped) = capture.take();
+            let taken: Vec<String> = taken.iter().map(|l| redact.text(l)).collect();
             for line in &taken {
                 tracing::info!(module = %self.name, stream, "guest: {line}");
             }
@@ -194,6 +259,70 @@ impl GuestModule {
             output.dropped_bytes += dropped;
         }
         output
+    }
+}
+
+/// A guest that failed (returned an error or trapped) after the sandbox
+/// refused or cut its network access in the same call failed because of
+/// it: `egress_denied`. Other reasons (a timeout, memory, bad output) are
+/// kept, and a call that succeeded in spite of refusals is not a failure.
+fn after_egress_denied(failure: Failure, denials: &Denials) -> Failure {
+    let refused = denials.count(DenialKind::Egress);
+    if refused == 0 || !matches!(failure.reason, Reason::GuestError | Reason::Trap) {
+        return failure;
+    }
+    let first = denials
+        .kept()
+        .iter()
+        .find(|d| d.kind == DenialKind::Egress)
+        .map(|d| format!("; first: {}: {}", d.target, d.reason))
+        .unwrap_or_default();
+    Failure::new(
+        Reason::EgressDenied,
+        format!(
+            "{} (after the sandbox refused {refused} network access{}{first})",
+            failure.message,
+            if refused == 1 { "" } else { "es" }
+        ),
+    )
+}
+
+/// Removes secret parameter values from what the host logs or shows of a
+/// call: the guest's output lines, its error message, refusals.
+struct Redact {
+    secrets: Vec<String>,
+}
+
+impl Redact {
+    fn new(params: &[spec::Param]) -> Redact {
+        Redact {
+            secrets: params
+                .iter()
+                .filter(|p| p.secret && !p.value.is_empty())
+                .map(|p| p.value.clone())
+                .collect(),
+        }
+    }
+
+    fn text(&self, s: &str) -> String {
+        let mut out = s.to_string();
+        for secret in &self.secrets {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), "<secret>");
+            }
+        }
+        out
+    }
+
+    fn denials(&self, denials: Denials) -> Denials {
+        if self.secrets.is_empty() {
+            return denials;
+        }
+        denials.map(|d| crate::policy::Denial {
+            target: self.text(&d.target),
+            reason: self.text(&d.reason),
+            ..d
+        })
     }
 }
 

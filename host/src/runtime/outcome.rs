@@ -33,11 +33,15 @@ pub enum Reason {
     /// pollables...) at once than `limits.wasi_resources`, or the host had
     /// no descriptor left to prepare its sandbox.
     ResourceLimit,
+    /// The guest failed (returned an error or trapped) after the sandbox
+    /// refused or cut a network access of the same call: a destination
+    /// outside its grants, or a network cap.
+    EgressDenied,
 }
 
 impl Reason {
     /// Every reason, for initialising the counters at zero.
-    pub const ALL: [Reason; 8] = [
+    pub const ALL: [Reason; 9] = [
         Reason::Trap,
         Reason::Timeout,
         Reason::Memory,
@@ -46,6 +50,7 @@ impl Reason {
         Reason::GuestError,
         Reason::UndeclaredMetric,
         Reason::ResourceLimit,
+        Reason::EgressDenied,
     ];
 
     /// The label value.
@@ -59,6 +64,7 @@ impl Reason {
             Reason::GuestError => "guest_error",
             Reason::UndeclaredMetric => "undeclared_metric",
             Reason::ResourceLimit => "resource_limit",
+            Reason::EgressDenied => "egress_denied",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Per-call guest state: the WASI context built from the module's access
-//! policy, the file guard that enforces it, and the resource limiter that
-//! enforces the memory and table caps.
+//! policy, the file, socket and HTTP guards that enforce it, and the
+//! resource limiter that enforces the memory and table caps.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,13 +12,17 @@ use wasmtime_wasi::cli::{WasiCliCtxView, WasiCliView};
 use wasmtime_wasi::clocks::{WasiClocksCtxView, WasiClocksView};
 use wasmtime_wasi::filesystem::WasiFilesystemView;
 use wasmtime_wasi::random::{WasiRandomCtx, WasiRandomView};
-use wasmtime_wasi::sockets::{WasiSocketsCtxView, WasiSocketsView};
+use wasmtime_wasi::sockets::{SocketAddrUse, WasiSocketsCtxView, WasiSocketsView};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView};
 
 use super::capture::LogCapture;
 use super::denials::Denials;
 use super::descriptors::{CallDescriptors, DescriptorBudget};
+use super::wasi::egress::{Egress, EgressLimits};
 use super::wasi::filesystem::{FileGuard, GuardedView};
+use super::wasi::http::{HttpHooks, TlsConfigs};
+use super::wasi::sockets::{SocketGuard, SocketsView};
 use crate::config::Limits;
 use crate::policy::Access;
 
@@ -26,6 +30,11 @@ use crate::policy::Access;
 pub struct GuestState {
     wasi: WasiParts,
     files: FileGuard,
+    sockets: SocketGuard,
+    http: WasiHttpCtx,
+    http_hooks: HttpHooks,
+    /// The call's network state, shared with the HTTP requests in flight.
+    pub(crate) egress: Arc<Egress>,
     pub(crate) denials: Denials,
     pub(crate) limiter: Limiter,
     /// When the call must be over; checked on every epoch tick.
@@ -59,6 +68,7 @@ pub(crate) struct SandboxSpec<'a> {
     pub access: &'a Arc<Access>,
     pub limits: &'a Limits,
     pub budget: &'a Arc<DescriptorBudget>,
+    pub tls: &'a Arc<TlsConfigs>,
     pub stdout: LogCapture,
     pub stderr: LogCapture,
     pub deadline: Instant,
@@ -71,10 +81,21 @@ impl GuestState {
             access,
             limits,
             budget,
+            tls,
             stdout,
             stderr,
             deadline,
         } = spec;
+        let egress = Arc::new(Egress::new(
+            access.network.clone(),
+            EgressLimits {
+                connections: limits.connections,
+                received_bytes: limits.received_bytes.as_u64(),
+            },
+            deadline,
+            budget.clone(),
+            tls.clone(),
+        ));
         let mut wasi = WasiCtxBuilder::new();
         // File operations run on the guest's own thread instead of hopping
         // to a blocking pool for every read: guests read small files (proc,
@@ -83,11 +104,24 @@ impl GuestState {
         // preopens, which capture it. FIFOs, sockets and devices are never
         // opened (policy), so what blocks is a hung filesystem only.
         wasi.allow_blocking_current_thread(true);
+        // Network: the guards (`wasi::sockets`) decide; wasmtime-wasi's own
+        // address check lets through only the connects they approved.
+        let tcp = access.network.has_tcp();
+        let approved = egress.clone();
         wasi.stdout(stdout)
             .stderr(stderr)
-            .allow_tcp(false)
+            .allow_tcp(tcp)
             .allow_udp(false)
-            .allow_ip_name_lookup(false);
+            .allow_ip_name_lookup(tcp)
+            .socket_addr_check(move |addr, used| {
+                let ok = match used {
+                    SocketAddrUse::TcpConnect => approved.is_approved(addr),
+                    // The implicit bind of a connect.
+                    SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
+                    _ => false,
+                };
+                Box::pin(async move { ok })
+            });
         let preopens = access.files.preopens();
         let mut descriptors = CallDescriptors::new(limits.open_files, budget.clone());
         descriptors
@@ -111,6 +145,12 @@ impl GuestState {
                 table,
             },
             files: FileGuard::new(access.files.clone(), descriptors),
+            sockets: SocketGuard::default(),
+            http: WasiHttpCtx::new(),
+            http_hooks: HttpHooks {
+                egress: egress.clone(),
+            },
+            egress,
             denials: Denials::default(),
             limiter: Limiter::new(
                 limits.memory.as_u64() as usize,
@@ -143,6 +183,30 @@ impl GuestState {
 
     pub(crate) fn sockets(&mut self) -> WasiSocketsCtxView<'_> {
         self.wasi.sockets()
+    }
+
+    pub(crate) fn guarded_sockets(&mut self) -> SocketsView<'_> {
+        SocketsView {
+            sockets: self.wasi.sockets(),
+            guard: &mut self.sockets,
+            descriptors: self.files.descriptors_mut(),
+            egress: &self.egress,
+        }
+    }
+
+    pub(crate) fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.wasi.table,
+            hooks: &mut self.http_hooks,
+        }
+    }
+
+    /// Every refusal of the call: the files' and the network's.
+    pub(crate) fn all_denials(&self) -> Denials {
+        let mut all = self.denials.clone();
+        all.merge(self.egress.take_denials());
+        all
     }
 
     pub(crate) fn files(&mut self) -> GuardedView<'_> {

@@ -69,6 +69,11 @@ impl FileGuard {
     pub fn descriptors(&self) -> &CallDescriptors {
         &self.descriptors
     }
+
+    /// The call's descriptor accounting, for the sockets that count in it.
+    pub fn descriptors_mut(&mut self) -> &mut CallDescriptors {
+        &mut self.descriptors
+    }
 }
 
 /// The `HasData` marker under which the guarded filesystem is linked.
