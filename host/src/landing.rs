@@ -12,6 +12,7 @@ pub fn render(exporter: &Exporter, telemetry_path: &str) -> String {
     for (module, status) in exporter.modules().iter().zip(exporter.status()) {
         let name = escape(module.name());
         let (state, class) = match status.up {
+            None if !module.guest().scraped() => ("served through /probe only", "unknown"),
             None => ("not scraped yet", "unknown"),
             Some(true) => ("up", "up"),
             Some(false) => ("down", "down"),

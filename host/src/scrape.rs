@@ -4,6 +4,8 @@
 //! This is where a scrape starts: [`Exporter::scrape`].
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -168,72 +170,141 @@ impl Exporter {
         let tasks: Vec<_> = self
             .modules
             .iter()
-            .zip(&self.stuck)
+            .enumerate()
             .zip(&deadlines)
-            .map(|((module, stuck), &deadline)| {
-                if stuck.load(Ordering::Acquire) > 0 {
-                    return None;
-                }
-                let call = Arc::new(CallPhase::default());
-                let task = {
-                    let module = module.clone();
-                    let ended = CallEnd {
-                        phase: call.clone(),
-                        stuck: stuck.clone(),
-                    };
-                    self.runtime.spawn_call(deadline, async move {
-                        // Moved in, so dropped whether the call returns or
-                        // is dropped without ever starting.
-                        let _ended = ended;
-                        run_module(&module, deadline).await
-                    })
-                };
-                Some((task, call))
+            .map(|((index, module), &deadline)| {
+                module
+                    .guest
+                    .scraped()
+                    .then(|| self.start_call(index, deadline, None))
             })
             .collect();
 
         let mut merger = Merger::new(&self.reserved);
         let mut statuses = Vec::with_capacity(tasks.len());
-        for (((module, stuck), task), deadline) in self
-            .modules
-            .iter()
-            .zip(&self.stuck)
-            .zip(tasks)
-            .zip(deadlines)
-        {
-            let Some((task, call)) = task else {
-                let failure = Failure::new(
-                    Reason::Timeout,
-                    "its call of an earlier scrape is still blocked in a host call; \
-                     not started again until that call returns",
-                );
-                statuses.push(self.record(module, Err(failure), Ran::default()));
-                continue;
-            };
-            // The call stops itself at its deadline; this guard keeps the
-            // answer on time even if a guest thread is stuck in a host call
-            // (a read that blocks in the kernel): the call is then left to
-            // finish in the background and counted as a timeout now.
-            let (result, ran) = match tokio::time::timeout_at((deadline + GUARD).into(), task).await
-            {
-                Ok(Ok(outcome)) => outcome,
-                Ok(Err(failure)) => (Err(failure), Ran::after(start)),
-                Err(_) => {
-                    call.abandon(stuck);
-                    (
-                        Err(Failure::new(
-                            Reason::Timeout,
-                            "still blocked in a host call at its deadline; left to finish in the background",
-                        )),
-                        Ran::after(start),
-                    )
+        for (index, (task, deadline)) in tasks.into_iter().zip(deadlines).enumerate() {
+            let module = &self.modules[index];
+            let task = match task {
+                Some(Some(task)) => task,
+                // Served through /probe only.
+                None => {
+                    statuses.push(ModuleStatus::default());
+                    continue;
+                }
+                Some(None) => {
+                    statuses.push(self.record(module, Err(still_stuck()), Ran::default()));
+                    continue;
                 }
             };
+            let (result, ran) = self.finish_call(index, task, deadline, start).await;
             let result = result.and_then(|families| merger.add(module.name(), families));
             statuses.push(self.record(module, result, ran));
         }
         *self.status.lock().unwrap_or_else(PoisonError::into_inner) = statuses;
         self.gather(merger.finish())
+    }
+
+    /// Starts one call of module `index` (with `target` as its `target`
+    /// parameter, for a probe); `None` when an earlier call of the module
+    /// is still stuck in a host call.
+    fn start_call(&self, index: usize, deadline: Instant, target: Option<String>) -> Option<Started> {
+        let (module, stuck) = (&self.modules[index], &self.stuck[index]);
+        if stuck.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let phase = Arc::new(CallPhase::default());
+        let module = module.clone();
+        let ended = CallEnd {
+            phase: phase.clone(),
+            stuck: stuck.clone(),
+        };
+        let task = self.runtime.spawn_call(deadline, async move {
+            // Moved in, so dropped whether the call returns or is dropped
+            // without ever starting.
+            let _ended = ended;
+            run_module(&module, deadline, target.as_deref()).await
+        });
+        Some(Started {
+            task: Box::pin(task),
+            phase,
+        })
+    }
+
+    /// Waits for a call started by [`Self::start_call`].
+    async fn finish_call(
+        &self,
+        index: usize,
+        started: Started,
+        deadline: Instant,
+        start: Instant,
+    ) -> (Result<Vec<MetricFamily>, Failure>, Ran) {
+        let Started { task, phase } = started;
+        // The call stops itself at its deadline; this guard keeps the
+        // answer on time even if a guest thread is stuck in a host call (a
+        // read that blocks in the kernel): the call is then left to finish
+        // in the background and counted as a timeout now.
+        match tokio::time::timeout_at((deadline + GUARD).into(), task).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(failure)) => (Err(failure), Ran::after(start)),
+            Err(_) => {
+                phase.abandon(&self.stuck[index]);
+                (
+                    Err(Failure::new(
+                        Reason::Timeout,
+                        "still blocked in a host call at its deadline; left to finish in the background",
+                    )),
+                    Ran::after(start),
+                )
+            }
+        }
+    }
+
+    /// Runs module `module` once with `target` as its `target` parameter
+    /// (`/probe?module=&target=`): the module's families and
+    /// `wasm_exporter_probe_success` and `..._duration_seconds`. A target
+    /// outside the module's grants is refused before anything runs (the
+    /// message says why). A failure is counted in the module's
+    /// `scrape_errors_total` and logged; the module's last status (`up`,
+    /// the landing page) is that of `/metrics` only.
+    pub async fn probe(
+        &self,
+        module: &str,
+        target: &str,
+        budget: Option<Duration>,
+    ) -> Result<Vec<MetricFamily>, String> {
+        let Some(index) = self.modules.iter().position(|m| m.name() == module) else {
+            return Err(format!("unknown module {module:?}"));
+        };
+        let guest = &self.modules[index].guest;
+        guest.check_target(target)?;
+        let start = Instant::now();
+        let own_end = start + guest.limits().timeout;
+        let deadline = budget
+            .map(|b| start + b.saturating_sub(self.margin))
+            .map_or(own_end, |b| b.min(own_end));
+        let (result, ran) = match self.start_call(index, deadline, Some(target.to_string())) {
+            Some(started) => self.finish_call(index, started, deadline, start).await,
+            None => (Err(still_stuck()), Ran::default()),
+        };
+        let mut merger = Merger::new(&self.reserved);
+        let result = result.and_then(|families| merger.add(module, families));
+        self.metrics.record_cost(module, &ran.cost);
+        self.metrics.record_denials(module, &ran.denials);
+        if let Err(failure) = &result {
+            tracing::warn!(
+                module,
+                target,
+                reason = %failure.reason,
+                duration_seconds = ran.duration.as_secs_f64(),
+                "probe failed: {}",
+                failure.message
+            );
+            self.metrics.record_failure(module, failure.reason);
+        }
+        let mut families = merger.finish();
+        families.extend(probe_families(result.is_ok(), start.elapsed()));
+        families.sort_by(|a, b| a.name().cmp(b.name()));
+        Ok(families)
     }
 
     /// Counts one module's outcome in the self-metrics and logs a failure.
@@ -364,13 +435,58 @@ impl Ran {
     }
 }
 
-/// Runs one module under its deadline and validates its output.
+/// Why a module whose earlier call is stuck is not run.
+fn still_stuck() -> Failure {
+    Failure::new(
+        Reason::Timeout,
+        "its call of an earlier scrape is still blocked in a host call; \
+         not started again until that call returns",
+    )
+}
+
+/// A call started on a guest thread, and its phase.
+struct Started {
+    task: Pin<Box<dyn Future<Output = Result<CallResult, Failure>> + Send>>,
+    phase: Arc<CallPhase>,
+}
+
+/// A module call's validated result and what it left.
+type CallResult = (Result<Vec<MetricFamily>, Failure>, Ran);
+
+/// The two families a probe adds to the module's: whether it succeeded and
+/// how long it took, as blackbox_exporter's `probe_success` and
+/// `probe_duration_seconds`.
+fn probe_families(success: bool, duration: Duration) -> Vec<MetricFamily> {
+    let registry = Registry::new();
+    let up = prometheus::Gauge::new(
+        "wasm_exporter_probe_success",
+        "Whether the probe's module call succeeded (1) or failed (0).",
+    );
+    let took = prometheus::Gauge::new(
+        "wasm_exporter_probe_duration_seconds",
+        "How long the probe took.",
+    );
+    if let (Ok(up), Ok(took)) = (up, took) {
+        up.set(if success { 1.0 } else { 0.0 });
+        took.set(duration.as_secs_f64());
+        let _ = registry.register(Box::new(up));
+        let _ = registry.register(Box::new(took));
+    }
+    registry.gather()
+}
+
+/// Runs one module under its deadline (with `target` as its `target`
+/// parameter, for a probe) and validates its output.
 async fn run_module(
     module: &Module,
     deadline: Instant,
-) -> (Result<Vec<MetricFamily>, Failure>, Ran) {
+    target: Option<&str>,
+) -> CallResult {
     let start = Instant::now();
-    let outcome = module.guest.collect(deadline).await;
+    let outcome = match target {
+        Some(target) => module.guest.probe(deadline, target).await,
+        None => module.guest.collect(deadline).await,
+    };
     let result = outcome
         .result
         .and_then(|families| convert::to_families(families, module.guest.limits()))

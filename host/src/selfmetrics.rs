@@ -41,7 +41,7 @@ impl SelfMetrics {
         let scrape_errors = IntCounterVec::new(
             Opts::new(
                 "wasm_exporter_scrape_errors_total",
-                "Module scrapes that failed, by module and reason.",
+                "Module scrapes (and probes) that failed, by module and reason.",
             ),
             &["module", "reason"],
         )?;
@@ -83,7 +83,7 @@ impl SelfMetrics {
         let access_denied = IntCounterVec::new(
             Opts::new(
                 "wasm_exporter_access_denied_total",
-                "Accesses the sandbox refused, by module and kind (file: outside the grants or hidden; open_files: descriptor cap).",
+                "Accesses the sandbox refused, by module and kind (file: outside the grants or hidden; open_files: descriptor cap; egress: network destination outside the grants, UDP, listening, or a network cap).",
             ),
             &["module", "kind"],
         )?;
@@ -219,6 +219,14 @@ impl SelfMetrics {
                 .with_label_values(&[module, reason.as_str()])
                 .inc();
         }
+    }
+
+    /// Counts a failed call outside `/metrics` (a probe): the error only,
+    /// not the module's last status.
+    pub fn record_failure(&self, module: &str, reason: Reason) {
+        self.scrape_errors
+            .with_label_values(&[module, reason.as_str()])
+            .inc();
     }
 
     /// Records what a module's call cost; nothing for a call that never

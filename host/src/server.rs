@@ -1,5 +1,6 @@
-//! HTTP serving: the telemetry path, the landing page, the health and
-//! lifecycle endpoints; TLS and basic auth from the web config.
+//! HTTP serving: the telemetry path, `/probe` (one module against one
+//! target), the landing page, the health and lifecycle endpoints; TLS and
+//! basic auth from the web config.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -25,6 +26,10 @@ use crate::reload::Live;
 
 /// The header Prometheus sends with its scrape timeout.
 const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
+
+/// Where one module is run against one target (the blackbox and snmp
+/// exporters' convention).
+const PROBE_PATH: &str = "/probe";
 
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -218,6 +223,10 @@ async fn route(app: &App, req: &Request<Incoming>) -> Answer {
             Some(r) => r,
             None => reload(app).await,
         },
+        PROBE_PATH => match allow(req, &[Method::GET, Method::HEAD]) {
+            Some(r) => r,
+            None => probe(app, req).await,
+        },
         _ => match path.strip_prefix("/plugins/") {
             Some(rest) => {
                 allow(req, &[Method::GET, Method::HEAD]).unwrap_or_else(|| plugin_file(app, rest))
@@ -274,15 +283,53 @@ async fn metrics(app: &App, req: &Request<Incoming>) -> Answer {
         Ok(b) => b,
         Err(message) => return text(StatusCode::BAD_REQUEST, message),
     };
+    let exporter = app.live.exporter();
+    let families = exporter.scrape(budget).await;
+    exposition_answer(req, &families)
+}
+
+/// `/probe?module=NAME&target=TARGET`: runs the module once with its
+/// `target` parameter set. A missing or unknown module, a module without a
+/// `target` parameter, and a target outside the module's grants are
+/// answered 400, with the reason, and nothing is contacted.
+async fn probe(app: &App, req: &Request<Incoming>) -> Answer {
+    let budget = match scrape_budget(req) {
+        Ok(b) => b,
+        Err(message) => return text(StatusCode::BAD_REQUEST, message),
+    };
+    let (mut module, mut target) = (None, None);
+    for (key, value) in form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "module" => module = Some(value.into_owned()),
+            "target" => target = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    let (Some(module), Some(target)) = (module, target) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "usage: /probe?module=NAME&target=TARGET (both are required)\n".into(),
+        );
+    };
+    let exporter = app.live.exporter();
+    match exporter.probe(&module, &target, budget).await {
+        Ok(families) => exposition_answer(req, &families),
+        Err(why) => {
+            tracing::debug!(module, target, "probe refused: {why}");
+            text(StatusCode::BAD_REQUEST, format!("{why}\n"))
+        }
+    }
+}
+
+/// Families in the format the client prefers, gzipped if it accepts it.
+fn exposition_answer(req: &Request<Incoming>, families: &[prometheus::proto::MetricFamily]) -> Answer {
     let format = Format::negotiate(
         req.headers()
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok()),
     );
     let gzip = accepts_gzip(req);
-    let exporter = app.live.exporter();
-    let families = exporter.scrape(budget).await;
-    let body = exposition::encode(&families, format);
+    let body = exposition::encode(families, format);
     let mut r = if gzip {
         match compress(body.as_bytes()) {
             Ok(compressed) => {

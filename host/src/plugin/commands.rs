@@ -199,10 +199,40 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
                     "hint: grant directories with --grant HOST:GUEST, e.g. --grant {first}:{first}"
                 ));
             }
+            if let Some(t) = m.capabilities.tcp.iter().find(|t| !t.optional)
+                && options.tcp.is_empty()
+            {
+                out.line(format!(
+                    "hint: grant TCP destinations with --tcp HOST:PORT, within {} (e.g. --tcp 127.0.0.1:6379)",
+                    t.address
+                ));
+            }
+            if let Some(h) = m.capabilities.http.iter().find(|h| !h.optional)
+                && options.http.is_empty()
+            {
+                out.line(format!(
+                    "hint: grant HTTP requests with --http URL, within {} (e.g. --http http://127.0.0.1:8080/)",
+                    h.url
+                ));
+            }
             return Ok(out.fail("load failed".into()));
         }
     };
     out.line(format!("grants: {}", module.access().summary()));
+    if !module.params().is_empty() {
+        let shown: Vec<String> = module
+            .params()
+            .iter()
+            .map(|p| format!("{}={}", p.name, p.shown()))
+            .collect();
+        out.line(format!("params: {}", shown.join(", ")));
+    }
+    let secrets: Vec<String> = module
+        .params()
+        .iter()
+        .filter(|p| p.secret)
+        .map(|p| p.value.clone())
+        .collect();
     out.line(format!(
         "component: compiles and implements {}",
         version::WIT_WORLD
@@ -232,8 +262,13 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
         families.len()
     ));
     out.line("--- exposition");
-    out.text
-        .push_str(&exposition::encode(&families, Format::Text));
+    let mut exposition = exposition::encode(&families, Format::Text);
+    // What a plugin emits is its own business, but a secret it was given
+    // does not go to the terminal.
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        exposition = exposition.replace(secret.as_str(), "<secret>");
+    }
+    out.text.push_str(&exposition);
     out.line("--- declarations");
     let emitted: Vec<&str> = families.iter().map(|f| f.name()).collect();
     let silent: Vec<&str> = m
