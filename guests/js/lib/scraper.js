@@ -32,15 +32,23 @@ export function sample(fam, value, ...labelValues) {
   fam.samples.push({ labelValues: labelValues.map(String), value: Number(value) });
 }
 
-/** Wraps a collect function so that anything it throws becomes err. */
+/**
+ * Wraps a collect function so that anything it throws becomes err. The
+ * function may be async (to `await fetch(...)`): ComponentizeJS runs the
+ * event loop until its promise settles, and a rejection becomes err too.
+ */
 export function collector(collect) {
+  const failed = (e) => {
+    if (typeof e === 'string') throw e;
+    console.error(e?.stack ?? String(e));
+    fail(`${e?.name ?? 'Error'}: ${e?.message ?? e}`);
+  };
   return (params) => {
     try {
-      return collect(params);
+      const result = collect(params);
+      return typeof result?.then === 'function' ? result.catch(failed) : result;
     } catch (e) {
-      if (typeof e === 'string') throw e;
-      console.error(e?.stack ?? String(e));
-      fail(`${e?.name ?? 'Error'}: ${e?.message ?? e}`);
+      return failed(e);
     }
   };
 }
