@@ -564,7 +564,11 @@ fn resolve_grants(grants: Grants, base: &Path) -> Result<Grants> {
     let mut seen = HashSet::new();
     let mut http = Vec::with_capacity(grants.http.len());
     for h in grants.http {
-        ensure!(seen.insert(h.url.clone()), "http: {:?} is granted twice", h.url);
+        ensure!(
+            seen.insert(h.url.clone()),
+            "http: {:?} is granted twice",
+            h.url
+        );
         http.push(HttpGrant {
             ca_file: h.ca_file.map(|f| base.join(f)),
             ..h

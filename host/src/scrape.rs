@@ -207,7 +207,12 @@ impl Exporter {
     /// Starts one call of module `index` (with `target` as its `target`
     /// parameter, for a probe); `None` when an earlier call of the module
     /// is still stuck in a host call.
-    fn start_call(&self, index: usize, deadline: Instant, target: Option<String>) -> Option<Started> {
+    fn start_call(
+        &self,
+        index: usize,
+        deadline: Instant,
+        target: Option<String>,
+    ) -> Option<Started> {
         let (module, stuck) = (&self.modules[index], &self.stuck[index]);
         if stuck.load(Ordering::Acquire) > 0 {
             return None;
@@ -477,11 +482,7 @@ fn probe_families(success: bool, duration: Duration) -> Vec<MetricFamily> {
 
 /// Runs one module under its deadline (with `target` as its `target`
 /// parameter, for a probe) and validates its output.
-async fn run_module(
-    module: &Module,
-    deadline: Instant,
-    target: Option<&str>,
-) -> CallResult {
+async fn run_module(module: &Module, deadline: Instant, target: Option<&str>) -> CallResult {
     let start = Instant::now();
     let outcome = match target {
         Some(target) => module.guest.probe(deadline, target).await,

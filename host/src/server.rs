@@ -322,7 +322,10 @@ async fn probe(app: &App, req: &Request<Incoming>) -> Answer {
 }
 
 /// Families in the format the client prefers, gzipped if it accepts it.
-fn exposition_answer(req: &Request<Incoming>, families: &[prometheus::proto::MetricFamily]) -> Answer {
+fn exposition_answer(
+    req: &Request<Incoming>,
+    families: &[prometheus::proto::MetricFamily],
+) -> Answer {
     let format = Format::negotiate(
         req.headers()
             .get(header::ACCEPT)

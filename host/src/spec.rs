@@ -142,7 +142,12 @@ pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
         }
     };
     let access = access(&grants).context("grants")?;
-    for warning in access.files.warnings().into_iter().chain(access.network.warnings()) {
+    for warning in access
+        .files
+        .warnings()
+        .into_iter()
+        .chain(access.network.warnings())
+    {
         tracing::warn!(module = %config.name, "{warning}");
     }
     let target = plugin

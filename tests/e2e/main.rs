@@ -3,6 +3,7 @@
 
 mod collectors;
 mod config_errors;
+mod egress;
 mod files;
 mod hungfs;
 mod languages;
@@ -11,6 +12,7 @@ mod plugins;
 mod prometheus;
 mod reload;
 mod sandbox;
+mod services;
 mod slice;
 mod support;
 mod web;

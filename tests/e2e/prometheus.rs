@@ -8,14 +8,17 @@ use std::time::Duration;
 use crate::support::{Exporter, Pki, fixture, free_port, guest, q, request, wait_until};
 
 /// A Prometheus server on loopback, killed when dropped.
-struct Prometheus {
+pub struct Prometheus {
     child: Child,
-    base: String,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
     _dir: tempfile::TempDir,
 }
 
 impl Prometheus {
-    fn start(scrape_configs: &str) -> Prometheus {
+    /// Starts Prometheus with `scrape_configs` (YAML list items), scraping
+    /// every second, and waits until it is ready.
+    pub fn start(scrape_configs: &str) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("prometheus.yml");
         std::fs::write(
@@ -60,7 +63,7 @@ impl Prometheus {
     }
 
     /// Runs an instant query; returns (labels, value) per series.
-    fn query(&self, promql: &str) -> Vec<(serde_json::Value, f64)> {
+    pub fn query(&self, promql: &str) -> Vec<(serde_json::Value, f64)> {
         let a = request(
             "GET",
             &format!(
@@ -85,7 +88,7 @@ impl Prometheus {
     }
 
     /// The single value of `promql`, once Prometheus has one.
-    fn value(&self, promql: &str) -> f64 {
+    pub fn value(&self, promql: &str) -> f64 {
         let mut last = Vec::new();
         wait_until(
             Duration::from_secs(30),

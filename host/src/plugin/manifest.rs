@@ -491,7 +491,17 @@ impl Manifest {
                     p.kind
                         .check_str(&v)
                         .with_context(|| format!("parameter {:?}", p.name))
-                        .map_err(|e| if p.secret { anyhow::anyhow!("parameter {:?}: the value in {file} is not a valid {}", p.name, p.kind.as_str()) } else { e })?;
+                        .map_err(|e| {
+                            if p.secret {
+                                anyhow::anyhow!(
+                                    "parameter {:?}: the value in {file} is not a valid {}",
+                                    p.name,
+                                    p.kind.as_str()
+                                )
+                            } else {
+                                e
+                            }
+                        })?;
                     out.push(Param {
                         name: p.name.clone(),
                         value: v,
@@ -581,7 +591,11 @@ fn read_secret(path: &Path) -> Result<String> {
         .strip_suffix('\n')
         .map(|t| t.strip_suffix('\r').unwrap_or(t))
         .unwrap_or(&text);
-    ensure!(!value.is_empty(), "the secret file {} is empty", path.display());
+    ensure!(
+        !value.is_empty(),
+        "the secret file {} is empty",
+        path.display()
+    );
     Ok(value.to_string())
 }
 
@@ -682,8 +696,11 @@ metrics:
         assert!(!format!("{params:?}").contains("s3cr3t"), "{params:?}");
         let e = format!(
             "{:#}",
-            m.resolve_params(&[("count".into(), "1".into()), ("password".into(), "x".into())])
-                .unwrap_err()
+            m.resolve_params(&[
+                ("count".into(), "1".into()),
+                ("password".into(), "x".into())
+            ])
+            .unwrap_err()
         );
         assert!(e.contains("is secret: give it from a file"), "{e}");
         let e = format!(
@@ -697,16 +714,25 @@ metrics:
         assert!(e.contains("/nonexistent/pw"), "{e}");
         let e = format!(
             "{:#}",
-            m.resolve_params(&[("count".into(), "1".into()), ("count_file".into(), "/x".into())])
-                .unwrap_err()
+            m.resolve_params(&[
+                ("count".into(), "1".into()),
+                ("count_file".into(), "/x".into())
+            ])
+            .unwrap_err()
         );
         assert!(e.contains("\"count\" is not secret"), "{e}");
         let e = format!(
             "{:#}",
-            m.resolve_params(&[("count".into(), "1".into()), ("target".into(), "nowhere".into())])
-                .unwrap_err()
+            m.resolve_params(&[
+                ("count".into(), "1".into()),
+                ("target".into(), "nowhere".into())
+            ])
+            .unwrap_err()
         );
-        assert!(e.contains("parameter \"target\"") && e.contains("HOST:PORT"), "{e}");
+        assert!(
+            e.contains("parameter \"target\"") && e.contains("HOST:PORT"),
+            "{e}"
+        );
         assert_eq!(m.target().map(|t| t.kind), Some(ParamType::Address));
         let e = format!("{:#}", m.resolve_params(&[]).unwrap_err());
         assert!(e.contains("missing required parameter \"count\""), "{e}");
@@ -818,10 +844,19 @@ metrics:
                 ("authors: [Someone]", "authors: [Someone]\nlogo: x.png"),
                 "unknown field `logo`",
             ),
-            (("address: \"*:6379\"", "address: \"*\""), "expected HOST:PORT"),
-            (("url: \"http://*:*/status\"", "url: \"ftp://x/\""), "not http or https"),
             (
-                ("{name: target, type: address", "{name: target, type: string"),
+                ("address: \"*:6379\"", "address: \"*\""),
+                "expected HOST:PORT",
+            ),
+            (
+                ("url: \"http://*:*/status\"", "url: \"ftp://x/\""),
+                "not http or https",
+            ),
+            (
+                (
+                    "{name: target, type: address",
+                    "{name: target, type: string",
+                ),
                 "its type must be address or url",
             ),
             (

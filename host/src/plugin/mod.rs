@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 use crate::config::{Grants, ModuleConfig};
 use crate::policy::files;
 use crate::policy::network::{TcpPattern, UrlPattern};
-use crate::spec::Param;
 use crate::runtime::{Failure, Reason};
+use crate::spec::Param;
 pub use manifest::{Manifest, MetricKind};
 
 /// The manifest's file name in a plugin.
@@ -164,8 +164,9 @@ impl Plugin {
             let granted = TcpPattern::parse(&tcp.address)
                 .with_context(|| format!("grants: tcp: {}", tcp.address))?;
             ensure!(
-                caps.tcp.iter().any(|r| TcpPattern::parse(&r.address)
-                    .is_ok_and(|r| r.covers(&granted))),
+                caps.tcp
+                    .iter()
+                    .any(|r| TcpPattern::parse(&r.address).is_ok_and(|r| r.covers(&granted))),
                 "the config grants tcp {} but plugin {name} does not ask for it{}; remove the grant",
                 tcp.address,
                 asked_for(caps.tcp.iter().map(|t| t.address.as_str()))
@@ -239,9 +240,10 @@ impl Plugin {
                         let Ok(asked) = TcpPattern::parse(&r.address) else {
                             return true;
                         };
-                        !grants.tcp.iter().any(|g| {
-                            TcpPattern::parse(&g.address).is_ok_and(|g| asked.covers(&g))
-                        })
+                        !grants
+                            .tcp
+                            .iter()
+                            .any(|g| TcpPattern::parse(&g.address).is_ok_and(|g| asked.covers(&g)))
                     })
                     .map(|r| {
                         (

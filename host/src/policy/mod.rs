@@ -78,11 +78,7 @@ pub enum DenialKind {
 
 impl DenialKind {
     /// Every kind, for initialising the counters at zero.
-    pub const ALL: [DenialKind; 3] = [
-        DenialKind::File,
-        DenialKind::OpenFiles,
-        DenialKind::Egress,
-    ];
+    pub const ALL: [DenialKind; 3] = [DenialKind::File, DenialKind::OpenFiles, DenialKind::Egress];
 
     /// The label value.
     pub fn as_str(self) -> &'static str {

@@ -180,7 +180,8 @@ impl NetworkPolicy {
     pub fn new(tcp: &[TcpGrantSpec<'_>], http: &[HttpGrantSpec<'_>]) -> Result<NetworkPolicy> {
         let mut policy = NetworkPolicy::default();
         for g in tcp {
-            let pattern = TcpPattern::parse(g.address).with_context(|| format!("tcp: {}", g.address))?;
+            let pattern =
+                TcpPattern::parse(g.address).with_context(|| format!("tcp: {}", g.address))?;
             let addresses = AddressRule::parse(g.resolves_to)
                 .with_context(|| format!("tcp: {}: resolves_to", g.address))?;
             ensure!(
@@ -278,7 +279,7 @@ impl NetworkPolicy {
                 if self.tcp.iter().any(|g| g.pattern.host.matches_name(n)) {
                     Ok(())
                 } else {
-                    Err(format!("looking up {n}: no tcp grant names it"))
+                    Err("no tcp grant names it".to_string())
                 }
             }
         }
@@ -289,7 +290,11 @@ impl NetworkPolicy {
     pub fn resolved(&self, name: &str, ip: IpAddr) -> Result<(), String> {
         let ip = ip.to_canonical();
         let mut why = None;
-        for g in self.tcp.iter().filter(|g| g.pattern.host.matches_name(name)) {
+        for g in self
+            .tcp
+            .iter()
+            .filter(|g| g.pattern.host.matches_name(name))
+        {
             match g.addresses.allows(ip) {
                 Ok(()) => return Ok(()),
                 Err(e) => why = Some(e),
@@ -321,57 +326,51 @@ impl NetworkPolicy {
                         false
                     }
                 },
-                HostPattern::Name(_) | HostPattern::Suffix(_) => names.iter().any(|n| {
-                    g.pattern.host.matches_name(n) && g.addresses.allows(ip).is_ok()
-                }),
+                HostPattern::Name(_) | HostPattern::Suffix(_) => names
+                    .iter()
+                    .any(|n| g.pattern.host.matches_name(n) && g.addresses.allows(ip).is_ok()),
             };
             if reached {
                 return Ok(());
             }
         }
-        let shown = SocketAddr::new(ip, addr.port());
-        Err(why.map_or_else(
-            || {
-                if names.is_empty() {
-                    format!("connecting to {shown}: no tcp grant covers it")
-                } else {
-                    format!(
-                        "connecting to {shown} (looked up as {}): no tcp grant covers it",
-                        names.join(", ")
-                    )
-                }
-            },
-            |e| format!("connecting to {shown}: {e}"),
-        ))
+        // The caller names the destination; the reason says why.
+        Err(why.unwrap_or_else(|| {
+            if names.is_empty() {
+                "no tcp grant covers it".to_string()
+            } else {
+                format!("no tcp grant covers it (looked up as {})", names.join(", "))
+            }
+        }))
     }
 
     /// The grant that covers an HTTP request to `target`, if any.
     pub fn http(&self, target: &HttpTarget) -> Result<&HttpRule, String> {
-        clean_path(&target.path).map_err(|e| format!("{target}: {e}"))?;
+        clean_path(&target.path)?;
         self.http
             .iter()
             .find(|g| g.pattern.matches(target))
-            .ok_or_else(|| format!("{target}: no http grant covers it"))
+            .ok_or_else(|| "no http grant covers it".to_string())
     }
 
     /// May an HTTP request to `target` under `grant` go to `ip` (the
     /// target's address, or one its name resolved to)?
     pub fn http_address(grant: &HttpRule, target: &HttpTarget, ip: IpAddr) -> Result<(), String> {
         let ip = ip.to_canonical();
-        never(ip).map_err(|e| format!("{target}: {e}"))?;
+        never(ip)?;
         match (&grant.pattern.host, &target.host) {
             (HostPattern::Ip(_) | HostPattern::Net(_), _) => {
                 if grant.pattern.host.matches_ip(ip) {
                     Ok(())
                 } else {
-                    Err(format!("{target}: {ip} is outside the grant"))
+                    Err(format!("{ip} is outside the grant"))
                 }
             }
             (_, Host::Ip(_)) | (_, Host::Name(_)) => grant.addresses.allows(ip).map_err(|e| {
                 if let Host::Name(n) = &target.host {
-                    format!("{target}: {n} resolved to {ip}, {e}")
+                    format!("{n} resolved to {ip}, {e}")
                 } else {
-                    format!("{target}: {e}")
+                    e
                 }
             }),
         }
@@ -405,7 +404,8 @@ impl NetworkPolicy {
             .http(target)
             .map_err(|_| format!("{target} is not within the module's http grants"))?;
         if let Host::Ip(ip) = &target.host {
-            NetworkPolicy::http_address(grant, target, *ip)?;
+            NetworkPolicy::http_address(grant, target, *ip)
+                .map_err(|e| format!("{target}: {e}"))?;
         }
         Ok(())
     }
@@ -460,7 +460,10 @@ impl AddressRule {
             AddressRule::Only(nets) if nets.iter().any(|n| n.contains(&ip)) => Ok(()),
             AddressRule::Only(nets) => Err(format!(
                 "outside the grant's resolves_to ({})",
-                nets.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                nets.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         }
     }
@@ -503,12 +506,10 @@ impl HostPattern {
             ensure!(inner.contains(':'), "brackets are for IPv6 addresses");
             return ip_or_net(inner);
         }
-        ensure!(
-            !s.contains(':'),
-            "write an IPv6 address in brackets: [{s}]"
-        );
+        ensure!(!s.contains(':'), "write an IPv6 address in brackets: [{s}]");
         if s.chars().next().is_some_and(|c| c.is_ascii_digit())
-            && s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '/')
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == '/')
         {
             return ip_or_net(s);
         }
@@ -573,9 +574,7 @@ impl HostPattern {
             (_, HostPattern::Any) => false,
             (HostPattern::Name(a), HostPattern::Name(b)) => a == b,
             (HostPattern::Suffix(_), HostPattern::Name(b)) => self.matches_name(b),
-            (HostPattern::Suffix(a), HostPattern::Suffix(b)) => {
-                a == b || self.matches_name(b)
-            }
+            (HostPattern::Suffix(a), HostPattern::Suffix(b)) => a == b || self.matches_name(b),
             (HostPattern::Ip(a), HostPattern::Ip(b)) => a == b,
             (HostPattern::Net(a), HostPattern::Ip(b)) => a.contains(b),
             (HostPattern::Net(a), HostPattern::Net(b)) => a.contains(b),
@@ -826,9 +825,7 @@ impl fmt::Display for UrlPattern {
 fn path_within(prefix: &str, path: &str) -> bool {
     match path.strip_prefix(prefix) {
         None => false,
-        Some(rest) => {
-            rest.is_empty() || prefix.ends_with('/') || rest.starts_with(['/', '?'])
-        }
+        Some(rest) => rest.is_empty() || prefix.ends_with('/') || rest.starts_with(['/', '?']),
     }
 }
 
@@ -991,7 +988,9 @@ mod tests {
         let u = UrlPattern::parse("http://127.0.0.1:8080/stub_status").unwrap();
         assert_eq!(u.to_string(), "http://127.0.0.1:8080/stub_status");
         assert_eq!(
-            UrlPattern::parse("https://example.com").unwrap().to_string(),
+            UrlPattern::parse("https://example.com")
+                .unwrap()
+                .to_string(),
             "https://example.com:443/"
         );
         assert_eq!(
@@ -1030,11 +1029,20 @@ mod tests {
         assert!(p.lookup("LOCALHOST.").is_ok());
         assert!(p.lookup("evil.example").is_err());
         assert!(p.lookup("127.0.0.9").is_ok());
-        assert!(p.connect(addr("127.0.0.1:7000"), &["localhost".into()]).is_ok());
+        assert!(
+            p.connect(addr("127.0.0.1:7000"), &["localhost".into()])
+                .is_ok()
+        );
         assert!(p.connect(addr("127.0.0.1:7000"), &[]).is_err());
-        assert!(p.connect(addr("127.0.0.1:7001"), &["localhost".into()]).is_err());
+        assert!(
+            p.connect(addr("127.0.0.1:7001"), &["localhost".into()])
+                .is_err()
+        );
         // resolves_to pins a name to networks.
-        assert!(p.resolved("db.internal", "10.1.2.3".parse().unwrap()).is_ok());
+        assert!(
+            p.resolved("db.internal", "10.1.2.3".parse().unwrap())
+                .is_ok()
+        );
         let e = p
             .resolved("db.internal", "127.0.0.1".parse().unwrap())
             .unwrap_err();
@@ -1054,10 +1062,7 @@ mod tests {
 
     #[test]
     fn names_never_lead_to_link_local_unless_the_address_is_granted() {
-        let p = policy(
-            &[("metadata.example:80", None), ("*:443", None)],
-            &[],
-        );
+        let p = policy(&[("metadata.example:80", None), ("*:443", None)], &[]);
         let e = p
             .resolved("metadata.example", "169.254.169.254".parse().unwrap())
             .unwrap_err();
@@ -1086,8 +1091,14 @@ mod tests {
         assert!(p.http(&t("http://127.0.0.1:8080/")).is_err());
         assert!(p.http(&t("http://127.0.0.1:8081/stub_status")).is_err());
         assert!(p.http(&t("https://127.0.0.1:8080/stub_status")).is_err());
-        assert!(p.http(&t("http://127.0.0.1:8080/stub_status/../admin")).is_err());
-        assert!(p.http(&t("http://127.0.0.1:8080/stub_status/%2e%2E/admin")).is_err());
+        assert!(
+            p.http(&t("http://127.0.0.1:8080/stub_status/../admin"))
+                .is_err()
+        );
+        assert!(
+            p.http(&t("http://127.0.0.1:8080/stub_status/%2e%2E/admin"))
+                .is_err()
+        );
         assert!(p.http(&t("http://127.0.0.1:8080/stub_status%2fx")).is_err());
         assert!(p.http(&t("https://a.example.com/api/v1")).is_ok());
         assert!(p.http(&t("https://example.com/api/v1")).is_err());
@@ -1123,7 +1134,11 @@ mod tests {
     #[test]
     fn targets_are_checked_against_grants() {
         let p = policy(
-            &[("127.0.0.1:6379", None), ("localhost:*", None), ("*:443", None)],
+            &[
+                ("127.0.0.1:6379", None),
+                ("localhost:*", None),
+                ("*:443", None),
+            ],
             &["http://127.0.0.1:8080/stub_status"],
         );
         let a = |s| Address::parse(s).unwrap();
@@ -1133,7 +1148,10 @@ mod tests {
         assert!(p.covers_address(&a("169.254.169.254:443")).is_err());
         assert!(p.covers_address(&a("example.org:443")).is_ok());
         let u = |s| HttpTarget::parse(s).unwrap();
-        assert!(p.covers_url(&u("http://127.0.0.1:8080/stub_status")).is_ok());
+        assert!(
+            p.covers_url(&u("http://127.0.0.1:8080/stub_status"))
+                .is_ok()
+        );
         assert!(p.covers_url(&u("http://127.0.0.1:8080/other")).is_err());
         assert!(Address::parse("127.0.0.1").is_err());
         assert!(Address::parse("[::1]:6379").is_ok());

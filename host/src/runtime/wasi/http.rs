@@ -172,7 +172,11 @@ impl WasiHttpHooks for HttpHooks {
 
 /// Checks and sends one request, answering with the response and the
 /// future that drives the connection while the guest reads the body.
-async fn send(egress: &Arc<Egress>, mut request: http::Request<WasiBody>, options: Option<RequestOptions>) -> Sent {
+async fn send(
+    egress: &Arc<Egress>,
+    mut request: http::Request<WasiBody>,
+    options: Option<RequestOptions>,
+) -> Sent {
     let target = match HttpTarget::from_uri(request.uri()) {
         Ok(t) => t,
         Err(reason) => {
@@ -249,7 +253,9 @@ async fn send(egress: &Arc<Egress>, mut request: http::Request<WasiBody>, option
             return Err(Error::TlsCertificateError);
         };
         let name = match &target.host {
-            Host::Name(n) => ServerName::try_from(n.clone()).map_err(|_| Error::HttpRequestUriInvalid)?,
+            Host::Name(n) => {
+                ServerName::try_from(n.clone()).map_err(|_| Error::HttpRequestUriInvalid)?
+            }
             Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
         };
         let tls = tokio_rustls::TlsConnector::from(config)
@@ -270,9 +276,10 @@ async fn send(egress: &Arc<Egress>, mut request: http::Request<WasiBody>, option
         .path_and_query(target.path.as_str())
         .build()
         .map_err(|_| Error::HttpRequestUriInvalid)?;
-    request
-        .headers_mut()
-        .insert(http::header::HOST, http::HeaderValue::from_str(&authority).map_err(|_| Error::HttpRequestUriInvalid)?);
+    request.headers_mut().insert(
+        http::header::HOST,
+        http::HeaderValue::from_str(&authority).map_err(|_| Error::HttpRequestUriInvalid)?,
+    );
 
     let first_byte = options.and_then(|o| o.first_byte_timeout);
     let response = async {

@@ -37,8 +37,8 @@ use wasmtime_wasi::p2::bindings::sockets::tcp::{self, HostTcpSocket, ShutdownTyp
 use wasmtime_wasi::p2::bindings::sockets::{tcp_create_socket, udp_create_socket};
 use wasmtime_wasi::p2::pipe::ClosedInputStream;
 use wasmtime_wasi::p2::{
-    DynInputStream, DynOutputStream, DynPollable, InputStream, Pollable, SocketError,
-    SocketResult, StreamError, StreamResult, TcpSocket, UdpSocket,
+    DynInputStream, DynOutputStream, DynPollable, InputStream, Pollable, SocketError, SocketResult,
+    StreamError, StreamResult, TcpSocket, UdpSocket,
 };
 use wasmtime_wasi::sockets::WasiSocketsCtxView;
 
@@ -103,13 +103,12 @@ fn denied<T>() -> SocketResult<T> {
 }
 
 impl tcp_create_socket::Host for SocketsView<'_> {
-    fn create_tcp_socket(
-        &mut self,
-        family: IpAddressFamily,
-    ) -> SocketResult<Resource<TcpSocket>> {
+    fn create_tcp_socket(&mut self, family: IpAddressFamily) -> SocketResult<Resource<TcpSocket>> {
         if !self.egress.policy().has_tcp() {
-            self.egress
-                .deny("a TCP socket", "no tcp destination is granted to this module");
+            self.egress.deny(
+                "a TCP socket",
+                "no tcp destination is granted to this module",
+            );
             return denied();
         }
         if let Err(refused) = self.descriptors.reserve() {
@@ -137,8 +136,10 @@ impl tcp_create_socket::Host for SocketsView<'_> {
 
 impl udp_create_socket::Host for SocketsView<'_> {
     async fn create_udp_socket(&mut self, _: IpAddressFamily) -> SocketResult<Resource<UdpSocket>> {
-        self.egress
-            .deny("a UDP socket", "UDP is never allowed: scrapers connect over TCP");
+        self.egress.deny(
+            "a UDP socket",
+            "UDP is never allowed: scrapers connect over TCP",
+        );
         denied()
     }
 }
@@ -153,7 +154,8 @@ impl ip_name_lookup::Host for SocketsView<'_> {
             self.egress.deny(one_line(&name), reason);
             return denied();
         }
-        let stream = ip_name_lookup::Host::resolve_addresses(&mut self.sockets, network, name.clone())?;
+        let stream =
+            ip_name_lookup::Host::resolve_addresses(&mut self.sockets, network, name.clone())?;
         self.guard.lookups.insert(stream.rep(), name);
         Ok(stream)
     }
@@ -307,7 +309,11 @@ impl HostTcpSocket for SocketsView<'_> {
         HostTcpSocket::address_family(&mut self.sockets, this)
     }
 
-    fn set_listen_backlog_size(&mut self, this: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
+    fn set_listen_backlog_size(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
         HostTcpSocket::set_listen_backlog_size(&mut self.sockets, this, value)
     }
 
@@ -315,7 +321,11 @@ impl HostTcpSocket for SocketsView<'_> {
         HostTcpSocket::keep_alive_enabled(&mut self.sockets, this)
     }
 
-    fn set_keep_alive_enabled(&mut self, this: Resource<TcpSocket>, value: bool) -> SocketResult<()> {
+    fn set_keep_alive_enabled(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: bool,
+    ) -> SocketResult<()> {
         HostTcpSocket::set_keep_alive_enabled(&mut self.sockets, this, value)
     }
 
@@ -323,7 +333,11 @@ impl HostTcpSocket for SocketsView<'_> {
         HostTcpSocket::keep_alive_idle_time(&mut self.sockets, this)
     }
 
-    fn set_keep_alive_idle_time(&mut self, this: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
+    fn set_keep_alive_idle_time(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
         HostTcpSocket::set_keep_alive_idle_time(&mut self.sockets, this, value)
     }
 
@@ -331,7 +345,11 @@ impl HostTcpSocket for SocketsView<'_> {
         HostTcpSocket::keep_alive_interval(&mut self.sockets, this)
     }
 
-    fn set_keep_alive_interval(&mut self, this: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
+    fn set_keep_alive_interval(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
         HostTcpSocket::set_keep_alive_interval(&mut self.sockets, this, value)
     }
 
@@ -355,7 +373,11 @@ impl HostTcpSocket for SocketsView<'_> {
         HostTcpSocket::receive_buffer_size(&mut self.sockets, this)
     }
 
-    fn set_receive_buffer_size(&mut self, this: Resource<TcpSocket>, value: u64) -> SocketResult<()> {
+    fn set_receive_buffer_size(
+        &mut self,
+        this: Resource<TcpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
         HostTcpSocket::set_receive_buffer_size(&mut self.sockets, this, value)
     }
 
