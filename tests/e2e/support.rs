@@ -46,7 +46,7 @@ pub fn fixture(rel: &str) -> PathBuf {
 /// How long an exporter may take to start listening. Compiling a Python or
 /// JavaScript guest takes seconds alone and much longer on a machine busy
 /// with other builds; this bounds a hang, it measures nothing.
-const START_TIMEOUT: Duration = Duration::from_secs(240);
+const START_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Held while a test starts an exporter with a Python or JavaScript guest
 /// (compiling it unless the cache has it) or builds a template. Either
