@@ -20,8 +20,10 @@
 //! - [`webconfig`]: TLS and basic auth (exporter-toolkit web config).
 
 pub mod cli;
+pub mod compile;
 pub mod config;
 pub mod convert;
+pub mod digest;
 pub mod exposition;
 pub mod landing;
 pub mod logging;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use wasmtime::component::{Component, ResourceTableError};
+use wasmtime::component::ResourceTableError;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::GuestRuntime;
@@ -38,11 +38,16 @@ impl GuestModule {
     /// WASI, so that a module that cannot run here is refused at start-up.
     pub fn load(runtime: &GuestRuntime, spec: &ModuleSpec) -> Result<Self> {
         let origin = spec.origin.display();
-        let component = Component::new(runtime.engine(), &spec.component)
-            .map_err(anyhow::Error::from)
-            .with_context(|| {
-                format!("compiling {origin} (is it a WebAssembly component built for wasm32-wasi?)")
-            })?;
+        let start = Instant::now();
+        let (component, how) = runtime.compile(&spec.component).with_context(|| {
+            format!("compiling {origin} (is it a WebAssembly component built for wasm32-wasi?)")
+        })?;
+        tracing::info!(
+            module = %spec.name,
+            compiled = ?how,
+            seconds = start.elapsed().as_secs_f64(),
+            "loaded {origin}"
+        );
         let instance_pre = runtime
             .linker()
             .instantiate_pre(&component)
