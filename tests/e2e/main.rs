@@ -3,9 +3,12 @@
 
 mod collectors;
 mod config_errors;
+mod frontdoor;
+mod generated;
 mod languages;
 mod load;
 mod plugins;
+mod properties;
 mod prometheus;
 mod reload;
 mod sandbox;
