@@ -524,7 +524,10 @@ mod tests {
         drop(b.conn().request());
         let d = gate.admit().unwrap();
         assert!(d.evicted);
-        assert!(c.conn().evicted.load(Ordering::Acquire), "c waited for its header");
+        assert!(
+            c.conn().evicted.load(Ordering::Acquire),
+            "c waited for its header"
+        );
         assert_eq!(gate.open_connections(), 3);
         let e = gate.admit().unwrap();
         assert!(e.evicted);

@@ -138,9 +138,10 @@ fn convert_family(family: MetricFamily, limits: &Limits) -> Result<proto::Metric
                 limits.max_label_value_length
             )));
         }
-        if kind == MetricKind::Counter && sample.value < 0.0 {
+        // OpenMetrics forbids NaN counters, and its parsers refuse them.
+        if kind == MetricKind::Counter && (sample.value < 0.0 || sample.value.is_nan()) {
             return Err(invalid(format!(
-                "counter {name:?} has a negative value {}",
+                "counter {name:?} has a negative or NaN value {}",
                 sample.value
             )));
         }
@@ -395,6 +396,12 @@ mod tests {
                 .contains("\"x_total\" and \"x\" clash in OpenMetrics"),
             "{e}"
         );
+        // Found by the property tests: OpenMetrics parsers refuse a NaN
+        // counter, so it is refused here.
+        let mut counter = family("n_total", &[], &[(&[], f64::NAN)]);
+        counter.kind = MetricKind::Counter;
+        let e = reject(vec![counter], &l);
+        assert!(e.message.contains("negative or NaN value NaN"), "{e}");
         let mut counter = family("c_total", &[], &[(&[], -1.0)]);
         counter.kind = MetricKind::Counter;
         assert_eq!(reject(vec![counter], &l).reason, Reason::InvalidOutput);

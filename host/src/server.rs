@@ -406,7 +406,11 @@ pub fn plan(method: &Method, uri: &hyper::Uri, headers: &HeaderMap, telemetry_pa
         "/" => Route::Landing,
         "/-/healthy" | "/-/ready" => Route::Health,
         "/-/reload" => Route::Reload,
-        _ => Route::PluginFile(path.strip_prefix("/plugins/").unwrap_or_default().to_owned()),
+        _ => Route::PluginFile(
+            path.strip_prefix("/plugins/")
+                .unwrap_or_default()
+                .to_owned(),
+        ),
     }
 }
 
@@ -625,7 +629,12 @@ mod tests {
                 HeaderValue::from_str(v).unwrap(),
             );
         }
-        plan(&Method::GET, &"/metrics?x=1".parse().unwrap(), &map, "/metrics")
+        plan(
+            &Method::GET,
+            &"/metrics?x=1".parse().unwrap(),
+            &map,
+            "/metrics",
+        )
     }
 
     #[test]
@@ -681,13 +690,25 @@ mod tests {
     fn methods_and_paths_are_routed() {
         let none = HeaderMap::new();
         let uri = |p: &str| p.parse::<hyper::Uri>().unwrap();
-        assert_eq!(plan(&Method::POST, &uri("/metrics"), &none, "/metrics"), Route::MethodNotAllowed(READ));
-        assert_eq!(plan(&Method::GET, &uri("/-/reload"), &none, "/metrics"), Route::MethodNotAllowed(WRITE));
-        assert_eq!(plan(&Method::HEAD, &uri("/-/ready"), &none, "/metrics"), Route::Health);
+        assert_eq!(
+            plan(&Method::POST, &uri("/metrics"), &none, "/metrics"),
+            Route::MethodNotAllowed(READ)
+        );
+        assert_eq!(
+            plan(&Method::GET, &uri("/-/reload"), &none, "/metrics"),
+            Route::MethodNotAllowed(WRITE)
+        );
+        assert_eq!(
+            plan(&Method::HEAD, &uri("/-/ready"), &none, "/metrics"),
+            Route::Health
+        );
         assert_eq!(
             plan(&Method::GET, &uri("/plugins/a/logo.png"), &none, "/metrics"),
             Route::PluginFile("a/logo.png".into())
         );
-        assert_eq!(plan(&Method::GET, &uri("/nope"), &none, "/metrics"), Route::NotFound);
+        assert_eq!(
+            plan(&Method::GET, &uri("/nope"), &none, "/metrics"),
+            Route::NotFound
+        );
     }
 }

@@ -32,7 +32,9 @@ fn allow_own_descriptors(n: u64) {
     if hard < want {
         rlimit::Resource::NOFILE
             .set(want, want)
-            .unwrap_or_else(|e| panic!("this test needs {want} descriptors (hard limit {hard}): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("this test needs {want} descriptors (hard limit {hard}): {e}")
+            });
     } else {
         rlimit::Resource::NOFILE.set(want, hard).expect("setrlimit");
     }
@@ -77,7 +79,10 @@ fn flood(n: usize) {
         &["file descriptor limit", "before=1024", "soft=1024"],
         Duration::from_secs(5),
     );
-    exporter.wait_for_log(&["HTTP limits", "max_connections=256"], Duration::from_secs(5));
+    exporter.wait_for_log(
+        &["HTTP limits", "max_connections=256"],
+        Duration::from_secs(5),
+    );
     let pid = exporter.pid();
     let addr: SocketAddr = exporter.addr.parse().unwrap();
     assert_eq!(exporter.get("/metrics").status, 200);
@@ -125,9 +130,11 @@ fn flood(n: usize) {
 
     // Every half-open connection is closed: beyond the cap at once (the
     // oldest make room), the rest when their header is late.
-    wait_until(Duration::from_secs(10), "closing of every half-open connection", || {
-        conns.iter_mut().all(closed_by_server)
-    });
+    wait_until(
+        Duration::from_secs(10),
+        "closing of every half-open connection",
+        || conns.iter_mut().all(closed_by_server),
+    );
     let closed_after = start.elapsed();
     wait_until(Duration::from_secs(5), "descriptors given back", || {
         open_descriptors(pid) <= fds_before + 2
@@ -142,7 +149,10 @@ fn flood(n: usize) {
         &text,
         "wasm_exporter_http_connections_closed_total{reason=\"evicted\"}",
     );
-    assert!(timed_out >= 200.0, "{timed_out} closed by the header timeout");
+    assert!(
+        timed_out >= 200.0,
+        "{timed_out} closed by the header timeout"
+    );
     assert!(
         timed_out + evicted >= (n - connect_failures) as f64,
         "{timed_out} + {evicted} closed of {n}"
@@ -209,7 +219,11 @@ fn read_answer(s: &mut TcpStream) -> String {
         if let Some(head_end) = text.find("\r\n\r\n") {
             let length: usize = text[..head_end]
                 .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
                 .expect("content-length");
             if got.len() >= head_end + 4 + length {
                 return text.into_owned();
@@ -257,7 +271,10 @@ fn late_headers_and_idle_connections_are_closed_busy_ones_kept() {
     assert!(closes_within(&mut silent, Duration::from_millis(100)));
     assert!(closes_within(&mut slow, Duration::from_millis(100)));
     assert!(closes_within(&mut idle, Duration::from_millis(100)));
-    assert!(!closed_by_server(&mut busy), "a connection in use was closed");
+    assert!(
+        !closed_by_server(&mut busy),
+        "a connection in use was closed"
+    );
 
     // A kept-alive connection that starts a request and stalls is closed by
     // the header timeout, not the longer idle one.
@@ -265,7 +282,11 @@ fn late_headers_and_idle_connections_are_closed_busy_ones_kept() {
     busy.write_all(b"GET /-/he").unwrap();
     let stalled = Instant::now();
     assert!(closes_within(&mut busy, Duration::from_secs(3)));
-    assert!(stalled.elapsed() < Duration::from_millis(1_900), "{:?}", stalled.elapsed());
+    assert!(
+        stalled.elapsed() < Duration::from_millis(1_900),
+        "{:?}",
+        stalled.elapsed()
+    );
 
     let text = exporter.get("/metrics").body;
     assert!(
@@ -302,14 +323,21 @@ fn scrapes_beyond_max_requests_are_answered_503_at_once() {
         second.body,
         "Limit of concurrent requests reached (1), try again later.\n"
     );
-    assert!(second.elapsed < Duration::from_millis(500), "{:?}", second.elapsed);
+    assert!(
+        second.elapsed < Duration::from_millis(500),
+        "{:?}",
+        second.elapsed
+    );
     let health = exporter.get("/-/healthy");
     assert_eq!(health.status, 200);
     let first = first.join().unwrap();
     assert_eq!(first.status, 200);
     assert!(first.body.contains("adversary_ok"), "{}", first.body);
     let text = exporter.get("/metrics").body;
-    assert_eq!(sample(&text, "wasm_exporter_http_requests_refused_total"), 1.0);
+    assert_eq!(
+        sample(&text, "wasm_exporter_http_requests_refused_total"),
+        1.0
+    );
 }
 
 /// With a connection cap above what the descriptor limit allows (set by
@@ -366,7 +394,10 @@ fn running_out_of_descriptors_backs_off_with_a_bounded_log() {
         failures[0]
     );
     // 100 ticks a second; spinning on accept would take most of one core.
-    assert!(cpu_used < 30, "{cpu_used} ticks of CPU in 1 s while out of descriptors");
+    assert!(
+        cpu_used < 30,
+        "{cpu_used} ticks of CPU in 1 s while out of descriptors"
+    );
 }
 
 /// User plus system CPU time of a process, in clock ticks.

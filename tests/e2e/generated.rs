@@ -63,7 +63,10 @@ fn run_seeds(scrapes: usize) {
         assert_eq!(a.status, 200, "scrape {i}: {}", a.body);
         for m in 0..MODULES {
             let module = format!("g{m}");
-            let up = value(&a.body, &format!("wasm_exporter_module_up{{module=\"{module}\"}}"));
+            let up = value(
+                &a.body,
+                &format!("wasm_exporter_module_up{{module=\"{module}\"}}"),
+            );
             let now = errors(&a.body, &module);
             let mut grew = Vec::new();
             for (reason, count) in &now {
@@ -74,7 +77,10 @@ fn run_seeds(scrapes: usize) {
                 }
             }
             if up == 1.0 {
-                assert!(grew.is_empty(), "scrape {i}: {module} is up but {grew:?} grew");
+                assert!(
+                    grew.is_empty(),
+                    "scrape {i}: {module} is up but {grew:?} grew"
+                );
                 served += 1;
             } else {
                 assert_eq!(
@@ -91,7 +97,10 @@ fn run_seeds(scrapes: usize) {
         if om {
             openmetrics.push(a.body);
         } else if let Err((_, message)) = promtool_batch(std::slice::from_ref(&a.body)) {
-            panic!("scrape {i}: promtool refused the exposition: {message}\n{}", a.body);
+            panic!(
+                "scrape {i}: promtool refused the exposition: {message}\n{}",
+                a.body
+            );
         }
     }
     let parsed = external_parse(
@@ -137,7 +146,10 @@ fn run_seeds(scrapes: usize) {
         "generated output: {seeds} seeds in {:.1}s, {served} served, {failed} refused: {reasons:?}",
         start.elapsed().as_secs_f64()
     );
-    assert!(served >= seeds / 5, "too few seeds served: {served} of {seeds}");
+    assert!(
+        served >= seeds / 5,
+        "too few seeds served: {served} of {seeds}"
+    );
     assert!(
         reasons.len() >= 3,
         "the generator should hit several reasons: {reasons:?}"

@@ -115,7 +115,11 @@ impl Exporter {
             Some(limit) => {
                 // exec keeps the pid, so kill() reaches the exporter.
                 let mut c = Command::new("bash");
-                c.args(["-c", &format!("ulimit -n {limit} && exec \"$0\" \"$@\""), binary]);
+                c.args([
+                    "-c",
+                    &format!("ulimit -n {limit} && exec \"$0\" \"$@\""),
+                    binary,
+                ]);
                 c
             }
         };
@@ -346,7 +350,9 @@ pub fn promtool_batch(texts: &[String]) -> Result<(), (usize, String)> {
         .and_then(|rest| rest.split(':').next())
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(1);
-    let case = first_lines.partition_point(|&first| first <= line).saturating_sub(1);
+    let case = first_lines
+        .partition_point(|&first| first <= line)
+        .saturating_sub(1);
     Err((case, format!("{}: {message}", out.status)))
 }
 
@@ -415,7 +421,16 @@ pub fn external_parse(
     use wasm_exporter::exposition::Format;
     let input: Vec<(&str, &str)> = texts
         .iter()
-        .map(|(f, t)| (if *f == Format::OpenMetrics { "om" } else { "text" }, t.as_str()))
+        .map(|(f, t)| {
+            (
+                if *f == Format::OpenMetrics {
+                    "om"
+                } else {
+                    "text"
+                },
+                t.as_str(),
+            )
+        })
         .collect();
     let input = serde_json::to_vec(&input).unwrap();
     let mut child = Command::new(python_with_prometheus_client())

@@ -86,7 +86,13 @@ fn test(root: &Path) -> Result<()> {
     let e2e = test_binary(root, "e2e")?;
     eprintln!("xtask: {} --ignored --skip long_", e2e.display());
     let status = Command::new(&e2e)
-        .args(["--ignored", "--skip", "long_", "--test-threads=1", "--nocapture"])
+        .args([
+            "--ignored",
+            "--skip",
+            "long_",
+            "--test-threads=1",
+            "--nocapture",
+        ])
         .current_dir(root.join("host"))
         .status()
         .with_context(|| format!("running {}", e2e.display()))?;
