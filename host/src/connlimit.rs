@@ -485,7 +485,7 @@ pub struct Backoff(Option<Duration>);
 
 impl Backoff {
     /// The next delay.
-    pub fn next(&mut self) -> Duration {
+    pub fn delay(&mut self) -> Duration {
         let d = match self.0 {
             None => Duration::from_millis(5),
             Some(d) => (d * 2).min(Duration::from_secs(1)),
@@ -598,9 +598,9 @@ mod tests {
     #[test]
     fn backoff_doubles_to_a_second() {
         let mut b = Backoff::default();
-        let delays: Vec<u128> = (0..10).map(|_| b.next().as_millis()).collect();
+        let delays: Vec<u128> = (0..10).map(|_| b.delay().as_millis()).collect();
         assert_eq!(delays, [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
         b.reset();
-        assert_eq!(b.next().as_millis(), 5);
+        assert_eq!(b.delay().as_millis(), 5);
     }
 }

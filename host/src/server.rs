@@ -117,7 +117,7 @@ pub async fn serve(
                             // Out of descriptors: retrying at once would spin
                             // and flood the log; wait for some to be freed.
                             let delay = connlimit::is_resource_exhaustion(&e)
-                                .then(|| backoff.next());
+                                .then(|| backoff.delay());
                             if let Some(held_back) = LOGS.accept.allow() {
                                 tracing::warn!(
                                     held_back,

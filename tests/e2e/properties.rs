@@ -389,7 +389,7 @@ fn pipeline(
 }
 
 /// A sample as a parser reads it back: name, sorted labels, value.
-type Series = (String, Vec<(String, String)>, ValueKey);
+pub type Series = (String, Vec<(String, String)>, ValueKey);
 
 /// Values compared bit-for-bit, except that every NaN is one NaN and
 /// -0 equals 0 (no format distinguishes them reliably).

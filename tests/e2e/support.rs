@@ -416,7 +416,7 @@ json.dump(out, sys.stdout)
 /// read (name, sorted labels, value) sorted, or the parser's error.
 pub fn external_parse(
     texts: &[(wasm_exporter::exposition::Format, String)],
-) -> Vec<Result<Vec<(String, Vec<(String, String)>, crate::properties::ValueKey)>, String>> {
+) -> Vec<Result<Vec<crate::properties::Series>, String>> {
     use std::io::Write as _;
     use wasm_exporter::exposition::Format;
     let input: Vec<(&str, &str)> = texts
