@@ -8,6 +8,7 @@ mod load;
 mod plugins;
 mod prometheus;
 mod reload;
+mod rust_go;
 mod sandbox;
 mod slice;
 mod support;

@@ -1,7 +1,7 @@
 //! WIT bindings for guest languages and core-module-to-component encoding,
-//! from the registry crates (`wit-bindgen-c`, `wit-component` and the WASI
-//! preview1 adapter), so no toolchain beyond a C compiler is needed; and the
-//! WIT tree of the JavaScript guests' world.
+//! from the registry crates (`wit-bindgen-c`, `wit-bindgen-go`,
+//! `wit-component` and the WASI preview1 adapter), so no toolchain beyond a
+//! compiler is needed; and the WIT tree of the JavaScript guests' world.
 
 use std::path::Path;
 
@@ -30,8 +30,39 @@ pub fn c_bindings(root: &Path, dir: &Path) -> Result<()> {
         .build()
         .generate(&mut resolve, world, &mut files)?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    write_files(&files, dir)
+}
+
+/// The Go import path under which the Go guests' library
+/// (`guests/go/lib`, module `wasm_exporter/scraper`) keeps the bindings.
+pub const GO_BINDINGS_PACKAGE: &str = "wasm_exporter/scraper/internal/wit";
+
+/// Writes the Go bindings of the world into `dir` as a library package
+/// ([`GO_BINDINGS_PACKAGE`]): `imports/...` with the types and
+/// `exports/wit_exports` with the `//go:wasmexport` entry points, which call
+/// `exports/export_wit_world.Collect` (written by hand, in the library).
+pub fn go_bindings(root: &Path, dir: &Path) -> Result<()> {
+    let (mut resolve, world) = load_world(root)?;
+    let mut files = wit_bindgen_core::Files::default();
+    wit_bindgen_go::Opts {
+        // Generated code is not read; not depending on gofmt being on PATH
+        // keeps the output the same everywhere.
+        format: wit_bindgen_go::Format::False,
+        pkg_name: Some(GO_BINDINGS_PACKAGE.into()),
+        ..Default::default()
+    }
+    .build()
+    .generate(&mut resolve, world, &mut files)?;
+    write_files(&files, dir)
+}
+
+fn write_files(files: &wit_bindgen_core::Files, dir: &Path) -> Result<()> {
     for (name, contents) in files.iter() {
         let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
         std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
