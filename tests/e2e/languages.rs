@@ -560,3 +560,21 @@ fn python_netprobe_cannot_connect_to_a_listening_socket() {
 fn python_netprobe_cannot_look_up_names() {
     assert_netprobe_refused("localhost", "lookup");
 }
+
+#[test]
+fn python_library_names_a_parameter_that_does_not_parse() {
+    let exporter = start(&[module(
+        "netprobe",
+        "netprobe",
+        "{host: 127.0.0.1, port: eighty}",
+        None,
+    )]);
+    let s = exporter.scrape();
+    assert_guest_error(
+        &exporter,
+        &s,
+        "netprobe",
+        1.0,
+        &["parameter port: 'eighty' is not a valid int"],
+    );
+}

@@ -4,11 +4,11 @@
 mod collectors;
 mod config_errors;
 mod languages;
+mod libraries;
 mod load;
 mod plugins;
 mod prometheus;
 mod reload;
-mod rust_go;
 mod sandbox;
 mod slice;
 mod support;

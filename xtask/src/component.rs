@@ -155,3 +155,72 @@ pub fn componentize_wat(root: &Path, prelude: &str, wat: &Path, out: &Path) -> R
     let _ = std::fs::remove_file(&tmp);
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    /// The source directory of the wit-bindgen-go crate that xtask uses.
+    fn wit_bindgen_go_source(root: &Path) -> PathBuf {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .args(["metadata", "--format-version=1", "--offline", "--manifest-path"])
+            .arg(root.join("Cargo.toml"))
+            .output()
+            .expect("running cargo metadata");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let manifest = meta["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "wit-bindgen-go")
+            .and_then(|p| p["manifest_path"].as_str())
+            .expect("wit-bindgen-go is a dependency");
+        Path::new(manifest).parent().unwrap().to_path_buf()
+    }
+
+    fn files_under(dir: &Path, base: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files_under(&path, base, out);
+            } else {
+                out.push(path.strip_prefix(base).unwrap().to_path_buf());
+            }
+        }
+    }
+
+    /// The Go guests' vendored runtime package is the one the Go generator
+    /// of this wit-bindgen-go was released with (bump both together).
+    #[test]
+    fn vendored_go_runtime_is_the_crates() {
+        let root = crate::workspace_root();
+        let vendored = root.join("guests/go/third_party/go-pkg");
+        let shipped = wit_bindgen_go_source(&root).join("src/pkg");
+        let mut files = Vec::new();
+        files_under(&vendored.join("wit"), &vendored, &mut files);
+        files.sort();
+        let mut expected = Vec::new();
+        files_under(&shipped.join("wit"), &shipped, &mut expected);
+        expected.sort();
+        assert_eq!(files, expected);
+        for file in files.iter().map(PathBuf::as_path).chain([
+            Path::new("go.mod"),
+            Path::new("LICENSE"),
+        ]) {
+            assert_eq!(
+                std::fs::read(vendored.join(file)).unwrap(),
+                std::fs::read(shipped.join(file)).unwrap(),
+                "guests/go/third_party/go-pkg/{} differs from wit-bindgen-go's",
+                file.display()
+            );
+        }
+        assert_eq!(
+            wit_bindgen_go::remote_pkg_version(),
+            "go.bytecodealliance.org/pkg v0.4.0",
+            "the Go guests' go.mod files require v0.4.0"
+        );
+    }
+}

@@ -24,8 +24,8 @@ else
 fi
 GOOS=wasip1 GOARCH=wasm GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod GOWORK=off \
     "${go[@]}" build -buildmode=c-shared -trimpath -ldflags='-s -w -checklinkname=0' -o .core.wasm .
-"${wasm_tools[@]}" component embed wit --world scraper .core.wasm -o .core.wasm
-"${wasm_tools[@]}" component new .core.wasm \
+"${wasm_tools[@]}" component embed wit --world scraper .core.wasm -o .embedded.wasm
+"${wasm_tools[@]}" component new .embedded.wasm \
     --adapt wasi_snapshot_preview1=bindings/wasi_snapshot_preview1.reactor.wasm -o {{name}}.wasm
-rm -f .core.wasm
+rm -f .core.wasm .embedded.wasm
 echo "built {{name}}.wasm; check it with: wasm_exporter plugin check $here"

@@ -223,7 +223,7 @@ fn go_files() -> Vec<File> {
         "third_party/go-pkg/wit/types/tuple.go",
         "third_party/go-pkg/wit/types/unit.go",
     );
-    files.extend(GO_BINDINGS.iter().map(|(path, bytes)| (*path, Bytes(bytes))));
+    files.extend(GO_BINDINGS.iter().map(|&(path, bytes)| (path, Bytes(bytes))));
     files
 }
 

