@@ -4,11 +4,12 @@
 # (instantiate + collect + checks, from wasm_exporter_module_duration_seconds),
 # and the exporter's RSS with that one module. Prints a table; asserts
 # nothing. Loopback only; every exporter is stopped by the script.
-#   bench/languages.sh    (after `cargo xtask guests` and a release build)
+#   bench/languages.sh    (after `cargo xtask guests` and a release build;
+#   EXPORTER=path/to/wasm_exporter measures another build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-exporter=$root/target/release/wasm_exporter
+exporter=${EXPORTER:-$root/target/release/wasm_exporter}
 guests=$root/target/guests
 scrapes=${BENCH_SCRAPES:-30}
 work=$(mktemp -d)

@@ -88,7 +88,8 @@ fn go_bindings() {
     .build()
     .generate(&mut resolve, world, &mut files)
     .expect("generating Go bindings");
-    let mut list = String::from("/// The generated Go bindings: (path in a Go scaffold, contents).\n");
+    let mut list =
+        String::from("/// The generated Go bindings: (path in a Go scaffold, contents).\n");
     list.push_str("const GO_BINDINGS: &[(&str, &[u8])] = &[\n");
     for (name, contents) in files.iter() {
         let path = dir.join(name);

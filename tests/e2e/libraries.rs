@@ -70,7 +70,7 @@ fn rust_filefd_exact_lines_from_fixture() {
     let exporter = serve("filefd", Some(&fixture("proc")));
     let s = exporter.scrape();
     assert_healthy(&s, "filefd");
-    // tests/fixtures/proc/sys/fs/file-nr: "2784 0 9223372036854775807".
+    // tests/fixtures/proc/sys/fs/file-nr: "2784 0 1048576".
     assert_eq!(
         lines(&s, "filefd_"),
         [
@@ -79,7 +79,7 @@ fn rust_filefd_exact_lines_from_fixture() {
             "filefd_allocated 2784",
             "# HELP filefd_maximum Maximum number of file handles.",
             "# TYPE filefd_maximum gauge",
-            "filefd_maximum 9223372036854775807",
+            "filefd_maximum 1048576",
         ],
         "{}",
         s.text
@@ -118,7 +118,7 @@ fn rust_filefd_without_grant_fails_naming_the_file() {
     assert_guest_error(
         &exporter,
         "filefd",
-        "reading /proc/sys/fs/file-nr: No such file or directory",
+        "reading /proc/sys/fs/file-nr: no granted directory holds it",
     );
 }
 
@@ -220,7 +220,7 @@ fn rust_and_go_sysinfo_without_grant_fail_naming_the_file() {
     assert_guest_error(
         &rust,
         "sysinfo-rust",
-        "reading /proc/meminfo: No such file or directory",
+        "reading /proc/meminfo: no granted directory holds it",
     );
     let go = serve("sysinfo-go", None);
     assert_guest_error(&go, "sysinfo-go", "/proc/meminfo");
@@ -235,7 +235,11 @@ fn c_library_names_a_parameter_that_does_not_parse() {
         c = q(&guest("adversary"))
     );
     let exporter = Exporter::start(&config);
-    assert_guest_error(&exporter, "bad", "parameter value: \\\"lots\\\" is not a valid float");
+    assert_guest_error(
+        &exporter,
+        "bad",
+        "parameter value: \\\"lots\\\" is not a valid float",
+    );
     let s = exporter.scrape();
     assert_eq!(s.value("y_value"), Some(2500.0), "{}", s.text);
     assert!(!s.has_family("x_value"));

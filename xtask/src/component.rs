@@ -165,11 +165,20 @@ mod tests {
     fn wit_bindgen_go_source(root: &Path) -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let out = Command::new(cargo)
-            .args(["metadata", "--format-version=1", "--offline", "--manifest-path"])
+            .args([
+                "metadata",
+                "--format-version=1",
+                "--offline",
+                "--manifest-path",
+            ])
             .arg(root.join("Cargo.toml"))
             .output()
             .expect("running cargo metadata");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let manifest = meta["packages"]
             .as_array()
@@ -206,10 +215,11 @@ mod tests {
         files_under(&shipped.join("wit"), &shipped, &mut expected);
         expected.sort();
         assert_eq!(files, expected);
-        for file in files.iter().map(PathBuf::as_path).chain([
-            Path::new("go.mod"),
-            Path::new("LICENSE"),
-        ]) {
+        for file in files
+            .iter()
+            .map(PathBuf::as_path)
+            .chain([Path::new("go.mod"), Path::new("LICENSE")])
+        {
             assert_eq!(
                 std::fs::read(vendored.join(file)).unwrap(),
                 std::fs::read(shipped.join(file)).unwrap(),

@@ -38,8 +38,9 @@
 // collection with err("reason") in one line: the exporter counts a
 // guest_error for the module and serves none of its series for that scrape.
 //
-// Files are read with the os package; only the directories the operator
-// grants are there, so read them through a path given by a parameter.
+// Files are read with ReadFile (or the os package); only the directories
+// the operator grants are there, so read them through a path given by a
+// parameter.
 //
 // Counters, gauges and untyped metrics are supported. Histograms and
 // summaries (client_golang's MustNewConstHistogram and

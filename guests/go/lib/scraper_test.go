@@ -159,3 +159,12 @@ func TestBuildFQName(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestReadFileNamesTheFile(t *testing.T) {
+	if _, err := ReadFile("/nonexistent/x"); err == nil || err.Error() != "reading /nonexistent/x: No such file or directory" {
+		t.Fatalf("error %v", err)
+	}
+	if data, err := ReadFile("files.go"); err != nil || !strings.HasPrefix(string(data), "package scraper") {
+		t.Fatalf("%v", err)
+	}
+}

@@ -7,7 +7,8 @@
 //	sys_disk_size{disk_name=...}  size of each block device in bytes
 //
 // What changed from the native collector: the prometheus package is now
-// scraper; the -proc-dir flag is the proc_dir parameter (Configure); a read
+// scraper; os.ReadFile is scraper.ReadFile (whose errors say when a file
+// is outside the granted directories); the -proc-dir flag is the proc_dir parameter (Configure); a read
 // that fails sends NewInvalidMetric, which fails the scrape of this module,
 // instead of counting sys_scrape_errors_total (the exporter counts failed
 // scrapes itself, in wasm_exporter_scrape_errors_total); registration is in
@@ -18,7 +19,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -60,7 +60,7 @@ func (e *Exporter) Collect(ch chan<- scraper.Metric) {
 // ScrapeMem serves (MemTotal - MemAvailable) / MemTotal, in percent.
 func (e *Exporter) ScrapeMem(ch chan<- scraper.Metric) error {
 	path := e.procDir + "/meminfo"
-	data, err := os.ReadFile(path)
+	data, err := scraper.ReadFile(path)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (e *Exporter) ScrapeMem(ch chan<- scraper.Metric) error {
 // ScrapeDisk serves the size of every device of /proc/partitions (1 KiB
 // blocks) in bytes.
 func (e *Exporter) ScrapeDisk(ch chan<- scraper.Metric) error {
-	data, err := os.ReadFile(e.procDir + "/partitions")
+	data, err := scraper.ReadFile(e.procDir + "/partitions")
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
 // {{name}}: a wasm_exporter plugin in Go.
 //
-// Collect runs once per scrape in a fresh sandbox. Read files (os.ReadFile)
+// Collect runs once per scrape in a fresh sandbox. Read files (scraper.ReadFile)
 // only under the directories the manifest asks for (capabilities.dirs) and
 // the operator grants; emit only the metrics the manifest declares. On
 // failure, send scraper.NewInvalidMetric(desc, err) naming what went wrong:

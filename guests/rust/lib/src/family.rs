@@ -186,10 +186,19 @@ mod tests {
 
     #[test]
     fn check_names_the_family() {
-        let f = Family::gauge("g", "G.").with_labels(["a"]).with_sample(["1", "2"], 1.0);
+        let f = Family::gauge("g", "G.")
+            .with_labels(["a"])
+            .with_sample(["1", "2"], 1.0);
         let e = f.check().unwrap_err();
-        assert!(e.reason().starts_with("family g: a sample has 2 label values"), "{e}");
+        assert!(
+            e.reason()
+                .starts_with("family g: a sample has 2 label values"),
+            "{e}"
+        );
         let f = Family::gauge("g", "G.").with_value(1.0).with_value(2.0);
-        assert_eq!(f.check().unwrap_err().reason(), "family g: the series [] appears twice");
+        assert_eq!(
+            f.check().unwrap_err().reason(),
+            "family g: the series [] appears twice"
+        );
     }
 }

@@ -110,7 +110,12 @@ mod tests {
 
     #[test]
     fn gets_and_parses_naming_the_parameter() {
-        let p = Params::new([("proc_dir", "/host/proc"), ("max", "12"), ("max", "13"), ("on", "yes")]);
+        let p = Params::new([
+            ("proc_dir", "/host/proc"),
+            ("max", "12"),
+            ("max", "13"),
+            ("on", "yes"),
+        ]);
         assert_eq!(p.get_or("proc_dir", "/proc"), "/host/proc");
         assert_eq!(p.get_or("other", "/proc"), "/proc");
         assert_eq!(p.parse_or("max", 0u32), Ok(13));
@@ -124,8 +129,19 @@ mod tests {
     #[test]
     fn durations() {
         let p = Params::new([("a", "1m30s"), ("b", "250ms"), ("c", "soon")]);
-        assert_eq!(p.duration_or("a", Duration::ZERO), Ok(Duration::from_secs(90)));
-        assert_eq!(p.duration_or("b", Duration::ZERO), Ok(Duration::from_millis(250)));
-        assert!(p.duration_or("c", Duration::ZERO).unwrap_err().reason().contains("parameter c"));
+        assert_eq!(
+            p.duration_or("a", Duration::ZERO),
+            Ok(Duration::from_secs(90))
+        );
+        assert_eq!(
+            p.duration_or("b", Duration::ZERO),
+            Ok(Duration::from_millis(250))
+        );
+        assert!(
+            p.duration_or("c", Duration::ZERO)
+                .unwrap_err()
+                .reason()
+                .contains("parameter c")
+        );
     }
 }
