@@ -45,16 +45,22 @@ fn main() {
     toolchain_pins();
 }
 
-/// C bindings of the scraper world, for `plugin new --lang c`: generated
-/// from wit/ at build time, so a scaffold always matches the host's world.
-fn c_bindings() {
-    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
-        .join("c-bindings");
+/// The scraper world of wit/.
+fn scraper_world() -> (wit_parser::Resolve, wit_parser::WorldId) {
     let mut resolve = wit_parser::Resolve::default();
     let (pkg, _) = resolve.push_dir("../wit").expect("wit/ parses");
     let world = resolve
         .select_world(&[pkg], Some("scraper"))
         .expect("wit/ has the scraper world");
+    (resolve, world)
+}
+
+/// C bindings of the scraper world, for `plugin new --lang c`: generated
+/// from wit/ at build time, so a scaffold always matches the host's world.
+fn c_bindings() {
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("c-bindings");
+    let (mut resolve, world) = scraper_world();
     let mut files = wit_bindgen_core::Files::default();
     wit_bindgen_c::Opts::default()
         .build()
@@ -74,11 +80,7 @@ fn c_bindings() {
 fn go_bindings() {
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let dir = out.join("go-bindings");
-    let mut resolve = wit_parser::Resolve::default();
-    let (pkg, _) = resolve.push_dir("../wit").expect("wit/ parses");
-    let world = resolve
-        .select_world(&[pkg], Some("scraper"))
-        .expect("wit/ has the scraper world");
+    let (mut resolve, world) = scraper_world();
     let mut files = wit_bindgen_core::Files::default();
     wit_bindgen_go::Opts {
         format: wit_bindgen_go::Format::False,

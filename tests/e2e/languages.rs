@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::support::{Exporter, Scrape, fixture, guest, q, root};
+use crate::support::{Exporter, Scrape, assert_healthy, fixture, guest, q, root};
 
 /// A module entry of a config for a guest of `target/guests`; `grant` is
 /// (host dir, guest dir).
@@ -73,16 +73,6 @@ fn lines_where(s: &Scrape, keep: impl Fn(&str) -> bool) -> Vec<&str> {
 /// The lines of the families whose name starts with `prefix`.
 fn family_lines<'a>(s: &'a Scrape, prefix: &str) -> Vec<&'a str> {
     lines_where(s, |name| name.starts_with(prefix))
-}
-
-fn assert_healthy(s: &Scrape, module: &str) {
-    assert_eq!(
-        s.value(&format!("wasm_exporter_module_up{{module=\"{module}\"}}")),
-        Some(1.0),
-        "module {module} is down:\n{}",
-        s.text
-    );
-    assert_eq!(s.all_errors(module), 0.0, "errors of {module}:\n{}", s.text);
 }
 
 fn assert_guest_error(exporter: &Exporter, s: &Scrape, module: &str, times: f64, log: &[&str]) {

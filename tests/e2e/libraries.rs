@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::{Exporter, Scrape, fixture, guest, q, root};
+use crate::support::{Exporter, Scrape, assert_healthy, fixture, guest, q, root};
 
 /// An exporter serving the component `name` of `target/guests` with
 /// `proc_dir` granted as /proc (nothing granted if None).
@@ -41,16 +41,6 @@ fn lines(s: &Scrape, prefix: &str) -> Vec<String> {
         })
         .map(str::to_string)
         .collect()
-}
-
-fn assert_healthy(s: &Scrape, module: &str) {
-    assert_eq!(
-        s.value(&format!("wasm_exporter_module_up{{module=\"{module}\"}}")),
-        Some(1.0),
-        "module {module} is down:\n{}",
-        s.text
-    );
-    assert_eq!(s.all_errors(module), 0.0, "errors of {module}:\n{}", s.text);
 }
 
 fn assert_guest_error(exporter: &Exporter, module: &str, reason: &str) {
