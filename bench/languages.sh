@@ -5,7 +5,8 @@
 # and the exporter's RSS with that one module. Prints a table; asserts
 # nothing. Loopback only; every exporter is stopped by the script.
 #   bench/languages.sh    (after `cargo xtask guests` and a release build;
-#   EXPORTER=path/to/wasm_exporter measures another build)
+#   EXPORTER=path/to/wasm_exporter measures another build; ONLY="filefd sysinfo-go"
+#   measures only those guests)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -48,6 +49,7 @@ start() {
 printf '%-11s %-13s %-22s %10s %9s %9s %16s %9s\n' language guest toolchain size "cold s" "warm s" "per scrape ms" "RSS MiB"
 for row in "${rows[@]}"; do
     IFS='|' read -r lang name params host guest toolchain <<<"$row"
+    if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then continue; fi
     component=$guests/$name.wasm
     [ -f "$component" ] || { echo "skipping $name: $component not built" >&2; continue; }
     config=$work/$name.yml
