@@ -1,7 +1,8 @@
 //! `wasm_exporter compile`: fills `--cache.dir` with every module of a
 //! config, compiled, so that the hosts that run the exporter never compile
-//! (a build step, e.g. in the Dockerfile). Each module is resolved as at
-//! start-up (manifests, grants, digests checked) and compiled by a child
+//! (a build step, e.g. in the Dockerfile). Each plugin package is checked
+//! as at start-up (manifest, digest; grants are not: the build machine need
+//! not have the granted paths) and each component compiled by a child
 //! process, one at a time.
 
 use std::path::Path;
@@ -22,7 +23,7 @@ pub fn run(config_file: &Path, cache_dir: &Path) -> Result<bool> {
     let mut ok = true;
     for module in &config.modules {
         let start = Instant::now();
-        let outcome = spec::resolve(module).and_then(|r| runtime.compile(&r.spec.component));
+        let outcome = spec::component(module).and_then(|(bytes, _)| runtime.compile(&bytes));
         let seconds = start.elapsed().as_secs_f64();
         match outcome {
             Ok((_, Compiled::Cached)) => println!("{}: already compiled", module.name),

@@ -187,6 +187,17 @@ impl GuestRuntime {
     {
         self.calls.spawn(deadline, call)
     }
+
+    /// Runs a guest call in the caller's task once a slot is free (see
+    /// [`CallPool::run_inline`]); for calls that cannot block in the
+    /// kernel.
+    pub async fn run_inline<F: Future>(
+        &self,
+        deadline: Instant,
+        call: F,
+    ) -> Result<F::Output, Failure> {
+        self.calls.run_inline(deadline, call).await
+    }
 }
 
 /// The wasmtime configuration for `settings`; the exporter and the
@@ -240,7 +251,9 @@ pub fn engine_config(settings: &EngineSettings) -> Result<Config> {
         .linear_memory_keep_resident(KEEP_RESIDENT)
         .table_keep_resident(KEEP_RESIDENT / 16)
         .pagemap_scan(Enabled::Auto)
-        // What must still be returned to the kernel goes in batches.
+        // What lies beyond the resident part is returned to the kernel as
+        // soon as a call ends: an interpreter touches megabytes per call,
+        // and batching would keep them all resident until the batch fills.
         .decommit_batch_size(DECOMMIT_BATCH);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Ok(config)
@@ -248,8 +261,8 @@ pub fn engine_config(settings: &EngineSettings) -> Result<Config> {
 
 /// Bytes of each memory slot reset in place (and kept resident) on reuse.
 const KEEP_RESIDENT: usize = 1 << 20;
-/// Decommits batched together.
-const DECOMMIT_BATCH: usize = 16;
+/// Decommits batched together: none (see `decommit_batch_size` above).
+const DECOMMIT_BATCH: usize = 1;
 
 /// A wasm page: memory sizes are multiples of it.
 const WASM_PAGE: usize = 64 * 1024;

@@ -93,6 +93,13 @@ impl GuestModule {
         &self.access
     }
 
+    /// Whether a call may block in the kernel, out of reach of its
+    /// deadline: when a granted path lies on a filesystem that can hang.
+    /// Such calls run on guest threads of their own; the others inline.
+    pub fn may_block(&self) -> bool {
+        self.access.files.may_hang()
+    }
+
     /// Instantiates the component in a fresh sandbox and calls `collect`,
     /// stopping it at `deadline`. What the guest wrote to stdout and stderr
     /// and what it was refused are logged under the module's name.
