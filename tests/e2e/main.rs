@@ -4,9 +4,9 @@
 mod collectors;
 mod config_errors;
 mod files;
-mod hungfs;
 mod frontdoor;
 mod generated;
+mod hungfs;
 mod languages;
 mod libraries;
 mod load;
