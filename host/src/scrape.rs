@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use futures_util::future::join_all;
 use prometheus::Registry;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
@@ -167,7 +168,10 @@ impl Exporter {
                 budget_end.map_or(own_end, |b| b.min(own_end))
             })
             .collect();
-        let tasks: Vec<_> = self
+        // Every call starts now: those that may block in the kernel on a
+        // guest thread of their own, the others here, polled together.
+        // Modules served through /probe only are not called.
+        let calls: Vec<Option<Option<Call<'_>>>> = self
             .modules
             .iter()
             .enumerate()
@@ -179,24 +183,24 @@ impl Exporter {
                     .then(|| self.start_call(index, deadline, None))
             })
             .collect();
+        let outcomes = join_all(calls.into_iter().enumerate().zip(&deadlines).map(
+            |((index, call), &deadline)| async move {
+                Some(match call? {
+                    Some(call) => self.finish_call(index, call, deadline, start).await,
+                    None => (Err(still_stuck()), Ran::default()),
+                })
+            },
+        ))
+        .await;
 
         let mut merger = Merger::new(&self.reserved);
-        let mut statuses = Vec::with_capacity(tasks.len());
-        for (index, (task, deadline)) in tasks.into_iter().zip(deadlines).enumerate() {
-            let module = &self.modules[index];
-            let task = match task {
-                Some(Some(task)) => task,
+        let mut statuses = Vec::with_capacity(outcomes.len());
+        for (module, outcome) in self.modules.iter().zip(outcomes) {
+            let Some((result, ran)) = outcome else {
                 // Served through /probe only.
-                None => {
-                    statuses.push(ModuleStatus::default());
-                    continue;
-                }
-                Some(None) => {
-                    statuses.push(self.record(module, Err(still_stuck()), Ran::default()));
-                    continue;
-                }
+                statuses.push(ModuleStatus::default());
+                continue;
             };
-            let (result, ran) = self.finish_call(index, task, deadline, start).await;
             let result = result.and_then(|families| merger.add(module.name(), families));
             statuses.push(self.record(module, result, ran));
         }
@@ -205,33 +209,43 @@ impl Exporter {
     }
 
     /// Starts one call of module `index` (with `target` as its `target`
-    /// parameter, for a probe); `None` when an earlier call of the module
-    /// is still stuck in a host call.
+    /// parameter, for a probe): inline, or on a guest thread of its own if
+    /// it may block in the kernel (`GuestModule::may_block`). `None` when an
+    /// earlier call of the module is still stuck in a host call.
     fn start_call(
         &self,
         index: usize,
         deadline: Instant,
         target: Option<String>,
-    ) -> Option<Started> {
+    ) -> Option<Call<'_>> {
         let (module, stuck) = (&self.modules[index], &self.stuck[index]);
         if stuck.load(Ordering::Acquire) > 0 {
             return None;
         }
+        if !module.guest.may_block() {
+            let task = self.runtime.run_inline(deadline, async move {
+                run_module(module, deadline, target.as_deref()).await
+            });
+            return Some(Call {
+                task: Box::pin(task),
+                phase: None,
+            });
+        }
         let phase = Arc::new(CallPhase::default());
-        let module = module.clone();
         let ended = CallEnd {
             phase: phase.clone(),
             stuck: stuck.clone(),
         };
+        let module = module.clone();
         let task = self.runtime.spawn_call(deadline, async move {
             // Moved in, so dropped whether the call returns or is dropped
             // without ever starting.
             let _ended = ended;
             run_module(&module, deadline, target.as_deref()).await
         });
-        Some(Started {
+        Some(Call {
             task: Box::pin(task),
-            phase,
+            phase: Some(phase),
         })
     }
 
@@ -239,20 +253,21 @@ impl Exporter {
     async fn finish_call(
         &self,
         index: usize,
-        started: Started,
+        call: Call<'_>,
         deadline: Instant,
         start: Instant,
-    ) -> (Result<Vec<MetricFamily>, Failure>, Ran) {
-        let Started { task, phase } = started;
+    ) -> RunOutcome {
         // The call stops itself at its deadline; this guard keeps the
         // answer on time even if a guest thread is stuck in a host call (a
         // read that blocks in the kernel): the call is then left to finish
         // in the background and counted as a timeout now.
-        match tokio::time::timeout_at((deadline + GUARD).into(), task).await {
+        match tokio::time::timeout_at((deadline + GUARD).into(), call.task).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(failure)) => (Err(failure), Ran::after(start)),
             Err(_) => {
-                phase.abandon(&self.stuck[index]);
+                if let Some(phase) = call.phase {
+                    phase.abandon(&self.stuck[index]);
+                }
                 (
                     Err(Failure::new(
                         Reason::Timeout,
@@ -421,6 +436,16 @@ impl Drop for CallEnd {
     }
 }
 
+/// One module's call of a scrape, running: on a guest thread (with its
+/// phase, to tell whether it is stuck) or inline.
+struct Call<'a> {
+    task: Pin<Box<dyn Future<Output = Result<RunOutcome, Failure>> + Send + 'a>>,
+    phase: Option<Arc<CallPhase>>,
+}
+
+/// A module's validated output (or why it failed) and what the run left.
+type RunOutcome = (Result<Vec<MetricFamily>, Failure>, Ran);
+
 /// What running a module left besides its result.
 #[derive(Debug, Default)]
 struct Ran {
@@ -449,15 +474,6 @@ fn still_stuck() -> Failure {
     )
 }
 
-/// A call started on a guest thread, and its phase.
-struct Started {
-    task: Pin<Box<dyn Future<Output = Result<CallResult, Failure>> + Send>>,
-    phase: Arc<CallPhase>,
-}
-
-/// A module call's validated result and what it left.
-type CallResult = (Result<Vec<MetricFamily>, Failure>, Ran);
-
 /// The two families a probe adds to the module's: whether it succeeded and
 /// how long it took, as blackbox_exporter's `probe_success` and
 /// `probe_duration_seconds`.
@@ -482,7 +498,7 @@ fn probe_families(success: bool, duration: Duration) -> Vec<MetricFamily> {
 
 /// Runs one module under its deadline (with `target` as its `target`
 /// parameter, for a probe) and validates its output.
-async fn run_module(module: &Module, deadline: Instant, target: Option<&str>) -> CallResult {
+async fn run_module(module: &Module, deadline: Instant, target: Option<&str>) -> RunOutcome {
     let start = Instant::now();
     let outcome = match target {
         Some(target) => module.guest.probe(deadline, target).await,

@@ -116,30 +116,17 @@ pub struct Resolved {
 /// and grants are checked against the manifest) and builds its access
 /// policy.
 pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
-    let (component, params, grants, plugin, origin) = match &config.source {
-        Source::Component(path) => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("reading component {}", path.display()))?;
-            (
-                Arc::from(bytes),
-                config
-                    .params
-                    .iter()
-                    .map(|(n, v)| Param::plain(n, v))
-                    .collect(),
-                config.grants.clone(),
-                None,
-                path.clone(),
-            )
-        }
-        Source::Plugin(path) => {
-            let mut plugin = Plugin::load(path)?;
-            let (params, grants) = plugin.resolve(config)?;
-            // The exporter keeps the plugin for its manifest; the bytes
-            // (tens of MB for an interpreter) are needed only to compile.
-            let bytes = Arc::from(std::mem::take(&mut plugin.component));
-            (bytes, params, grants, Some(Arc::new(plugin)), path.clone())
-        }
+    let (component, plugin) = component(config)?;
+    let (params, grants) = match &plugin {
+        Some(plugin) => plugin.resolve(config)?,
+        None => (
+            config
+                .params
+                .iter()
+                .map(|(n, v)| Param::plain(n, v))
+                .collect(),
+            config.grants.clone(),
+        ),
     };
     let access = access(&grants).context("grants")?;
     for warning in access
@@ -153,11 +140,7 @@ pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
     let target = plugin
         .as_ref()
         .and_then(|p| p.manifest.target())
-        .and_then(|t| match t.kind {
-            ParamType::Address => Some(TargetKind::Address),
-            ParamType::Url => Some(TargetKind::Url),
-            _ => None,
-        });
+        .and_then(|t| destination(t.kind));
     // Destinations given as parameters must lie within the grants, or
     // every scrape would be refused.
     if let Some(p) = &plugin {
@@ -167,11 +150,7 @@ pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
                 .parameters
                 .iter()
                 .find(|d| d.name == param.name)
-                .and_then(|d| match d.kind {
-                    ParamType::Address => Some(TargetKind::Address),
-                    ParamType::Url => Some(TargetKind::Url),
-                    _ => None,
-                });
+                .and_then(|d| destination(d.kind));
             if let Some(kind) = kind
                 && let Err(e) = kind.check(&access.network, &param.value)
             {
@@ -182,15 +161,44 @@ pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
     Ok(Resolved {
         spec: ModuleSpec {
             name: config.name.clone(),
-            origin,
+            origin: config.source.path().to_path_buf(),
             component,
             params,
             target,
             access: Arc::new(access),
             limits: config.limits.clone(),
         },
-        plugin,
+        plugin: plugin.map(Arc::new),
     })
+}
+
+/// The kind of destination a parameter of type `kind` names, if any.
+fn destination(kind: ParamType) -> Option<TargetKind> {
+    match kind {
+        ParamType::Address => Some(TargetKind::Address),
+        ParamType::Url => Some(TargetKind::Url),
+        _ => None,
+    }
+}
+
+/// The module's component and, for a plugin, its package (checked: manifest,
+/// digest). Grants are not looked at: what `wasm_exporter compile` needs on
+/// a build machine that has none of the granted paths.
+pub fn component(config: &ModuleConfig) -> Result<(Arc<[u8]>, Option<Plugin>)> {
+    match &config.source {
+        Source::Component(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading component {}", path.display()))?;
+            Ok((Arc::from(bytes), None))
+        }
+        Source::Plugin(path) => {
+            let mut plugin = Plugin::load(path)?;
+            // The exporter keeps the plugin for its manifest; the bytes
+            // (tens of MB for an interpreter) are needed only to compile.
+            let bytes = Arc::from(std::mem::take(&mut plugin.component));
+            Ok((bytes, Some(plugin)))
+        }
+    }
 }
 
 /// The access policy of a set of grants.

@@ -31,7 +31,7 @@ import ipaddress
 import socket
 
 import wit_world
-from scraper_helpers import GAUGE, collector, fail, family, params_dict, sample
+from scraper_helpers import GAUGE, collector, fail, family, param, sample
 
 # Label values are capped by the host (4 KiB by default); an error text is
 # one line and much shorter, so cap it well below that.
@@ -47,19 +47,16 @@ class Stage:
 class WitWorld(wit_world.WitWorld):
     @collector
     def collect(self, params):
-        p = params_dict(params)
-        host = p.get("host") or fail("parameter host is required")
-        port_text = p.get("port") or fail("parameter port is required")
-        try:
-            port = int(port_text)
-            timeout = int(p.get("timeout_ms", "1000")) / 1000.0
-            count = int(p.get("count", "10000"))
-        except ValueError as e:
-            fail(f"parameter port, count or timeout_ms: {e}")
+        host = param(params, "host") or fail("parameter host is required")
+        port = param(params, "port", type=int)
+        if port is None:
+            fail("parameter port is required")
+        timeout = param(params, "timeout_ms", 1000, type=int) / 1000.0
+        count = param(params, "count", 10000, type=int)
         if not 0 < port < 65536:
             fail(f"parameter port: {port} is not a port")
         target = f"{host}:{port}"
-        mode = p.get("mode", "connect")
+        mode = param(params, "mode", "connect")
         modes = {
             "connect": connect_once,
             "connects": lambda h, po, t, st: connect_many(h, po, t, count, st),
@@ -75,7 +72,7 @@ class WitWorld(wit_world.WitWorld):
             error = ""
         except Exception as e:  # noqa: BLE001 - the refusal is the measurement
             values, error = getattr(e, "values", {}), describe(stage, e)
-        if error and p.get("fail") == "true":
+        if error and param(params, "fail", False, type=bool):
             fail(f"{target}: {error}")
         return report(mode, target, values, error)
 

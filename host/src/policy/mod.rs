@@ -12,9 +12,12 @@
 //! - [`network`]: TCP and HTTP destinations, and where their names may
 //!   resolve to; consulted on every lookup, connection and request
 //!   (`runtime::wasi::sockets`, `runtime::wasi::http`).
+//! - [`mounts`]: the mount table: which grants reach a filesystem that can
+//!   hang (network, FUSE), whose guests then run on threads of their own.
 
 pub mod files;
 pub mod kernelfs;
+pub mod mounts;
 pub mod network;
 
 use std::fmt;
