@@ -530,7 +530,10 @@ async fn probe(app: &App, probe: ProbeRequest) -> Answer {
 }
 
 /// Families in the format the client asked for, gzipped if it accepts it.
-fn exposition_answer(scrape: ScrapeRequest, families: &[prometheus::proto::MetricFamily]) -> Answer {
+fn exposition_answer(
+    scrape: ScrapeRequest,
+    families: &[prometheus::proto::MetricFamily],
+) -> Answer {
     let ScrapeRequest { format, gzip, .. } = scrape;
     let body = exposition::encode(families, format);
     let mut r = if gzip {

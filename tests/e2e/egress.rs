@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 
 use crate::prometheus::Prometheus;
 use crate::services::{Nginx, Redis};
-use crate::support::{Exporter, Scrape, guest, heavy, plugin, q, request, run_to_exit};
+use crate::support::{
+    Exporter, Scrape, exporter_cli, guest, heavy, plugin, promtool_findings, q, request,
+    run_to_exit,
+};
 
 // ------------------------------------------------------------- test servers
 
@@ -200,25 +203,7 @@ fn label(series: &str, name: &str) -> String {
 /// plugin is expected to draw: nginx-prometheus-exporter's counters without
 /// `_total`.
 fn parse_nginx(text: &str) -> Scrape {
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (_, report) = promtool_findings(text);
     for line in report.lines().filter(|l| !l.trim().is_empty()) {
         assert!(
             line.starts_with("nginx_connections_accepted ")
@@ -421,19 +406,7 @@ fn redis_password_is_secret_everywhere() {
 /// stderr).
 fn check_plugin(args: &[&str]) -> (i32, String) {
     let _heavy = heavy();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wasm_exporter"))
-        .args(["plugin", "check"])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    exporter_cli(&[&["plugin", "check"], args].concat())
 }
 
 #[test]
@@ -1077,6 +1050,51 @@ fn network_attacks_are_refused_or_cut_counted_and_logged() {
             .all(|h| *h == format!("127.0.0.1:{}", echo.port)),
         "{hosts:?}"
     );
+}
+
+/// A guest stuck reading from a peer that accepts and then neither answers
+/// nor closes costs its own deadline only: each scrape answers within the
+/// deadline and a little, the good module is served, and the module is run
+/// again on the next scrape (its call ended; nothing was left stuck).
+#[test]
+fn a_guest_stuck_on_a_silent_peer_costs_only_its_deadline() {
+    let mute = Server::start(|stream| {
+        std::thread::sleep(Duration::from_secs(60));
+        drop(stream);
+    });
+    let p = mute.port;
+    let exporter = {
+        let _heavy = heavy();
+        Exporter::start(&with_good(&netprobe(
+            "mute",
+            &format!("{{host: 127.0.0.1, port: {p}, mode: read}}"),
+            &format!("{{tcp: ['127.0.0.1:{p}']}}"),
+            "{timeout: 1s}",
+        )))
+    };
+    const SCRAPES: usize = 3;
+    let mut last = None;
+    for _ in 0..SCRAPES {
+        let start = Instant::now();
+        let s = exporter.scrape();
+        let took = start.elapsed();
+        assert_good(&s);
+        // 1 s of deadline; the rest is slack for a machine busy with builds.
+        assert!(
+            took < Duration::from_millis(2500),
+            "the scrape took {took:?}"
+        );
+        assert!(
+            took >= Duration::from_millis(900),
+            "the guest was not waiting: {took:?}"
+        );
+        last = Some(s);
+    }
+    let s = last.unwrap();
+    assert_eq!(s.errors("mute", "timeout"), SCRAPES as f64, "{}", s.text);
+    assert_eq!(mute.accepted(), SCRAPES, "each scrape connects again");
+    let log = exporter.log().join("\n");
+    assert!(!log.contains("still blocked in a host call"), "{log}");
 }
 
 /// (error label, value) of the one sample of `family` whose `label` is

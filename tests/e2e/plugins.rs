@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::{
-    Exporter, assert_start_refused, fixture, guest, plugin, proc_file_args, proc_files, q,
+    Exporter, assert_start_refused, exporter_cli, fixture, guest, plugin, proc_file_args,
+    proc_files, q,
 };
 
 /// Stands for the file grants in a `plugin check` command line.
@@ -281,21 +282,6 @@ fn optional_capabilities_may_be_left_out_and_the_same_plugin_can_run_twice() {
             .any(|k| k.starts_with("adversary_file_bytes{path=\"/data/meminfo-x\""))
     );
     assert_eq!(s.all_errors("without") + s.all_errors("with"), 0.0);
-}
-
-fn exporter_cli(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wasm_exporter"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
 }
 
 #[test]

@@ -320,6 +320,16 @@ pub fn try_request(
 /// text-format exposition. Parse errors fail; so does every lint problem,
 /// as the exporter's and the test guests' metrics are all meant to be clean.
 pub fn promtool_check(text: &str) {
+    let (ok, report) = promtool_findings(text);
+    assert!(
+        ok,
+        "promtool check metrics failed:\n{report}\n--- exposition:\n{text}"
+    );
+}
+
+/// Runs `promtool check metrics` on a text-format exposition: whether it
+/// passed, and what promtool printed (its lint findings, one a line).
+pub fn promtool_findings(text: &str) -> (bool, String) {
     use std::io::Write as _;
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
@@ -335,13 +345,14 @@ pub fn promtool_check(text: &str) {
         .write_all(text.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
+    (
         out.status.success(),
-        "promtool check metrics failed ({}):\n{}{}\n--- exposition:\n{text}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 /// Runs `promtool check metrics` once on many text expositions, one after
@@ -756,6 +767,23 @@ fn split_sample(line: &str) -> (&str, &str) {
         "malformed sample line {line:?}"
     );
     (series, value)
+}
+
+/// Runs the binary with `args` to completion; returns (exit code, stdout
+/// and stderr).
+pub fn exporter_cli(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wasm_exporter"))
+        .args(args)
+        .output()
+        .expect("running wasm_exporter");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 /// Runs the binary with `args` to completion; returns (exit code, stderr).

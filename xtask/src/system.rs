@@ -1,8 +1,9 @@
 //! Debian packages the tasks need beyond Rust: Python's venv (guest
 //! toolchains), Node.js and npm (JavaScript guests), a real Prometheus
-//! server with promtool (end-to-end tests), and the Rust guests' toolchain
-//! at the exact versions of `guests/toolchains.toml`. Installed with apt
-//! when missing and allowed (as root), otherwise named in the error.
+//! server with promtool, Redis and NGINX (end-to-end tests), and the Rust
+//! guests' toolchain at the exact versions of `guests/toolchains.toml`.
+//! Installed with apt when missing and allowed (as root), otherwise named
+//! in the error.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -44,12 +45,24 @@ pub fn ensure_for_guests() -> Result<()> {
     ])
 }
 
-/// What the tests need besides the guests.
+/// What the tests need besides the guests: a real Prometheus, and the
+/// services the network plugins are tested against (the tests start each
+/// on a free loopback port with a config of their own).
 pub fn ensure_for_tests() -> Result<()> {
-    ensure(&[Need {
-        check: || has("prometheus") && has("promtool"),
-        package: "prometheus",
-    }])
+    ensure(&[
+        Need {
+            check: || has("prometheus") && has("promtool"),
+            package: "prometheus",
+        },
+        Need {
+            check: || has("redis-server") && has("redis-cli"),
+            package: "redis-server",
+        },
+        Need {
+            check: || has("nginx") || std::path::Path::new("/usr/sbin/nginx").is_file(),
+            package: "nginx",
+        },
+    ])
 }
 
 /// The installed version of Debian package `name`, if it is installed.

@@ -694,75 +694,29 @@ metrics:
         let pw = params.iter().find(|p| p.name == "password").unwrap();
         assert_eq!((pw.value.as_str(), pw.secret), ("s3cr3t-value", true));
         assert!(!format!("{params:?}").contains("s3cr3t"), "{params:?}");
-        let e = format!(
-            "{:#}",
-            m.resolve_params(&[
-                ("count".into(), "1".into()),
-                ("password".into(), "x".into())
-            ])
-            .unwrap_err()
-        );
-        assert!(e.contains("is secret: give it from a file"), "{e}");
-        let e = format!(
-            "{:#}",
-            m.resolve_params(&[
-                ("count".into(), "1".into()),
-                ("password_file".into(), "/nonexistent/pw".into())
-            ])
-            .unwrap_err()
-        );
-        assert!(e.contains("/nonexistent/pw"), "{e}");
-        let e = format!(
-            "{:#}",
-            m.resolve_params(&[
-                ("count".into(), "1".into()),
-                ("count_file".into(), "/x".into())
-            ])
-            .unwrap_err()
-        );
-        assert!(e.contains("\"count\" is not secret"), "{e}");
-        let e = format!(
-            "{:#}",
-            m.resolve_params(&[
-                ("count".into(), "1".into()),
-                ("target".into(), "nowhere".into())
-            ])
-            .unwrap_err()
-        );
-        assert!(
-            e.contains("parameter \"target\"") && e.contains("HOST:PORT"),
-            "{e}"
-        );
         assert_eq!(m.target().map(|t| t.kind), Some(ParamType::Address));
         let e = format!("{:#}", m.resolve_params(&[]).unwrap_err());
         assert!(e.contains("missing required parameter \"count\""), "{e}");
-        let e = format!(
-            "{:#}",
-            m.resolve_params(&[("count".into(), "x".into())])
-                .unwrap_err()
-        );
-        assert!(
-            e.contains("parameter \"count\"") && e.contains("not a valid int"),
-            "{e}"
-        );
-        let e = format!(
-            "{:#}",
-            m.resolve_params(&[
-                ("count".into(), "1".into()),
-                ("colour".into(), "red".into())
-            ])
-            .unwrap_err()
-        );
-        assert!(e.contains("unknown parameter \"colour\""), "{e}");
-        let e = format!(
-            "{:#}",
-            m.resolve_params(&[
-                ("count".into(), "1".into()),
-                ("every".into(), "soon".into())
-            ])
-            .unwrap_err()
-        );
-        assert!(e.contains("not a valid duration"), "{e}");
+        // Each with `count: 1`, which is required.
+        for ((name, value), expected) in [
+            (("password", "x"), &["is secret: give it from a file"][..]),
+            (("password_file", "/nonexistent/pw"), &["/nonexistent/pw"]),
+            (("count_file", "/x"), &["\"count\" is not secret"]),
+            (
+                ("target", "nowhere"),
+                &["parameter \"target\"", "HOST:PORT"],
+            ),
+            (("count", "x"), &["parameter \"count\"", "not a valid int"]),
+            (("colour", "red"), &["unknown parameter \"colour\""]),
+            (("every", "soon"), &["not a valid duration"]),
+        ] {
+            let mut given = vec![(name.to_string(), value.to_string())];
+            if name != "count" {
+                given.push(("count".into(), "1".into()));
+            }
+            let e = format!("{:#}", m.resolve_params(&given).unwrap_err());
+            assert!(expected.iter().all(|x| e.contains(x)), "{name}: {e}");
+        }
     }
 
     #[test]
