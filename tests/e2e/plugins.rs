@@ -267,7 +267,10 @@ fn optional_capabilities_may_be_left_out_and_the_same_plugin_can_run_twice() {
         q(&fixture("proc"))
     ));
     exporter.wait_for_log(
-        &["module=without", "optional directory /data is not granted"],
+        &[
+            "module=without",
+            "optional read access to the directory /data is not granted",
+        ],
         std::time::Duration::from_secs(5),
     );
     let s = exporter.scrape();

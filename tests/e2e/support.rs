@@ -769,33 +769,30 @@ fn split_sample(line: &str) -> (&str, &str) {
     (series, value)
 }
 
-/// Runs the binary with `args` to completion; returns (exit code, stdout
-/// and stderr).
-pub fn exporter_cli(args: &[&str]) -> (i32, String) {
+/// Runs the binary with `args` to completion: (exit code, stdout, stderr).
+fn run_binary(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_wasm_exporter"))
         .args(args)
         .output()
         .expect("running wasm_exporter");
     (
         out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Runs the binary with `args` to completion; returns (exit code, stdout
+/// and stderr).
+pub fn exporter_cli(args: &[&str]) -> (i32, String) {
+    let (code, stdout, stderr) = run_binary(args);
+    (code, stdout + &stderr)
 }
 
 /// Runs the binary with `args` to completion; returns (exit code, stderr).
 pub fn run_to_exit(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wasm_exporter"))
-        .args(args)
-        .output()
-        .expect("running wasm_exporter");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, _, stderr) = run_binary(args);
+    (code, stderr)
 }
 
 /// Starts the exporter with `config` written into `dir` (so that relative
