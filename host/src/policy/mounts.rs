@@ -4,8 +4,9 @@
 //! A read from procfs, sysfs or a local disk returns; a read from a network
 //! filesystem (NFS, CIFS, Ceph...) or a FUSE filesystem can wait forever for
 //! a server or a process that is gone. Guests that can reach such a
-//! filesystem run on threads of their own; all others run inline, without a
-//! thread hand-off (see `runtime::calls`).
+//! filesystem run on threads of their own, as do guests with network grants;
+//! all others run inline, without a thread hand-off (see `runtime::calls`
+//! and `GuestModule::may_block`).
 
 use std::path::{Path, PathBuf};
 

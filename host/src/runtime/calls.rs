@@ -119,7 +119,7 @@ impl CallPool {
 
     /// Runs `call` right here, in the caller's task, once one of the same
     /// slots is free: for calls that cannot block in the kernel (see
-    /// `policy::files::FilePolicy::may_hang`), which then cost no thread
+    /// `GuestModule::may_block`), which then cost no thread
     /// hand-off. A timeout failure if no slot frees up before `deadline`.
     pub async fn run_inline<F: Future>(
         &self,
