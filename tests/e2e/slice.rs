@@ -136,7 +136,10 @@ fn trapping_guest_costs_only_its_own_series() {
             Some(1.0)
         );
     }
-    let line = exporter.wait_for_log(&["crashy", "trap"], std::time::Duration::from_secs(5));
+    let line = exporter.wait_for_log(
+        &["module=crashy", "reason=trap"],
+        std::time::Duration::from_secs(5),
+    );
     assert!(line.contains("unreachable"), "{line}");
 }
 
