@@ -43,13 +43,14 @@ fn main() {
     toolchain_pins();
 }
 
-/// C bindings of the scraper world, for `plugin new --lang c`: generated
-/// from wit/ at build time, so a scaffold always matches the host's world.
+/// C bindings of the newest scraper world, for `plugin new --lang c`:
+/// generated from wit/ at build time, so a scaffold always matches the
+/// host's world.
 fn c_bindings() {
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
         .join("c-bindings");
     let mut resolve = wit_parser::Resolve::default();
-    let (pkg, _) = resolve.push_dir("../wit").expect("wit/ parses");
+    let (pkg, _) = resolve.push_dir("../wit/0.2.0").expect("wit/0.2.0 parses");
     let world = resolve
         .select_world(&[pkg], Some("scraper"))
         .expect("wit/ has the scraper world");

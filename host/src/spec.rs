@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use crate::config::{Grants, Limits, ModuleConfig, Source};
+use crate::labels;
 use crate::plugin::Plugin;
 use crate::policy::files::{DirGrantSpec, FileGrantSpec};
 use crate::policy::{Access, FilePolicy};
@@ -32,14 +33,17 @@ pub struct ModuleSpec {
     pub limits: Limits,
 }
 
-/// A module spec with the plugin it came from, if any (its manifest
-/// declares the metrics each scrape is checked against).
+/// A module spec with what serving its output needs besides: the plugin it
+/// came from, if any (its manifest declares the metrics each scrape is
+/// checked against), and the operator's labels for its series.
 #[derive(Debug, Clone)]
 pub struct Resolved {
     /// What the runtime needs.
     pub spec: ModuleSpec,
     /// The plugin package, for plugins.
     pub plugin: Option<Arc<Plugin>>,
+    /// Operator labels, checked against the plugin's declarations.
+    pub labels: Vec<(String, String)>,
 }
 
 /// Reads the module's component (bare, or from its plugin, whose parameters
@@ -61,6 +65,7 @@ pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
         Source::Plugin(path) => {
             let mut plugin = Plugin::load(path)?;
             let (params, grants) = plugin.resolve(config)?;
+            labels::check_against_manifest(&config.labels, &plugin.manifest).context("labels")?;
             // The exporter keeps the plugin for its manifest; the bytes
             // (tens of MB for an interpreter) are needed only to compile.
             let bytes = Arc::from(std::mem::take(&mut plugin.component));
@@ -81,6 +86,7 @@ pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
             limits: config.limits.clone(),
         },
         plugin,
+        labels: config.labels.clone(),
     })
 }
 

@@ -22,7 +22,8 @@ enum Content {
     Bytes(&'static [u8]),
 }
 
-const WIT: &str = include_str!("../../../wit/scraper.wit");
+/// The newest scraper world: new plugins start on it.
+const WIT: &str = include_str!("../../../wit/0.2.0/scraper.wit");
 const LOGO: &[u8] = include_bytes!("../../assets/logo.png");
 
 /// Files every scaffold has, whatever its language.

@@ -12,7 +12,7 @@
 //! `cargo build --release -p filefd-guest --target wasm32-wasip2`.
 
 wit_bindgen::generate!({
-    path: "../../../wit",
+    path: "../../../wit/0.1.0",
     world: "scraper",
 });
 
