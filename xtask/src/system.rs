@@ -1,7 +1,7 @@
 //! Debian packages the tasks need beyond Rust: Python's venv (guest
 //! toolchains), Node.js and npm (JavaScript guests), and a real Prometheus
-//! server with promtool (end-to-end tests). Installed with apt when missing
-//! and allowed (as root), otherwise named in the error.
+//! server with promtool and node_exporter (end-to-end tests). Installed with
+//! apt when missing and allowed (as root), otherwise named in the error.
 
 use std::process::Command;
 
@@ -44,10 +44,17 @@ pub fn ensure_for_guests() -> Result<()> {
 
 /// What the tests need besides the guests.
 pub fn ensure_for_tests() -> Result<()> {
-    ensure(&[Need {
-        check: || has("prometheus") && has("promtool"),
-        package: "prometheus",
-    }])
+    ensure(&[
+        Need {
+            check: || has("prometheus") && has("promtool"),
+            package: "prometheus",
+        },
+        // The textfile plugin is compared with node_exporter's collector.
+        Need {
+            check: || has("prometheus-node-exporter"),
+            package: "prometheus-node-exporter",
+        },
+    ])
 }
 
 fn ensure(needs: &[Need]) -> Result<()> {
