@@ -1,8 +1,9 @@
 //! Debian packages the tasks need beyond Rust: Python's venv (guest
 //! toolchains), Node.js and npm (JavaScript guests), a real Prometheus
-//! server with promtool (end-to-end tests), and the Rust guests' toolchain
-//! at the exact versions of `guests/toolchains.toml`. Installed with apt
-//! when missing and allowed (as root), otherwise named in the error.
+//! server with promtool and node_exporter (end-to-end tests), and the Rust
+//! guests' toolchain at the exact versions of `guests/toolchains.toml`.
+//! Installed with apt when missing and allowed (as root), otherwise named in
+//! the error.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -46,10 +47,17 @@ pub fn ensure_for_guests() -> Result<()> {
 
 /// What the tests need besides the guests.
 pub fn ensure_for_tests() -> Result<()> {
-    ensure(&[Need {
-        check: || has("prometheus") && has("promtool"),
-        package: "prometheus",
-    }])
+    ensure(&[
+        Need {
+            check: || has("prometheus") && has("promtool"),
+            package: "prometheus",
+        },
+        // The textfile plugin is compared with node_exporter's collector.
+        Need {
+            check: || has("prometheus-node-exporter"),
+            package: "prometheus-node-exporter",
+        },
+    ])
 }
 
 /// The installed version of Debian package `name`, if it is installed.
