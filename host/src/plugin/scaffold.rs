@@ -17,7 +17,8 @@ use crate::cli::Lang;
 type File = (&'static str, Content);
 
 enum Content {
-    /// Text with `{{name}}`, `{{metric}}` and `{{pin_*}}` placeholders.
+    /// Text with `{{name}}`, `{{metric}}`, `{{world}}`, `{{info_type}}` and
+    /// `{{pin_*}}` placeholders.
     Template(&'static str),
     /// Bytes copied as they are.
     Bytes(&'static [u8]),
@@ -284,9 +285,11 @@ pub fn create(name: &str, lang: Lang, dir: &Path) -> Result<PathBuf> {
             && name.starts_with(|c: char| c.is_ascii_lowercase()),
         "plugin name {name:?} must start with a-z and hold only a-z, 0-9, '_' and '-'"
     );
-    let wit = match lang {
-        Lang::Rust | Lang::Go => WIT_0_1,
-        Lang::C | Lang::Python | Lang::Js => WIT,
+    // (world file, its version, the type of the template's info metric:
+    // world 0.1.0 has no info type, so a gauge named `_info` stands in).
+    let (wit, world, info_type) = match lang {
+        Lang::Rust | Lang::Go => (WIT_0_1, "0.1.0", "gauge"),
+        Lang::C | Lang::Python | Lang::Js => (WIT, "0.2.0", "info"),
     };
     let mut files = common_files(wit);
     files.extend(match lang {
@@ -312,7 +315,11 @@ pub fn create(name: &str, lang: Lang, dir: &Path) -> Result<PathBuf> {
         let bytes = match content {
             Content::Bytes(b) => b.to_vec(),
             Content::Template(t) => {
-                let mut text = t.replace("{{name}}", name).replace("{{metric}}", &metric);
+                let mut text = t
+                    .replace("{{name}}", name)
+                    .replace("{{metric}}", &metric)
+                    .replace("{{world}}", world)
+                    .replace("{{info_type}}", info_type);
                 for (placeholder, version) in PINS {
                     text = text.replace(placeholder, version);
                 }
