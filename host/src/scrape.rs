@@ -10,15 +10,14 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
 use futures_util::future::join_all;
-use prometheus::Registry;
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::MetricFamily;
 
 use crate::config::Config;
 use crate::convert;
+use crate::labels;
 use crate::merge::Merger;
+use crate::model::{Family, Kind, Series, Value};
 use crate::plugin::{self, Plugin};
 use crate::runtime::denials::Denials;
 use crate::runtime::{CallCost, Failure, GuestModule, GuestOutput, GuestRuntime, Reason};
@@ -46,10 +45,12 @@ pub struct ModuleStatus {
     pub last_failure_output: Option<GuestOutput>,
 }
 
-/// A loaded module: what the runtime runs, and the plugin it came from.
+/// A loaded module: what the runtime runs, the plugin it came from and the
+/// operator's labels for its series.
 pub struct Module {
     guest: GuestModule,
     plugin: Option<Arc<Plugin>>,
+    labels: Vec<(String, String)>,
 }
 
 impl Module {
@@ -66,6 +67,11 @@ impl Module {
     /// What the runtime runs.
     pub fn guest(&self) -> &GuestModule {
         &self.guest
+    }
+
+    /// The operator's labels, added to every series of the module.
+    pub fn labels(&self) -> &[(String, String)] {
+        &self.labels
     }
 }
 
@@ -155,7 +161,7 @@ impl Exporter {
     /// `budget` is the time Prometheus allows for the scrape
     /// (`X-Prometheus-Scrape-Timeout-Seconds`); no module runs past it minus
     /// the configured margin, whatever its own timeout.
-    pub async fn scrape(&self, budget: Option<Duration>) -> Vec<MetricFamily> {
+    pub async fn scrape(&self, budget: Option<Duration>) -> Vec<Family> {
         let start = Instant::now();
         self.metrics.scrape_started();
         let budget_end = budget.map(|b| start + b.saturating_sub(self.margin));
@@ -168,9 +174,9 @@ impl Exporter {
                 budget_end.map_or(own_end, |b| b.min(own_end))
             })
             .collect();
-        // Every call starts now: those that may block in the kernel on a
-        // guest thread of their own, the others here, polled together.
-        // Modules served through /probe only are not called.
+        // Every call starts now, in config order: those that may block in the
+        // kernel on a guest thread of their own, the others here, polled
+        // together. Modules served through /probe only are not called.
         let calls: Vec<Option<Option<Call<'_>>>> = self
             .modules
             .iter()
@@ -237,12 +243,19 @@ impl Exporter {
             stuck: stuck.clone(),
         };
         let module = module.clone();
-        let task = self.runtime.spawn_call(deadline, async move {
-            // Moved in, so dropped whether the call returns or is dropped
-            // without ever starting.
-            let _ended = ended;
-            run_module(&module, deadline, target.as_deref()).await
-        });
+        let runtime = &self.runtime;
+        // Queued when first polled, not now: the calls of a scrape then take
+        // the slots in the order of the config, inline ones included.
+        let task = async move {
+            runtime
+                .spawn_call(deadline, async move {
+                    // Moved in, so dropped whether the call returns or is
+                    // dropped without ever starting.
+                    let _ended = ended;
+                    run_module(&module, deadline, target.as_deref()).await
+                })
+                .await
+        };
         Some(Call {
             task: Box::pin(task),
             phase: Some(phase),
@@ -291,7 +304,7 @@ impl Exporter {
         module: &str,
         target: &str,
         budget: Option<Duration>,
-    ) -> Result<Vec<MetricFamily>, String> {
+    ) -> Result<Vec<Family>, String> {
         let Some(index) = self.modules.iter().position(|m| m.name() == module) else {
             return Err(format!("unknown module {module:?}"));
         };
@@ -322,8 +335,11 @@ impl Exporter {
             self.metrics.record_failure(module, failure.reason);
         }
         let mut families = merger.finish();
+        for family in &mut families {
+            family.sort_series();
+        }
         families.extend(probe_families(result.is_ok(), start.elapsed()));
-        families.sort_by(|a, b| a.name().cmp(b.name()));
+        families.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(families)
     }
 
@@ -366,21 +382,24 @@ impl Exporter {
         }
     }
 
-    /// Merges the guests' families with the self-metrics through a registry,
-    /// which sorts families by name and series by label values, so the
-    /// output order is the same on every scrape.
-    fn gather(&self, guests: Vec<MetricFamily>) -> Vec<MetricFamily> {
-        let registry = Registry::new();
-        let output = ScrapeOutput {
-            self_metrics: self.metrics.registry().clone(),
-            guests: Mutex::new(guests),
-        };
-        if let Err(e) = registry.register(Box::new(output)) {
-            // Unreachable: a fresh registry accepts its first collector.
-            tracing::error!("assembling the scrape failed: {e}");
-            return self.metrics.registry().gather();
+    /// The guests' families and the self-metrics, families sorted by name
+    /// and series by label values, so the output order is the same on every
+    /// scrape. (The merge has kept guests off the self-metrics' names.)
+    fn gather(&self, guests: Vec<Family>) -> Vec<Family> {
+        let mut families: Vec<Family> = self
+            .metrics
+            .registry()
+            .gather()
+            .into_iter()
+            .filter_map(Family::from_proto)
+            .collect();
+        families.reserve(guests.len());
+        for mut family in guests {
+            family.sort_series();
+            families.push(family);
         }
-        registry.gather()
+        families.sort_by(|a, b| a.name.cmp(&b.name));
+        families
     }
 }
 
@@ -444,7 +463,7 @@ struct Call<'a> {
 }
 
 /// A module's validated output (or why it failed) and what the run left.
-type RunOutcome = (Result<Vec<MetricFamily>, Failure>, Ran);
+type RunOutcome = (Result<Vec<Family>, Failure>, Ran);
 
 /// What running a module left besides its result.
 #[derive(Debug, Default)]
@@ -477,23 +496,32 @@ fn still_stuck() -> Failure {
 /// The two families a probe adds to the module's: whether it succeeded and
 /// how long it took, as blackbox_exporter's `probe_success` and
 /// `probe_duration_seconds`.
-fn probe_families(success: bool, duration: Duration) -> Vec<MetricFamily> {
-    let registry = Registry::new();
-    let up = prometheus::Gauge::new(
-        "wasm_exporter_probe_success",
-        "Whether the probe's module call succeeded (1) or failed (0).",
-    );
-    let took = prometheus::Gauge::new(
-        "wasm_exporter_probe_duration_seconds",
-        "How long the probe took.",
-    );
-    if let (Ok(up), Ok(took)) = (up, took) {
-        up.set(if success { 1.0 } else { 0.0 });
-        took.set(duration.as_secs_f64());
-        let _ = registry.register(Box::new(up));
-        let _ = registry.register(Box::new(took));
-    }
-    registry.gather()
+fn probe_families(success: bool, duration: Duration) -> Vec<Family> {
+    let gauge = |name: &str, help: &str, unit: &str, value: f64| Family {
+        name: name.to_owned(),
+        help: help.to_owned(),
+        unit: unit.to_owned(),
+        kind: Kind::Gauge,
+        label_names: Vec::new(),
+        series: vec![Series {
+            label_values: Vec::new(),
+            value: Value::Number(value),
+        }],
+    };
+    vec![
+        gauge(
+            "wasm_exporter_probe_success",
+            "Whether the probe's module call succeeded (1) or failed (0).",
+            "",
+            if success { 1.0 } else { 0.0 },
+        ),
+        gauge(
+            "wasm_exporter_probe_duration_seconds",
+            "How long the probe took.",
+            "seconds",
+            duration.as_secs_f64(),
+        ),
+    ]
 }
 
 /// Runs one module under its deadline (with `target` as its `target`
@@ -510,6 +538,10 @@ async fn run_module(module: &Module, deadline: Instant, target: Option<&str>) ->
         .and_then(|families| match module.plugin() {
             Some(p) => plugin::check_declared(&p.manifest, &families).map(|()| families),
             None => Ok(families),
+        })
+        .and_then(|mut families| {
+            labels::apply(&mut families, &module.labels)?;
+            Ok(families)
         });
     let ran = Ran {
         duration: start.elapsed(),
@@ -524,29 +556,18 @@ async fn run_module(module: &Module, deadline: Instant, target: Option<&str>) ->
 fn load(runtime: &GuestRuntime, config: &crate::config::ModuleConfig) -> Result<Module> {
     let resolved = spec::resolve(config)?;
     let guest = GuestModule::load(runtime, &resolved.spec)?;
+    if let Some(p) = &resolved.plugin {
+        let declared = &p.manifest.world;
+        ensure!(
+            declared == guest.world().name(),
+            "plugin {}: its manifest says world {declared} but the component implements {}; rebuild the component or correct the manifest",
+            p.manifest.name,
+            guest.world()
+        );
+    }
     Ok(Module {
         guest,
         plugin: resolved.plugin,
+        labels: resolved.labels,
     })
-}
-
-/// One scrape's output as a `Collector` of const metric families: the
-/// self-metrics and the guests' validated families. The guests' part is
-/// handed over on the first collect (a scrape's output is served once, so it
-/// is moved rather than copied).
-struct ScrapeOutput {
-    self_metrics: Registry,
-    guests: Mutex<Vec<MetricFamily>>,
-}
-
-impl Collector for ScrapeOutput {
-    fn desc(&self) -> Vec<&Desc> {
-        Vec::new()
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        let mut families = self.self_metrics.gather();
-        families.append(&mut self.guests.lock().unwrap_or_else(PoisonError::into_inner));
-        families
-    }
 }

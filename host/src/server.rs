@@ -30,6 +30,7 @@ use crate::connlimit::{self, Backoff, Gate, Ticket, Tracked};
 use crate::exposition::{self, Format};
 use crate::landing;
 use crate::logging::RateLimited;
+use crate::model::Family;
 use crate::reload::Live;
 
 /// The header Prometheus sends with its scrape timeout.
@@ -530,10 +531,7 @@ async fn probe(app: &App, probe: ProbeRequest) -> Answer {
 }
 
 /// Families in the format the client asked for, gzipped if it accepts it.
-fn exposition_answer(
-    scrape: ScrapeRequest,
-    families: &[prometheus::proto::MetricFamily],
-) -> Answer {
+fn exposition_answer(scrape: ScrapeRequest, families: &[Family]) -> Answer {
     let ScrapeRequest { format, gzip, .. } = scrape;
     let body = exposition::encode(families, format);
     let mut r = if gzip {

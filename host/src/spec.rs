@@ -12,6 +12,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 
 use crate::config::{Grants, Limits, ModuleConfig, Source};
+use crate::labels;
 use crate::plugin::Plugin;
 use crate::plugin::manifest::ParamType;
 use crate::policy::files::{DirGrantSpec, FileGrantSpec};
@@ -102,14 +103,17 @@ pub struct ModuleSpec {
     pub limits: Limits,
 }
 
-/// A module spec with the plugin it came from, if any (its manifest
-/// declares the metrics each scrape is checked against).
+/// A module spec with what serving its output needs besides: the plugin it
+/// came from, if any (its manifest declares the metrics each scrape is
+/// checked against), and the operator's labels for its series.
 #[derive(Debug, Clone)]
 pub struct Resolved {
     /// What the runtime needs.
     pub spec: ModuleSpec,
     /// The plugin package, for plugins.
     pub plugin: Option<Arc<Plugin>>,
+    /// Operator labels, checked against the plugin's declarations.
+    pub labels: Vec<(String, String)>,
 }
 
 /// Reads the module's component (bare, or from its plugin, whose parameters
@@ -118,7 +122,11 @@ pub struct Resolved {
 pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
     let (component, plugin) = component(config)?;
     let (params, grants) = match &plugin {
-        Some(plugin) => plugin.resolve(config)?,
+        Some(plugin) => {
+            let resolved = plugin.resolve(config)?;
+            labels::check_against_manifest(&config.labels, &plugin.manifest).context("labels")?;
+            resolved
+        }
         None => (
             config
                 .params
@@ -169,6 +177,7 @@ pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
             limits: config.limits.clone(),
         },
         plugin: plugin.map(Arc::new),
+        labels: config.labels.clone(),
     })
 }
 

@@ -1,9 +1,9 @@
 //! Debian packages the tasks need beyond Rust: Python's venv (guest
 //! toolchains), Node.js and npm (JavaScript guests), a real Prometheus
-//! server with promtool, Redis and NGINX (end-to-end tests), and the Rust
-//! guests' toolchain at the exact versions of `guests/toolchains.toml`.
-//! Installed with apt when missing and allowed (as root), otherwise named
-//! in the error.
+//! server with promtool and node_exporter, Redis and NGINX (end-to-end
+//! tests), and the Rust guests' toolchain at the exact versions of
+//! `guests/toolchains.toml`. Installed with apt when missing and allowed (as
+//! root), otherwise named in the error.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -61,6 +61,11 @@ pub fn ensure_for_tests() -> Result<()> {
         Need {
             check: || has("nginx") || std::path::Path::new("/usr/sbin/nginx").is_file(),
             package: "nginx",
+        },
+        // The textfile plugin is compared with node_exporter's collector.
+        Need {
+            check: || has("prometheus-node-exporter"),
+            package: "prometheus-node-exporter",
         },
     ])
 }

@@ -14,7 +14,7 @@ use crate::config::{
 };
 use crate::exposition::{self, Format};
 use crate::runtime::{EngineSettings, GuestModule, GuestRuntime};
-use crate::{convert, spec, version};
+use crate::{convert, spec};
 
 /// Runs a `wasm_exporter plugin` command; `Ok(false)` when a check failed
 /// (the report says why).
@@ -133,6 +133,7 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
         name: m.name.clone(),
         source: Source::Plugin(path.to_path_buf()),
         params: options.params.clone(),
+        labels: Vec::new(),
         grants: Grants {
             dirs: options
                 .dirs
@@ -235,8 +236,15 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
         .collect();
     out.line(format!(
         "component: compiles and implements {}",
-        version::WIT_WORLD
+        module.world()
     ));
+    if module.world().name() != m.world {
+        return Ok(out.fail(format!(
+            "world: the manifest says {} but the component implements {}; rebuild the component or correct the manifest",
+            m.world,
+            module.world()
+        )));
+    }
 
     let start = Instant::now();
     let call = module.collect(start + limits.timeout).await;
@@ -256,7 +264,7 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
             )));
         }
     };
-    let series: usize = families.iter().map(|f| f.get_metric().len()).sum();
+    let series: usize = families.iter().map(|f| f.exposed_samples()).sum();
     out.line(format!(
         "collect: ok in {ms:.1} ms, {} families, {series} series",
         families.len()
@@ -270,7 +278,7 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
     }
     out.text.push_str(&exposition);
     out.line("--- declarations");
-    let emitted: Vec<&str> = families.iter().map(|f| f.name()).collect();
+    let emitted: Vec<&str> = families.iter().map(|f| f.name.as_str()).collect();
     let silent: Vec<&str> = m
         .metrics
         .iter()

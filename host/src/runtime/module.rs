@@ -10,25 +10,30 @@ use wasmtime::component::ResourceTableError;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::GuestRuntime;
-use super::bindings::wasm_exporter::scraper::types::Param;
-use super::bindings::{Scraper, ScraperPre};
+use super::bindings::{v0_1, v0_2};
 use super::capture::LogCapture;
 use super::cost::{CallCost, CpuMetered};
 use super::denials::Denials;
 use super::descriptors::DescriptorBudget;
-use super::outcome::{CallOutcome, Failure, GuestOutput, Reason};
+use super::outcome::{CallOutcome, Failure, GuestFamilies, GuestOutput, Reason};
 use super::sandbox::{DeadlineExceeded, GuestState, LimitExceeded, SandboxSpec};
 use super::wasi::http::TlsConfigs;
 use crate::config::Limits;
 use crate::plugin::manifest::TARGET_PARAM;
 use crate::policy::{Access, DenialKind};
 use crate::spec::{self, ModuleSpec, TargetKind};
-use crate::version::WIT_WORLD;
+use crate::version::World;
+
+/// A component linked for the world version it implements.
+enum Linked {
+    V0_1(v0_1::ScraperPre<GuestState>),
+    V0_2(v0_2::ScraperPre<GuestState>),
+}
 
 /// A scraper module ready to run.
 pub struct GuestModule {
     name: String,
-    pre: ScraperPre<GuestState>,
+    linked: Linked,
     params: Vec<spec::Param>,
     target: Option<TargetKind>,
     access: Arc<Access>,
@@ -63,13 +68,25 @@ impl GuestModule {
                     "linking {origin}: it imports something the host does not offer (the host offers WASI 0.2 only)"
                 )
             })?;
-        let pre = ScraperPre::new(instance_pre)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("{origin} does not implement the world {WIT_WORLD}"))?;
+        // Which world the component implements shows in the type of its
+        // `collect` export: the newest version is tried first, and a
+        // component that matches none is refused with each version's reason.
+        let linked = match v0_2::ScraperPre::new(instance_pre.clone()) {
+            Ok(pre) => Linked::V0_2(pre),
+            Err(newest) => match v0_1::ScraperPre::new(instance_pre) {
+                Ok(pre) => Linked::V0_1(pre),
+                Err(oldest) => anyhow::bail!(
+                    "{origin} implements none of the worlds this exporter serves ({}): as {}: {newest:#}; as {}: {oldest:#}",
+                    World::all_names(),
+                    World::V0_2,
+                    World::V0_1,
+                ),
+            },
+        };
         let tls = TlsConfigs::new(&spec.access.network).context("grants: http")?;
         Ok(Self {
             name: spec.name.clone(),
-            pre,
+            linked,
             params: spec.params.clone(),
             target: spec.target,
             access: spec.access.clone(),
@@ -82,6 +99,14 @@ impl GuestModule {
     /// The module's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The world version the component implements.
+    pub fn world(&self) -> World {
+        match self.linked {
+            Linked::V0_1(..) => World::V0_1,
+            Linked::V0_2(..) => World::V0_2,
+        }
     }
 
     /// The module's limits.
@@ -154,13 +179,6 @@ impl GuestModule {
     async fn call(&self, deadline: Instant, params: &[spec::Param]) -> CallOutcome {
         let limits = &self.limits;
         let redact = Redact::new(params);
-        let wit_params: Vec<Param> = params
-            .iter()
-            .map(|p| Param {
-                name: p.name.clone(),
-                value: p.value.clone(),
-            })
-            .collect();
         let stdout = LogCapture::new(limits.max_log_bytes.as_u64() as usize);
         let stderr = LogCapture::new(limits.max_log_bytes.as_u64() as usize);
         let state = GuestState::new(SandboxSpec {
@@ -186,7 +204,11 @@ impl GuestModule {
                 };
             }
         };
-        let mut store = Store::new(self.pre.engine(), state);
+        let engine = match &self.linked {
+            Linked::V0_1(pre) => pre.engine(),
+            Linked::V0_2(pre) => pre.engine(),
+        };
+        let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(lift_budget(limits));
         store.set_epoch_deadline(1);
@@ -201,8 +223,32 @@ impl GuestModule {
         let cpu_ns = AtomicU64::new(0);
         let call = CpuMetered::new(
             async {
-                let scraper: Scraper = self.pre.instantiate_async(&mut store).await?;
-                scraper.call_collect(&mut store, &wit_params).await
+                match &self.linked {
+                    Linked::V0_1(pre) => {
+                        let params: Vec<v0_1::wasm_exporter::scraper::types::Param> = params
+                            .iter()
+                            .map(|p| v0_1::wasm_exporter::scraper::types::Param {
+                                name: p.name.clone(),
+                                value: p.value.clone(),
+                            })
+                            .collect();
+                        let scraper = pre.instantiate_async(&mut store).await?;
+                        let answer = scraper.call_collect(&mut store, &params).await?;
+                        wasmtime::Result::Ok(answer.map(GuestFamilies::V0_1))
+                    }
+                    Linked::V0_2(pre) => {
+                        let params: Vec<v0_2::wasm_exporter::scraper::types::Param> = params
+                            .iter()
+                            .map(|p| v0_2::wasm_exporter::scraper::types::Param {
+                                name: p.name.clone(),
+                                value: p.value.clone(),
+                            })
+                            .collect();
+                        let scraper = pre.instantiate_async(&mut store).await?;
+                        let answer = scraper.call_collect(&mut store, &params).await?;
+                        Ok(answer.map(GuestFamilies::V0_2))
+                    }
+                }
             },
             &cpu_ns,
         );
