@@ -101,6 +101,11 @@ pub enum PluginCommand {
         path: PathBuf,
         #[command(flatten)]
         run: RunArgs,
+        /// Check the archive's signature (ARCHIVE.minisig) against this
+        /// minisign public key file, besides the trusted keys of
+        /// --config.file (repeatable).
+        #[arg(long = "trusted-key", value_name = "KEY.pub")]
+        trusted_keys: Vec<PathBuf>,
     },
     /// Create a plugin from a template that builds and passes `check`.
     New {
@@ -124,6 +129,56 @@ pub enum PluginCommand {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Sign a plugin archive with a minisign secret key: writes
+    /// ARCHIVE.minisig, which `minisign -Vm ARCHIVE -p KEY.pub` verifies.
+    Sign {
+        /// Plugin archive (.tar.gz).
+        archive: PathBuf,
+        /// Secret key file, as `minisign -G` writes it.
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// File holding the password of an encrypted key (without it, the
+        /// password is asked for on the terminal).
+        #[arg(long = "password-file", value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+    /// Push a plugin archive, and its ARCHIVE.minisig when there is one, to
+    /// an OCI registry; prints the digest to pin in the config.
+    Push {
+        /// Plugin archive (.tar.gz).
+        archive: PathBuf,
+        /// oci://HOST[:PORT]/REPOSITORY[:TAG] (the tag defaults to the
+        /// plugin's version).
+        target: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Pull a plugin from an OCI registry into an archive, with
+    /// ARCHIVE.minisig when a signature is attached.
+    Pull {
+        /// oci://HOST[:PORT]/REPOSITORY(:TAG|@sha256:DIGEST).
+        source: String,
+        /// Archive to write (default: NAME-VERSION.tar.gz here).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+}
+
+/// How `push` and `pull` reach the registry.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistryArgs {
+    /// Registry credentials, in Docker's config.json format.
+    #[arg(long = "registry.auth-file", value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
+    /// PEM file of CA certificates to trust for the registry, besides the
+    /// system's.
+    #[arg(long = "registry.ca-file", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Talk to the registry over plain HTTP (no TLS).
+    #[arg(long = "registry.plain-http")]
+    pub plain_http: bool,
 }
 
 /// How `check` (and `pack`) run the plugin.

@@ -38,6 +38,15 @@ pub fn render(exporter: &Exporter, telemetry_path: &str) -> String {
                     escape(&m.version),
                     escape(&m.description)
                 );
+                let _ = write!(
+                    modules,
+                    "<p class=\"provenance\">{}{}</p>",
+                    escape(&p.provenance.to_string()),
+                    p.pulled_from
+                        .as_deref()
+                        .map(|r| format!(" · pulled from <code>{}</code>", escape(r)))
+                        .unwrap_or_default()
+                );
                 if p.readme.is_some() {
                     let _ = write!(
                         modules,

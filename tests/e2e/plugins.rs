@@ -274,7 +274,8 @@ fn optional_capabilities_may_be_left_out_and_the_same_plugin_can_run_twice() {
     assert_eq!(s.all_errors("without") + s.all_errors("with"), 0.0);
 }
 
-fn exporter_cli(args: &[&str]) -> (i32, String) {
+/// Runs the binary with `args`; returns the exit code and stdout + stderr.
+pub(crate) fn exporter_cli(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_wasm_exporter"))
         .args(args)
         .output()

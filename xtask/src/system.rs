@@ -1,7 +1,8 @@
 //! Debian packages the tasks need beyond Rust: Python's venv (guest
 //! toolchains), Node.js and npm (JavaScript guests), and a real Prometheus
-//! server with promtool (end-to-end tests). Installed with apt when missing
-//! and allowed (as root), otherwise named in the error.
+//! server with promtool, a registry and minisign (end-to-end tests).
+//! Installed with apt when missing and allowed (as root), otherwise named
+//! in the error.
 
 use std::process::Command;
 
@@ -44,10 +45,22 @@ pub fn ensure_for_guests() -> Result<()> {
 
 /// What the tests need besides the guests.
 pub fn ensure_for_tests() -> Result<()> {
-    ensure(&[Need {
-        check: || has("prometheus") && has("promtool"),
-        package: "prometheus",
-    }])
+    ensure(&[
+        Need {
+            check: || has("prometheus") && has("promtool"),
+            package: "prometheus",
+        },
+        // The plugin supply chain's tests: a real registry and the
+        // signing tool authors use.
+        Need {
+            check: || has("docker-registry"),
+            package: "docker-registry",
+        },
+        Need {
+            check: || has("minisign"),
+            package: "minisign",
+        },
+    ])
 }
 
 fn ensure(needs: &[Need]) -> Result<()> {

@@ -132,8 +132,10 @@ impl GuestRuntime {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         if let Some(dir) = &settings.cache_dir {
             // wasmtime takes only absolute cache paths; a relative one is
-            // meant from where the exporter was started.
-            let dir = &std::path::absolute(dir)
+            // meant from where the exporter was started. Its own
+            // subdirectory: wasmtime's clean-up deletes every file in its
+            // directory that it did not write (pulled plugins among them).
+            let dir = &std::path::absolute(dir.join(COMPILED_DIR))
                 .with_context(|| format!("resolving the cache directory {}", dir.display()))?;
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the cache directory {}", dir.display()))?;
@@ -191,6 +193,9 @@ impl GuestRuntime {
         self.calls.spawn(deadline, call)
     }
 }
+
+/// Compiled code's subdirectory of `--cache.dir`.
+pub const COMPILED_DIR: &str = "compiled";
 
 /// Bytes of each memory slot reset in place (and kept resident) on reuse.
 const KEEP_RESIDENT: usize = 1 << 20;

@@ -128,11 +128,13 @@ impl GuestModule {
                     path.clone(),
                 )
             }
-            Source::Plugin(path) => {
-                let plugin = Plugin::load(path)?;
+            Source::Plugin(_) | Source::Oci(_) => {
+                let plugin =
+                    crate::plugin::source::open(config, runtime.settings().cache_dir.as_deref())?;
                 let (params, grants) = plugin.resolve(config)?;
                 let bytes = plugin.component.clone();
-                (bytes, params, grants, Some(Arc::new(plugin)), path.clone())
+                let origin = plugin.source.clone();
+                (bytes, params, grants, Some(Arc::new(plugin)), origin)
             }
         };
         let origin = origin.display();
