@@ -278,6 +278,10 @@ impl Registry {
 
     /// A client for these settings.
     pub fn connect(&self) -> Result<Session> {
+        // reqwest is built without a TLS backend of its own; it uses the
+        // process default, ring, as the exporter's own TLS does. Installing
+        // it again fails harmlessly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let config = ClientConfig {
             protocol: ClientProtocol::HttpsExcept(self.plain_http.clone()),
             extra_root_certificates: self
@@ -762,16 +766,24 @@ fn is_not_found(e: &OciDistributionError) -> bool {
 
 /// An `oci-client` error, with its causes and a hint where one helps.
 fn explain(e: OciDistributionError) -> anyhow::Error {
+    let unauthorized = match &e {
+        OciDistributionError::UnauthorizedError { .. } => true,
+        OciDistributionError::RequestError(e) => e.status().is_some_and(|s| s.as_u16() == 401),
+        _ => false,
+    };
     let hint = match &e {
-        OciDistributionError::UnauthorizedError { .. } => {
-            " (the registry wants credentials, or refused those given: see registry.auth_file)"
+        _ if unauthorized => {
+            " (the registry wants credentials, or refused those given: registry.auth_file in the config, --registry.auth-file on the command line)"
         }
         OciDistributionError::ServerError { code, .. } if *code >= 500 => {
             " (the registry failed; try again later)"
         }
         _ => "",
     };
-    let mut message = e.to_string();
+    let mut message = match &e {
+        OciDistributionError::DigestError(_) => format!("digest mismatch: {e}"),
+        _ => e.to_string(),
+    };
     let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {
         let text = cause.to_string();

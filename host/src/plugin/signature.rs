@@ -188,6 +188,8 @@ impl SigningKey {
                     .into_secret_key(password)
                     .map_err(|e| anyhow!("decrypting the secret key: {e}"))?
             }
+            Err(e) if e.to_string().contains("Corrupted key") => unchecked_secret_key(text)
+                .with_context(|| format!("not a minisign secret key: {e}"))?,
             Err(e) => bail!("not a minisign secret key: {e}"),
         };
         let id = KeyId::from_slice(key.keynum())?;
@@ -205,8 +207,11 @@ impl SigningKey {
     pub fn sign(&self, data: &[u8], file_name: &str, timestamp: u64) -> Result<String> {
         let trusted = format!("timestamp:{timestamp}\tfile:{file_name}\thashed");
         let untrusted = format!("signature from wasm_exporter secret key {}", self.id);
+        // Checked with the key's own public half, so a damaged secret key
+        // cannot produce a signature that does not verify.
+        let public = PublicKey::from_secret_key(&self.key).map_err(|e| anyhow!("{e}"))?;
         let sig = minisign::sign(
-            None,
+            Some(&public),
             &self.key,
             Cursor::new(data),
             Some(&trusted),
@@ -215,6 +220,29 @@ impl SigningKey {
         .map_err(|e| anyhow!("signing: {e}"))?;
         Ok(sig.into_string())
     }
+}
+
+/// An unencrypted secret key whose checksum is all zeros, as Debian's
+/// minisign 0.11 writes them (`minisign -G -W`), which the `minisign` crate
+/// takes for corrupted. The key is checked when it signs instead.
+fn unchecked_secret_key(text: &str) -> Result<SecretKey> {
+    use base64::Engine as _;
+    let line = text.lines().nth(1).context("no key line")?.trim();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(line)
+        .context("the key line is not base64")?;
+    // sig_alg 2, kdf_alg 2, chk_alg 2, salt 32, opslimit 8, memlimit 8,
+    // keynum 8, secret key 64, checksum 32.
+    ensure!(
+        bytes.len() == 158,
+        "the key has {} bytes, not 158",
+        bytes.len()
+    );
+    ensure!(
+        bytes[2..4] == [0, 0] && bytes[126..].iter().all(|b| *b == 0),
+        "its checksum does not match"
+    );
+    SecretKey::from_bytes(&bytes).map_err(|e| anyhow!("{e}"))
 }
 
 #[cfg(test)]
