@@ -286,6 +286,38 @@ pub fn minisign_keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf, String) {
     (public, secret, id)
 }
 
+/// A key pair as `minisign -G` makes it by default, its secret key
+/// encrypted with `password`: (public key file, secret key file).
+pub fn minisign_encrypted_keypair(dir: &Path, name: &str, password: &str) -> (PathBuf, PathBuf) {
+    let public = dir.join(format!("{name}.pub"));
+    let secret = dir.join(format!("{name}.key"));
+    let mut child = Command::new("minisign")
+        .arg("-G")
+        .arg("-p")
+        .arg(&public)
+        .arg("-s")
+        .arg(&secret)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running minisign");
+    // The password, and again to confirm it.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n{password}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && secret.exists(),
+        "minisign -G failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (public, secret)
+}
+
 /// Runs `minisign` with `args`; returns (success, stdout + stderr).
 pub fn minisign(args: &[&str]) -> (bool, String) {
     let out = Command::new("minisign")

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use crate::plugins::exporter_cli;
 use crate::registry::{
-    FakeRegistry, Registry, Reply, digest, docker_config, minisign, minisign_keypair,
+    FakeRegistry, Registry, Reply, digest, docker_config, minisign, minisign_encrypted_keypair,
+    minisign_keypair,
 };
 use crate::support::{
     Exporter, Pki, assert_start_refused, assert_start_refused_with, fixture, plugin, q, request,
@@ -85,6 +86,43 @@ fn plugin_sign_and_minisign_interoperate_and_signed_plugins_are_served() {
     ]);
     assert!(ok, "minisign -V refused our signature: {out}");
     assert!(out.contains("file:ours.tar.gz"), "{out}");
+
+    // So does a signature made with an encrypted key, minisign's default.
+    let (enc_public, enc_secret) = minisign_encrypted_keypair(d, "encrypted", "correct horse");
+    let password = d.join("password");
+    std::fs::write(&password, "correct horse\n").unwrap();
+    let copy = d.join("copy.tar.gz");
+    std::fs::copy(&ours, &copy).unwrap();
+    let (code, out) = exporter_cli(&[
+        "plugin",
+        "sign",
+        copy.to_str().unwrap(),
+        "--key",
+        enc_secret.to_str().unwrap(),
+        "--password-file",
+        password.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (ok, out) = minisign(&[
+        "-V",
+        "-p",
+        enc_public.to_str().unwrap(),
+        "-m",
+        copy.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    let (code, out) = exporter_cli(&[
+        "plugin",
+        "sign",
+        copy.to_str().unwrap(),
+        "--key",
+        enc_secret.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        out.contains("the secret key is encrypted: give its password with --password-file"),
+        "{out}"
+    );
 
     // A signature made by minisign is accepted.
     let (ok, out) = minisign(&[

@@ -175,6 +175,14 @@ impl SigningKey {
             text.lines().count() >= 2,
             "not a minisign secret key (expected an `untrusted comment:` line and the key)"
         );
+        ensure!(
+            !text
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .contains("public key"),
+            "this is a public key: --key takes the secret key (`minisign -G` writes it to ~/.minisign/minisign.key unless told otherwise)"
+        );
         let boxed = || SecretKeyBox::from_string(text).map_err(|e| anyhow!("{e}"));
         let key = match boxed()?.into_unencrypted_secret_key() {
             Ok(key) => key,
