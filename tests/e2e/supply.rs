@@ -301,13 +301,11 @@ fn bad_signatures_refuse_the_module_naming_the_reason_and_the_key() {
         &["module \\\"m\\\"", "is not signed"],
     );
     refused(
-        &format!("signatures: {{required: true, trusted_key: []}}\nmodules: []\n"),
+        "signatures: {required: true, trusted_key: []}\nmodules: []\n",
         &["unknown field `trusted_key`"],
     );
     refused(
-        &format!(
-            "signatures:\n  trusted_keys: [{{name: x, public_key: RWQnotakey}}]\nmodules: []\n"
-        ),
+        "signatures:\n  trusted_keys: [{name: x, public_key: RWQnotakey}]\nmodules: []\n",
         &[
             "signatures.trusted_keys[0] (\\\"x\\\")",
             "not a minisign public key",
@@ -733,6 +731,10 @@ impl Artifact {
     }
 }
 
+/// A broken registry: what it does, its table, the digest pinned, and
+/// what the refusal must say.
+type Case = (&'static str, HashMap<String, Reply>, String, Vec<String>);
+
 #[test]
 fn broken_registries_are_refused_and_nothing_is_half_installed() {
     let dir = tempfile::tempdir().unwrap();
@@ -747,9 +749,7 @@ fn broken_registries_are_refused_and_nothing_is_half_installed() {
     let wasm = "application/vnd.wasm.config.v0+json";
     let good = Artifact::new(&archive, &component, oci, wasm);
 
-    // Each case: the fake registry's table, the digest pinned, and what the
-    // refusal must say.
-    let mut cases: Vec<(&str, HashMap<String, Reply>, String, Vec<String>)> = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
 
     let mut routes = good.routes(Some(&signature));
     routes.insert(

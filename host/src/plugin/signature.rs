@@ -74,8 +74,7 @@ impl VerifyingKey {
         let line = text
             .lines()
             .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
-            .last()
+            .rfind(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
             .context("no key in it (expected the base64 line of a minisign public key)")?;
         let key = PublicKey::from_base64(line).map_err(|e| {
             anyhow!("not a minisign public key ({e}); it is the second line of the .pub file `minisign -G` writes")
