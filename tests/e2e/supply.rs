@@ -514,10 +514,33 @@ fn plugins_pushed_to_a_registry_are_pulled_by_digest_and_served_offline_from_the
     );
     // The compile cache beside it did not sweep the pulled plugin away.
     assert_eq!(cached(&cache), [manifest_digest.replace(':', "-")]);
+    drop(exporter);
+
+    // A damaged copy is noticed, removed and pulled again (which fails
+    // here, offline, saying so).
+    let entry = cache
+        .join("plugins")
+        .join(manifest_digest.replace(':', "-"))
+        .join("plugin.tar.gz");
+    let mut bytes = std::fs::read(&entry).unwrap();
+    bytes.push(0);
+    std::fs::write(&entry, bytes).unwrap();
+    let run = tempfile::tempdir().unwrap();
+    assert_start_refused_with(
+        run.path(),
+        &config,
+        &[&cache_flag],
+        &[
+            "is damaged",
+            "pulling it again",
+            "module \\\"pulled\\\"",
+            "Connection refused",
+        ],
+    );
+    assert!(cached(&cache).is_empty(), "{:?}", cached(&cache));
 
     // Without --cache.dir an OCI plugin is refused, naming the flag; a tag
     // instead of a digest is refused too.
-    let run = tempfile::tempdir().unwrap();
     assert_start_refused(
         run.path(),
         &config,

@@ -75,12 +75,14 @@ impl PluginCache {
         }
         let damaged =
             |what: String| format!("the cached copy in {} is damaged: {what}", dir.display());
-        let manifest = read_bounded(&dir.join(MANIFEST), MAX_MANIFEST_BYTES)?
+        let manifest = read_bounded(&dir.join(MANIFEST), MAX_MANIFEST_BYTES)
+            .with_context(|| damaged(MANIFEST.into()))?
             .with_context(|| damaged(format!("{MANIFEST} is missing")))?;
         let actual = digest_of(&manifest);
         ensure!(actual == digest, damaged(format!("{MANIFEST} is {actual}")));
         let layout = Layout::parse(&manifest).with_context(|| damaged(MANIFEST.into()))?;
-        let archive = read_bounded(&dir.join(ARCHIVE), layout.archive.size as u64)?
+        let archive = read_bounded(&dir.join(ARCHIVE), layout.archive.size as u64)
+            .with_context(|| damaged(ARCHIVE.into()))?
             .with_context(|| damaged(format!("{ARCHIVE} is missing")))?;
         let actual = digest_of(&archive);
         ensure!(
@@ -93,7 +95,8 @@ impl PluginCache {
         let signature = read_bounded(
             &dir.join(format!("{ARCHIVE}{SUFFIX}")),
             MAX_SIGNATURE_BYTES as u64,
-        )?;
+        )
+        .with_context(|| damaged(format!("{ARCHIVE}{SUFFIX}")))?;
         Ok(Some(Entry {
             dir,
             layout,
