@@ -936,18 +936,40 @@ fn broken_registries_are_refused_and_nothing_is_half_installed() {
         );
     }
 
-    // The well-behaved fake serves, and installs exactly one entry.
-    let fake = FakeRegistry::start(good.routes(Some(&signature)));
-    let cache = d.join("cache-served");
-    let exporter = Exporter::start_with_args(
-        &format!(
+    // The well-behaved fake serves, and installs exactly one entry; pulled
+    // while no signature is attached nor required, the entry is unsigned.
+    let config = |fake: &FakeRegistry, required: bool| {
+        format!(
             "{}registry: {{plain_http: [{:?}]}}\nmodules:\n{}",
-            trusting(&public, true),
+            trusting(&public, required),
             fake.addr,
             proc_module("m", &fake.reference("p", &good.digest()), "")
-        ),
-        &[&format!("--cache.dir={}", cache.display())],
-    );
+        )
+    };
+    let cache = d.join("cache-served");
+    let cache_flag = format!("--cache.dir={}", cache.display());
+    let fake = FakeRegistry::start(good.routes(None));
+    let exporter = Exporter::start_with_args(&config(&fake, false), &[&cache_flag]);
     assert_eq!(exporter.scrape().value("sys_mem_usage"), Some(25.0));
+    assert!(exporter.get("/").body.contains("unsigned"));
     assert_eq!(cached(&cache), [good.digest().replace(':', "-")]);
+    drop(exporter);
+    drop(fake);
+
+    // Signed later: with signatures now required, the cached copy's
+    // signature is fetched from the registry and kept beside it.
+    let fake = FakeRegistry::start(good.routes(Some(&signature)));
+    let exporter = Exporter::start_with_args(&config(&fake, true), &[&cache_flag]);
+    assert_eq!(exporter.scrape().value("sys_mem_usage"), Some(25.0));
+    assert!(
+        exporter
+            .get("/")
+            .body
+            .contains(&format!("signed by release (key {id})"))
+    );
+    let entry = cache.join("plugins").join(good.digest().replace(':', "-"));
+    assert_eq!(
+        std::fs::read(entry.join("plugin.tar.gz.minisig")).unwrap(),
+        signature
+    );
 }
