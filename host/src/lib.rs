@@ -7,7 +7,8 @@
 //! - [`runtime`]: the wasm engine, the sandbox and its limits; a guest runs
 //!   in [`runtime::GuestModule::collect`].
 //! - [`convert`]: checks a guest's output and turns it into metric families.
-//! - [`plugin`]: plugin packages, their manifests and the `plugin` commands.
+//! - [`plugin`]: plugin packages, their manifests and the `plugin` commands;
+//!   where plugins are pulled and signatures checked: [`plugin::source`].
 //! - [`merge`]: combines the modules' outputs of one scrape.
 //! - [`exposition`]: the text format.
 //! - [`selfmetrics`]: the exporter's own metrics.
