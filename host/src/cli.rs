@@ -1,6 +1,7 @@
 //! Command-line flags, named like those of other Prometheus exporters.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -44,6 +45,25 @@ pub struct Cli {
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,
 
+    /// Connections open at once; beyond it the oldest connection not
+    /// serving a request is closed, or the new one refused when all are
+    /// (default: a quarter of the soft file descriptor limit, 16 to 16384).
+    #[arg(long = "web.max-connections", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+
+    /// Scrapes served at once; more are answered 503 at once (0: no limit).
+    #[arg(long = "web.max-requests", default_value_t = 40, value_name = "N")]
+    pub max_requests: usize,
+
+    /// Time a client has to send a whole request header, from connecting or
+    /// from the first byte of a request on a kept-alive connection.
+    #[arg(long = "web.header-timeout", default_value = "5s", value_name = "DURATION", value_parser = parse_timeout)]
+    pub header_timeout: Duration,
+
+    /// Time a kept-alive connection may stay open with no request.
+    #[arg(long = "web.idle-timeout", default_value = "2m", value_name = "DURATION", value_parser = parse_timeout)]
+    pub idle_timeout: Duration,
+
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", default_value = "/metrics", value_name = "PATH", value_parser = parse_telemetry_path)]
     pub telemetry_path: String,
@@ -68,6 +88,14 @@ pub struct Cli {
         global = true
     )]
     pub log_format: LogFormat,
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be greater than 0".into()),
+        Err(e) => Err(format!("{s:?} is not a duration such as 5s or 2m: {e}")),
+    }
 }
 
 fn parse_telemetry_path(s: &str) -> Result<String, String> {
@@ -191,6 +219,11 @@ pub struct RunArgs {
     /// (repeatable).
     #[arg(long = "grant", value_name = "HOST:GUEST", value_parser = parse_grant)]
     pub grants: Vec<(PathBuf, String)>,
+    /// Grant a file, or the files matching a glob, read-only, e.g.
+    /// /proc/meminfo; `=HOST_PATH` when it is elsewhere on the host
+    /// (repeatable).
+    #[arg(long = "file", value_name = "PATH[=HOST_PATH]", value_parser = parse_file)]
+    pub files: Vec<(String, PathBuf)>,
     /// Pass a host environment variable through (repeatable).
     #[arg(long = "env", value_name = "NAME")]
     pub env: Vec<String>,
@@ -208,6 +241,16 @@ pub enum Lang {
     Python,
     /// JavaScript, built with ComponentizeJS.
     Js,
+}
+
+fn parse_file(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((path, host)) if !path.is_empty() && !host.is_empty() => {
+            Ok((path.to_string(), PathBuf::from(host)))
+        }
+        Some(_) => Err(format!("{s:?} is not PATH or PATH=HOST_PATH")),
+        None => Ok((s.to_string(), PathBuf::from(s))),
+    }
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {

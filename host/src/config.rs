@@ -98,6 +98,13 @@ pub struct Limits {
     pub memory: ByteSize,
     /// Cap on the elements of each guest table.
     pub table_elements: u32,
+    /// Files and directories the guest may hold open at once; past it an
+    /// open fails (WASI `quota`) and the guest may carry on.
+    pub open_files: usize,
+    /// WASI resources (descriptors, streams, pollables, directory
+    /// listings...) the guest may hold at once; past it the call traps
+    /// (`reason="resource_limit"`).
+    pub wasi_resources: usize,
     /// Cap on the number of metric families returned.
     pub max_families: usize,
     /// Cap on the number of series (samples) returned, all families together.
@@ -124,6 +131,8 @@ impl Default for Limits {
             timeout: Duration::from_secs(2),
             memory: ByteSize::mib(64),
             table_elements: 100_000,
+            open_files: 64,
+            wasi_resources: 1_024,
             max_families: 1_000,
             max_series: 10_000,
             max_labels: 32,
@@ -145,6 +154,10 @@ impl Limits {
             self.memory
         );
         ensure!(
+            self.wasi_resources >= 16,
+            "wasi_resources must be at least 16 (a guest needs a few for its standard streams)"
+        );
+        ensure!(
             self.max_name_length > 0,
             "max_name_length must be greater than 0"
         );
@@ -162,12 +175,59 @@ pub struct DirGrant {
     pub guest: String,
 }
 
+/// A host file, or the files matching a glob, made visible to a guest,
+/// read-only. Written as the guest path alone (`/proc/meminfo`), or with
+/// the host path when it differs
+/// (`{path: /proc/meminfo, host: /host/proc/meminfo}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileGrant {
+    /// Absolute path the guest opens; components after the first may be
+    /// globs (`*`, `?`, `[...]`).
+    pub path: String,
+    /// The same file on the host: the guest path itself unless given.
+    pub host: PathBuf,
+}
+
+impl<'de> Deserialize<'de> for FileGrant {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Mapped {
+            path: String,
+            host: PathBuf,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Path(String),
+            Mapped(Mapped),
+        }
+        match Raw::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "a file grant is a path (`/proc/meminfo`) or `{path: GUEST_PATH, host: HOST_PATH}`",
+            )
+        })? {
+            Raw::Path(path) => Ok(FileGrant {
+                host: PathBuf::from(&path),
+                path,
+            }),
+            Raw::Mapped(m) => Ok(FileGrant {
+                path: m.path,
+                host: m.host,
+            }),
+        }
+    }
+}
+
 /// The capabilities a module is given. Nothing is granted by default.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Grants {
-    /// Directories preopened read-only.
+    /// Directories preopened read-only, everything under them visible
+    /// (minus what procfs and sysfs never show).
     pub dirs: Vec<DirGrant>,
+    /// Single files and glob patterns, read-only; nothing else exists.
+    pub files: Vec<FileGrant>,
     /// Names of host environment variables passed through (when set).
     pub env: Vec<String>,
 }
@@ -364,6 +424,9 @@ fn validate_module_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks the grants' syntax and makes host paths absolute. Whether the
+/// host paths exist, and everything about globs, is checked when the
+/// module's policy is built (`policy::files`), at load and on every reload.
 fn resolve_grants(grants: Grants, base: &Path) -> Result<Grants> {
     let mut guest_paths = HashSet::new();
     let mut dirs = Vec::with_capacity(grants.dirs.len());
@@ -383,17 +446,27 @@ fn resolve_grants(grants: Grants, base: &Path) -> Result<Grants> {
             "dirs: guest path {:?} is granted twice",
             dir.guest
         );
-        let host = base.join(&dir.host);
-        let meta = std::fs::metadata(&host)
-            .with_context(|| format!("dirs: host directory {}", host.display()))?;
-        ensure!(
-            meta.is_dir(),
-            "dirs: host path {} is not a directory",
-            host.display()
-        );
         dirs.push(DirGrant {
-            host,
+            host: base.join(&dir.host),
             guest: dir.guest,
+        });
+    }
+    let mut paths = HashSet::new();
+    let mut files = Vec::with_capacity(grants.files.len());
+    for file in grants.files {
+        ensure!(
+            file.path.starts_with('/'),
+            "files: {:?} must be an absolute path",
+            file.path
+        );
+        ensure!(
+            paths.insert(file.path.clone()),
+            "files: {:?} is granted twice",
+            file.path
+        );
+        files.push(FileGrant {
+            host: base.join(&file.host),
+            path: file.path,
         });
     }
     for name in &grants.env {
@@ -404,6 +477,7 @@ fn resolve_grants(grants: Grants, base: &Path) -> Result<Grants> {
     }
     Ok(Grants {
         dirs,
+        files,
         env: grants.env,
     })
 }
@@ -526,12 +600,16 @@ mod tests {
         let e = err("modules:\n  - name: 'a b'\n    component: a.wasm\n");
         assert!(e.contains("may only contain"), "{e}");
         let e = err(
-            "modules:\n  - name: a\n    component: a.wasm\n    grants:\n      dirs:\n        - {host: /nonexistent-dir, guest: /x}\n",
+            "modules:\n  - name: a\n    component: a.wasm\n    grants:\n      files: [{guest: /proc/meminfo}]\n",
         );
         assert!(
-            e.contains("module \"a\"") && e.contains("/nonexistent-dir"),
+            e.contains("modules[0].grants.files") && e.contains("a file grant is a path"),
             "{e}"
         );
+        let e = err(
+            "modules:\n  - name: a\n    component: a.wasm\n    grants:\n      files: [proc/meminfo]\n",
+        );
+        assert!(e.contains("must be an absolute path"), "{e}");
         let e = err(
             "modules:\n  - name: a\n    component: a.wasm\n    grants:\n      dirs:\n        - {host: /, guest: relative}\n",
         );

@@ -79,6 +79,11 @@ pub fn render(exporter: &Exporter, telemetry_path: &str) -> String {
         }
         let _ = write!(
             modules,
+            "<p class=\"grants\">grants: {}</p>",
+            escape(&module.guest().access().summary())
+        );
+        let _ = write!(
+            modules,
             "<p class=\"{class}\">last scrape: <b>{state}</b> in {:.3}s {}</p></section>",
             status.duration.as_secs_f64(),
             escape(&detail)

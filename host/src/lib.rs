@@ -4,8 +4,13 @@
 //! Where things are:
 //! - [`server`]: HTTP; a `GET` of the telemetry path calls
 //!   [`scrape::Exporter::scrape`], where a scrape starts.
+//! - [`spec`]: config and plugin package resolved into one plain module
+//!   description, before the runtime sees it.
+//! - [`policy`]: what a module may reach (file grants, the procfs/sysfs
+//!   protections), decided apart from the WASI glue that enforces it.
 //! - [`runtime`]: the wasm engine, the sandbox and its limits; a guest runs
-//!   in [`runtime::GuestModule::collect`].
+//!   in [`runtime::GuestModule::collect`], its opens are checked in
+//!   `runtime::wasi::filesystem`.
 //! - [`convert`]: checks a guest's output and turns it into metric families.
 //! - [`plugin`]: plugin packages, their manifests and the `plugin` commands;
 //!   where plugins are pulled and signatures checked: [`plugin::source`].
@@ -14,28 +19,35 @@
 //! - [`selfmetrics`]: the exporter's own metrics.
 //! - [`config`]: the configuration file; [`reload`] keeps it live.
 //! - [`webconfig`]: TLS and basic auth (exporter-toolkit web config).
+//! - [`connlimit`]: the front door's connection and request limits;
+//!   [`fdlimit`]: the file descriptor limit they are derived from.
 
 pub mod cli;
 pub mod config;
+pub mod connlimit;
 pub mod convert;
 pub mod exposition;
+pub mod fdlimit;
 pub mod landing;
 pub mod logging;
 pub mod merge;
 pub mod plugin;
+pub mod policy;
 pub mod reload;
 pub mod runtime;
 pub mod scrape;
 pub mod selfmetrics;
 pub mod server;
+pub mod spec;
 pub mod version;
 pub mod webconfig;
 
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::Cli;
+use crate::connlimit::{Gate, HttpLimits};
 use crate::reload::Live;
 use crate::server::App;
 
@@ -65,15 +77,42 @@ pub async fn run(cli: Cli) -> Result<()> {
         );
         listeners.push(listener);
     }
+    let gate = Gate::new(http_limits(&cli)?, live.metrics().registry())?;
+    let limits = gate.limits();
+    tracing::info!(
+        max_connections = limits.max_connections,
+        max_requests = limits.max_requests,
+        header_timeout = %humantime::format_duration(limits.header_timeout),
+        idle_timeout = %humantime::format_duration(limits.idle_timeout),
+        "HTTP limits"
+    );
     let app = Arc::new(App {
         live,
         telemetry_path: cli.telemetry_path.clone(),
         lifecycle: cli.enable_lifecycle,
+        gate,
     });
     spawn_reload_on_sighup(app.clone());
     server::serve(listeners, app, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The HTTP limits from the flags; the connection cap defaults to a quarter
+/// of the soft descriptor limit (see [`fdlimit`]).
+fn http_limits(cli: &Cli) -> Result<HttpLimits> {
+    let max_connections = match cli.max_connections {
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        None => fdlimit::default_max_connections(
+            fdlimit::soft_limit().context("reading the file descriptor limit")?,
+        ),
+    };
+    Ok(HttpLimits {
+        max_connections,
+        max_requests: cli.max_requests,
+        header_timeout: cli.header_timeout,
+        idle_timeout: cli.idle_timeout,
+    })
 }
 
 #[cfg(unix)]

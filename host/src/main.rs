@@ -11,6 +11,16 @@ fn main() -> ExitCode {
         eprintln!("wasm_exporter: {e:#}");
         return ExitCode::FAILURE;
     }
+    // Before anything opens descriptors (the async runtime does).
+    match wasm_exporter::fdlimit::raise() {
+        Ok(l) => tracing::info!(
+            before = l.before,
+            soft = l.soft,
+            hard = l.hard,
+            "file descriptor limit"
+        ),
+        Err(e) => tracing::warn!("cannot raise the file descriptor limit: {e}"),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -16,9 +16,11 @@ use prometheus::proto::MetricFamily;
 use crate::config::Config;
 use crate::convert;
 use crate::merge::Merger;
-use crate::plugin;
-use crate::runtime::{Failure, GuestModule, GuestRuntime, Reason};
+use crate::plugin::{self, Plugin};
+use crate::runtime::denials::Denials;
+use crate::runtime::{CallCost, Failure, GuestModule, GuestOutput, GuestRuntime, Reason};
 use crate::selfmetrics::SelfMetrics;
+use crate::spec;
 
 /// How long past a call's deadline the scrape waits for it before
 /// answering without it.
@@ -35,11 +37,38 @@ pub struct ModuleStatus {
     pub last_error: Option<Failure>,
     /// Series served by the last successful scrape.
     pub series: usize,
+    /// What the last call cost (zero when it never ran or did not return).
+    pub cost: CallCost,
+    /// What the guest printed in its last failing call.
+    pub last_failure_output: Option<GuestOutput>,
+}
+
+/// A loaded module: what the runtime runs, and the plugin it came from.
+pub struct Module {
+    guest: GuestModule,
+    plugin: Option<Arc<Plugin>>,
+}
+
+impl Module {
+    /// The module's name.
+    pub fn name(&self) -> &str {
+        self.guest.name()
+    }
+
+    /// The plugin the module comes from, if it is one.
+    pub fn plugin(&self) -> Option<&Arc<Plugin>> {
+        self.plugin.as_ref()
+    }
+
+    /// What the runtime runs.
+    pub fn guest(&self) -> &GuestModule {
+        &self.guest
+    }
 }
 
 /// The exporter: the loaded modules and everything a scrape needs.
 pub struct Exporter {
-    modules: Vec<Arc<GuestModule>>,
+    modules: Vec<Arc<Module>>,
     /// Per module, calls left behind while blocked in a host call and not
     /// yet returned. Each holds a guest thread, so such a module is not
     /// started again until its call returns: one stuck module must not
@@ -61,8 +90,7 @@ impl Exporter {
     pub fn new(config: &Config, runtime: Arc<GuestRuntime>, metrics: SelfMetrics) -> Result<Self> {
         let mut modules = Vec::with_capacity(config.modules.len());
         for m in &config.modules {
-            let module =
-                GuestModule::load(&runtime, m).with_context(|| format!("module {:?}", m.name))?;
+            let module = load(&runtime, m).with_context(|| format!("module {:?}", m.name))?;
             modules.push(Arc::new(module));
         }
         plugin::check_namespaces(
@@ -107,7 +135,7 @@ impl Exporter {
     }
 
     /// The loaded modules, in config order.
-    pub fn modules(&self) -> &[Arc<GuestModule>] {
+    pub fn modules(&self) -> &[Arc<Module>] {
         &self.modules
     }
 
@@ -133,7 +161,7 @@ impl Exporter {
             .modules
             .iter()
             .map(|module| {
-                let own_end = start + module.limits().timeout;
+                let own_end = start + module.guest.limits().timeout;
                 budget_end.map_or(own_end, |b| b.min(own_end))
             })
             .collect();
@@ -179,18 +207,17 @@ impl Exporter {
                     "its call of an earlier scrape is still blocked in a host call; \
                      not started again until that call returns",
                 );
-                statuses.push(self.record(module, Err(failure), Duration::ZERO));
+                statuses.push(self.record(module, Err(failure), Ran::default()));
                 continue;
             };
             // The call stops itself at its deadline; this guard keeps the
             // answer on time even if a guest thread is stuck in a host call
             // (a read that blocks in the kernel): the call is then left to
             // finish in the background and counted as a timeout now.
-            let (result, duration) = match tokio::time::timeout_at((deadline + GUARD).into(), task)
-                .await
+            let (result, ran) = match tokio::time::timeout_at((deadline + GUARD).into(), task).await
             {
                 Ok(Ok(outcome)) => outcome,
-                Ok(Err(failure)) => (Err(failure), start.elapsed()),
+                Ok(Err(failure)) => (Err(failure), Ran::after(start)),
                 Err(_) => {
                     call.abandon(stuck);
                     (
@@ -198,49 +225,51 @@ impl Exporter {
                             Reason::Timeout,
                             "still blocked in a host call at its deadline; left to finish in the background",
                         )),
-                        start.elapsed(),
+                        Ran::after(start),
                     )
                 }
             };
             let result = result.and_then(|families| merger.add(module.name(), families));
-            statuses.push(self.record(module, result, duration));
+            statuses.push(self.record(module, result, ran));
         }
         *self.status.lock().unwrap_or_else(PoisonError::into_inner) = statuses;
         self.gather(merger.finish())
     }
 
     /// Counts one module's outcome in the self-metrics and logs a failure.
-    fn record(
-        &self,
-        module: &GuestModule,
-        result: Result<usize, Failure>,
-        duration: Duration,
-    ) -> ModuleStatus {
+    fn record(&self, module: &Module, result: Result<usize, Failure>, ran: Ran) -> ModuleStatus {
+        let name = module.name();
+        self.metrics.record_cost(name, &ran.cost);
+        self.metrics.record_denials(name, &ran.denials);
         match result {
             Ok(series) => {
-                self.metrics.record(module.name(), duration, None);
+                self.metrics.record(name, ran.duration, None);
                 ModuleStatus {
                     up: Some(true),
-                    duration,
+                    duration: ran.duration,
                     last_error: None,
                     series,
+                    cost: ran.cost,
+                    last_failure_output: None,
                 }
             }
             Err(failure) => {
                 tracing::warn!(
-                    module = module.name(),
+                    module = name,
                     reason = %failure.reason,
-                    duration_seconds = duration.as_secs_f64(),
+                    duration_seconds = ran.duration.as_secs_f64(),
                     "module scrape failed, its series are dropped for this scrape: {}",
                     failure.message
                 );
                 self.metrics
-                    .record(module.name(), duration, Some(failure.reason));
+                    .record(name, ran.duration, Some(failure.reason));
                 ModuleStatus {
                     up: Some(false),
-                    duration,
+                    duration: ran.duration,
                     last_error: Some(failure),
                     series: 0,
+                    cost: ran.cost,
+                    last_failure_output: Some(ran.output),
                 }
             }
         }
@@ -316,21 +345,56 @@ impl Drop for CallEnd {
     }
 }
 
+/// What running a module left besides its result.
+#[derive(Debug, Default)]
+struct Ran {
+    duration: Duration,
+    cost: CallCost,
+    output: GuestOutput,
+    denials: Denials,
+}
+
+impl Ran {
+    /// A call that did not come back: only its duration is known.
+    fn after(start: Instant) -> Ran {
+        Ran {
+            duration: start.elapsed(),
+            ..Ran::default()
+        }
+    }
+}
+
 /// Runs one module under its deadline and validates its output.
 async fn run_module(
-    module: &GuestModule,
+    module: &Module,
     deadline: Instant,
-) -> (Result<Vec<MetricFamily>, Failure>, Duration) {
+) -> (Result<Vec<MetricFamily>, Failure>, Ran) {
     let start = Instant::now();
-    let result = module
-        .collect(deadline)
-        .await
-        .and_then(|families| convert::to_families(families, module.limits()))
+    let outcome = module.guest.collect(deadline).await;
+    let result = outcome
+        .result
+        .and_then(|families| convert::to_families(families, module.guest.limits()))
         .and_then(|families| match module.plugin() {
             Some(p) => plugin::check_declared(&p.manifest, &families).map(|()| families),
             None => Ok(families),
         });
-    (result, start.elapsed())
+    let ran = Ran {
+        duration: start.elapsed(),
+        cost: outcome.cost,
+        output: outcome.output,
+        denials: outcome.denials,
+    };
+    (result, ran)
+}
+
+/// Resolves a module's config and loads it on `runtime`.
+fn load(runtime: &GuestRuntime, config: &crate::config::ModuleConfig) -> Result<Module> {
+    let resolved = spec::resolve(config, runtime.settings().cache_dir.as_deref())?;
+    let guest = GuestModule::load(runtime, &resolved.spec)?;
+    Ok(Module {
+        guest,
+        plugin: resolved.plugin,
+    })
 }
 
 /// One scrape's output as a `Collector` of const metric families: the

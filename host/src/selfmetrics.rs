@@ -8,10 +8,12 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use prometheus::core::Collector;
 use prometheus::{
-    Gauge, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    CounterVec, Gauge, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
-use crate::runtime::Reason;
+use crate::policy::DenialKind;
+use crate::runtime::denials::Denials;
+use crate::runtime::{CallCost, Reason};
 use crate::version;
 
 /// Self-metrics, registered once and shared by all scrapes.
@@ -21,6 +23,10 @@ pub struct SelfMetrics {
     scrape_errors: IntCounterVec,
     module_up: IntGaugeVec,
     module_duration: GaugeVec,
+    module_cpu: CounterVec,
+    module_memory_peak: IntGaugeVec,
+    module_open_files_peak: IntGaugeVec,
+    access_denied: IntCounterVec,
     scrapes: IntCounter,
     reload_ok: IntGauge,
     reload_time: Gauge,
@@ -52,6 +58,34 @@ impl SelfMetrics {
                 "Duration of the module's last scrape (instantiate and collect).",
             ),
             &["module"],
+        )?;
+        let module_cpu = CounterVec::new(
+            Opts::new(
+                "wasm_exporter_module_cpu_seconds_total",
+                "CPU time spent running the module's calls (guest code and the host calls made for it).",
+            ),
+            &["module"],
+        )?;
+        let module_memory_peak = IntGaugeVec::new(
+            Opts::new(
+                "wasm_exporter_module_memory_peak_bytes",
+                "Most linear memory the module held at once during its last call that returned.",
+            ),
+            &["module"],
+        )?;
+        let module_open_files_peak = IntGaugeVec::new(
+            Opts::new(
+                "wasm_exporter_module_open_files_peak",
+                "Most files and directories the module held open at once during its last call that returned.",
+            ),
+            &["module"],
+        )?;
+        let access_denied = IntCounterVec::new(
+            Opts::new(
+                "wasm_exporter_access_denied_total",
+                "Accesses the sandbox refused, by module and kind (file: outside the grants or hidden; open_files: descriptor cap).",
+            ),
+            &["module", "kind"],
         )?;
         let scrapes = IntCounter::new(
             "wasm_exporter_scrapes_total",
@@ -86,6 +120,10 @@ impl SelfMetrics {
         registry.register(Box::new(scrape_errors.clone()))?;
         registry.register(Box::new(module_up.clone()))?;
         registry.register(Box::new(module_duration.clone()))?;
+        registry.register(Box::new(module_cpu.clone()))?;
+        registry.register(Box::new(module_memory_peak.clone()))?;
+        registry.register(Box::new(module_open_files_peak.clone()))?;
+        registry.register(Box::new(access_denied.clone()))?;
         registry.register(Box::new(scrapes.clone()))?;
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(reload_ok.clone()))?;
@@ -101,6 +139,10 @@ impl SelfMetrics {
             scrape_errors,
             module_up,
             module_duration,
+            module_cpu,
+            module_memory_peak,
+            module_open_files_peak,
+            access_denied,
             scrapes,
             reload_ok,
             reload_time,
@@ -120,14 +162,29 @@ impl SelfMetrics {
                     .scrape_errors
                     .remove_label_values(&[old.as_str(), reason.as_str()]);
             }
+            for kind in DenialKind::ALL {
+                let _ = self
+                    .access_denied
+                    .remove_label_values(&[old.as_str(), kind.as_str()]);
+            }
             let _ = self.module_up.remove_label_values(&[old.as_str()]);
             let _ = self.module_duration.remove_label_values(&[old.as_str()]);
+            let _ = self.module_cpu.remove_label_values(&[old.as_str()]);
+            let _ = self.module_memory_peak.remove_label_values(&[old.as_str()]);
+            let _ = self
+                .module_open_files_peak
+                .remove_label_values(&[old.as_str()]);
         }
         for module in &new {
             for reason in Reason::ALL {
                 self.scrape_errors
                     .with_label_values(&[module.as_str(), reason.as_str()]);
             }
+            for kind in DenialKind::ALL {
+                self.access_denied
+                    .with_label_values(&[module.as_str(), kind.as_str()]);
+            }
+            self.module_cpu.with_label_values(&[module.as_str()]);
         }
         *current = new;
     }
@@ -164,6 +221,35 @@ impl SelfMetrics {
         }
     }
 
+    /// Records what a module's call cost; nothing for a call that never
+    /// ran or never came back.
+    pub fn record_cost(&self, module: &str, cost: &CallCost) {
+        if *cost == CallCost::default() {
+            return;
+        }
+        self.module_cpu
+            .with_label_values(&[module])
+            .inc_by(cost.cpu.as_secs_f64());
+        self.module_memory_peak
+            .with_label_values(&[module])
+            .set(i64::try_from(cost.memory_peak).unwrap_or(i64::MAX));
+        self.module_open_files_peak
+            .with_label_values(&[module])
+            .set(i64::try_from(cost.open_files_peak).unwrap_or(i64::MAX));
+    }
+
+    /// Counts the accesses a module's call was refused.
+    pub fn record_denials(&self, module: &str, denials: &Denials) {
+        for kind in DenialKind::ALL {
+            let n = denials.count(kind);
+            if n > 0 {
+                self.access_denied
+                    .with_label_values(&[module, kind.as_str()])
+                    .inc_by(n);
+            }
+        }
+    }
+
     /// The registry holding all self-metrics.
     pub fn registry(&self) -> &Registry {
         &self.registry
@@ -183,6 +269,10 @@ impl SelfMetrics {
             &self.scrape_errors as &dyn Collector,
             &self.module_up,
             &self.module_duration,
+            &self.module_cpu,
+            &self.module_memory_peak,
+            &self.module_open_files_peak,
+            &self.access_denied,
         ] {
             names.extend(c.desc().into_iter().map(|d| d.fq_name.clone()));
         }

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::support::{Exporter, assert_has_lines, fixture, plugin, q};
+use crate::support::{Exporter, assert_has_lines, fixture, plugin, proc_files, q};
 
 fn netdev(proc_dir: &Path) -> Exporter {
     Exporter::start(&format!(
-        "modules:\n  - name: netdev\n    plugin: {}\n    grants: {{dirs: [{{host: {}, guest: /proc}}]}}\n",
+        "modules:\n  - name: netdev\n    plugin: {}\n    grants: {}\n",
         q(&plugin("netdev")),
-        q(proc_dir)
+        proc_files(proc_dir, &["net/dev"])
     ))
 }
 

@@ -9,15 +9,14 @@
 //! build of the exporter 10-20 s to compile. The tests share an on-disk
 //! compile cache, so each component is compiled once rather than once per
 //! test; each test's exporter loads a single such module; and the starts
-//! take turns (see [`HEAVY`]), so that a cold start stays well within the
+//! take turns (see [`heavy`]), so that a cold start stays well within the
 //! harness's wait for the exporter to listen.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::support::{Exporter, Scrape, fixture, guest, q, root};
+use crate::support::{Exporter, Scrape, fixture, guest, heavy, q, root};
 
 /// A module entry of a config for a guest of `target/guests`; `grant` is
 /// (host dir, guest dir).
@@ -40,14 +39,8 @@ fn module_at(name: &str, component: &Path, params: &str, grant: Option<(&Path, &
     m
 }
 
-/// Held while one of these tests starts an exporter (compiling its module
-/// unless the cache has it) or builds a template. Either takes both cores
-/// for 10-20 s; two at once, as parallel tests would do, can double that,
-/// and the harness gives an exporter 60 s to start listening.
-static HEAVY: Mutex<()> = Mutex::new(());
-
 fn start(modules: &[String]) -> Exporter {
-    let _heavy = HEAVY.lock().unwrap_or_else(PoisonError::into_inner);
+    let _heavy = heavy();
     let cache = root().join("target/e2e-compile-cache");
     Exporter::start_with_args(
         &format!("modules:\n{}", modules.concat()),

@@ -3,10 +3,15 @@
 
 mod collectors;
 mod config_errors;
+mod files;
+mod frontdoor;
+mod generated;
+mod hungfs;
 mod languages;
 mod load;
 mod plugins;
 mod prometheus;
+mod properties;
 mod registry;
 mod reload;
 mod sandbox;

@@ -5,7 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{Exporter, assert_start_refused, fixture, guest, plugin, q};
+use crate::support::{
+    Exporter, assert_start_refused, fixture, guest, plugin, proc_file_args, proc_files, q,
+};
+
+/// Stands for the file grants in a `plugin check` command line.
+const GRANT: &str = "<grant>";
 
 /// Writes a plugin around the adversary component into `parent/dir_name`.
 /// `body` is the manifest from `parameters:` on (metrics, capabilities).
@@ -157,7 +162,7 @@ fn load_time_refusals_name_the_plugin_and_the_cause() {
     assert_refused(
         &format!("modules:\n{}", module("r", &reader, "{mode: read_file}")),
         &[
-            "plugin reader needs read access to /data (the data to read)",
+            "plugin reader needs read access to the directory /data (the data to read)",
             "does not grant",
         ],
     );
@@ -167,7 +172,11 @@ fn load_time_refusals_name_the_plugin_and_the_cause() {
             module("r", &reader, "{mode: read_file}"),
             p = q(&fixture("proc"))
         ),
-        &["grants", "/etc", "plugin reader does not ask for /etc"],
+        &[
+            "grants the directory",
+            "/etc",
+            "plugin reader does not ask for it",
+        ],
     );
     assert_refused(
         &format!(
@@ -293,14 +302,19 @@ pub(crate) fn exporter_cli(args: &[&str]) -> (i32, String) {
 #[test]
 fn check_and_pack_then_serve_the_archive() {
     let sysinfo = plugin("sysinfo");
-    let grant = format!("{}:/proc", fixture("proc").display());
-    let (code, out) = exporter_cli(&[
-        "plugin",
-        "check",
-        sysinfo.to_str().unwrap(),
-        "--grant",
-        &grant,
-    ]);
+    let grant = proc_file_args(&fixture("proc"), &["meminfo", "partitions"]);
+    // The command line with the grants in place of GRANT.
+    let cli = |args: &[&str]| {
+        let args: Vec<&str> = args
+            .iter()
+            .flat_map(|a| match *a {
+                GRANT => grant.iter().map(String::as_str).collect(),
+                other => vec![other],
+            })
+            .collect();
+        exporter_cli(&args)
+    };
+    let (code, out) = cli(&["plugin", "check", sysinfo.to_str().unwrap(), GRANT]);
     assert_eq!(code, 0, "{out}");
     for line in [
         "manifest: ok (2 declared metrics)",
@@ -316,30 +330,25 @@ fn check_and_pack_then_serve_the_archive() {
     let (code, out) = exporter_cli(&["plugin", "check", sysinfo.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("needs read access to /proc") && out.contains("result: FAILED"),
+        out.contains("needs read access to the file /proc/meminfo")
+            && out.contains("hint: grant files with --file PATH")
+            && out.contains("result: FAILED"),
         "{out}"
     );
 
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("sysinfo.tar.gz");
-    let (code, out) = exporter_cli(&[
+    let (code, out) = cli(&[
         "plugin",
         "pack",
         sysinfo.to_str().unwrap(),
-        "--grant",
-        &grant,
+        GRANT,
         "-o",
         archive.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("packed"), "{out}");
-    let (code, out) = exporter_cli(&[
-        "plugin",
-        "check",
-        archive.to_str().unwrap(),
-        "--grant",
-        &grant,
-    ]);
+    let (code, out) = cli(&["plugin", "check", archive.to_str().unwrap(), GRANT]);
     assert_eq!(code, 0, "the archive checks too: {out}");
     let digest = out
         .split("sha256 ")
@@ -351,9 +360,9 @@ fn check_and_pack_then_serve_the_archive() {
 
     // The archive serves like the directory.
     let exporter = Exporter::start(&format!(
-        "modules:\n  - name: packed\n    plugin: {}\n    grants: {{dirs: [{{host: {}, guest: /proc}}]}}\n",
+        "modules:\n  - name: packed\n    plugin: {}\n    grants: {}\n",
         q(&archive),
-        q(&fixture("proc"))
+        proc_files(&fixture("proc"), &["meminfo", "partitions"])
     ));
     let s = exporter.scrape();
     assert_eq!(s.value("sys_mem_usage"), Some(25.0));
@@ -372,13 +381,7 @@ fn check_and_pack_then_serve_the_archive() {
             &format!("component: sysinfo.wasm\nsha256: {digest}"),
         );
     std::fs::write(tampered_dir.join("plugin.yaml"), manifest).unwrap();
-    let (code, out) = exporter_cli(&[
-        "plugin",
-        "check",
-        tampered_dir.to_str().unwrap(),
-        "--grant",
-        &grant,
-    ]);
+    let (code, out) = cli(&["plugin", "check", tampered_dir.to_str().unwrap(), GRANT]);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("refusing to load a component that is not the one declared"),

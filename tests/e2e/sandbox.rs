@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::hungfs::HungFs;
 use crate::support::{Exporter, Scrape, assert_has_lines, fixture, guest, q, wait_until};
 
 /// One module of a test config.
@@ -474,8 +475,8 @@ fn a_module_cannot_take_another_modules_series() {
 }
 
 /// A guest can block its thread in the kernel, out of reach of the epoch
-/// deadline: opening a FIFO in a granted directory waits for a writer that
-/// never comes. The scrape must still answer on time, and the stuck calls
+/// deadline: reading a file of a hung filesystem (a FUSE mount that never
+/// answers, as an NFS mount whose server went away) waits for good. The scrape must still answer on time, and the stuck calls
 /// must not take what the other modules need, scrape after scrape: here
 /// three stuck modules, more than this machine's cores, and the good
 /// module still runs every time.
@@ -487,7 +488,7 @@ fn guests_blocked_in_the_kernel_cost_only_their_own_series() {
         "{mode: read_file, path: /data/stuck2}",
         "{mode: read_file, path: /data/stuck3}",
     ];
-    let (_dir, fifos, grant) = fifos(&STUCK);
+    let (fs, grant) = hung(&STUCK);
     let modules: Vec<Module> = STUCK
         .iter()
         .zip(PARAMS)
@@ -540,10 +541,10 @@ fn guests_blocked_in_the_kernel_cost_only_their_own_series() {
             "the log should say {needle:?}:\n{log}"
         );
     }
-    // Writers unblock the stuck calls, and plain files take the FIFOs'
-    // place: the modules are started again and succeed.
-    for fifo in &fifos {
-        unblock(fifo);
+    // The filesystem answers: the stuck calls return, and the modules are
+    // started again and succeed.
+    for name in STUCK {
+        fs.release(name);
     }
     wait_until(Duration::from_secs(10), "successful reads", || {
         let s = exporter.scrape();
@@ -562,10 +563,10 @@ fn guests_blocked_in_the_kernel_cost_only_their_own_series() {
 /// module is run again on the next scrape.
 #[test]
 fn a_call_that_never_started_is_not_left_stuck() {
-    let (_dir, fifos, grant) = fifos(&["fifo"]);
+    let (fs, grant) = hung(&["hung"]);
     let exporter = Exporter::start(&config(
         "global: {concurrency: 1}\n",
-        &[module("stuck", "adversary", "{mode: read_file, path: /data/fifo}").with(&grant)],
+        &[module("stuck", "adversary", "{mode: read_file, path: /data/hung}").with(&grant)],
     ));
     // Scrape 1: the good module runs first, then the stuck one takes the
     // slot for good. Scrape 2: the good module waits for the slot until its
@@ -576,46 +577,26 @@ fn a_call_that_never_started_is_not_left_stuck() {
     // Unblock the stuck call; the good module's queued call is refused
     // when the slot frees (its deadline passed), and must not be counted
     // as a call still running.
-    unblock(&fifos[0]);
+    fs.release("hung");
     wait_until(
         Duration::from_secs(10),
         "the good module served again",
         || {
             let s = exporter.scrape();
             s.text.lines().any(|l| l == "wat_ok 42")
-                && s.value("adversary_file_bytes{path=\"/data/fifo\",error=\"\"}") == Some(13.0)
+                && s.value("adversary_file_bytes{path=\"/data/hung\",error=\"\"}") == Some(13.0)
         },
     );
 }
 
-/// FIFOs named `names` in a new directory, and the grant of that directory
-/// as `/data` (with the short timeout) for a module of the test config.
-fn fifos(names: &[&str]) -> (tempfile::TempDir, Vec<std::path::PathBuf>, String) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let paths: Vec<_> = names.iter().map(|name| dir.path().join(name)).collect();
-    for fifo in &paths {
-        let made = std::process::Command::new("mkfifo")
-            .arg(fifo)
-            .status()
-            .expect("running mkfifo");
-        assert!(made.success(), "mkfifo failed");
-    }
+/// A hung filesystem with the files `names`, and the grant of it as `/data`
+/// (with the short timeout) for a module of the test config. Reading a
+/// file blocks in the kernel until [`HungFs::release`].
+fn hung(names: &[&str]) -> (HungFs, String) {
+    let fs = HungFs::mount(names);
     let grant = format!(
         "    grants: {{dirs: [{{host: {}, guest: /data}}]}}\n{SHORT}",
-        q(dir.path())
+        q(fs.path())
     );
-    (dir, paths, grant)
-}
-
-/// Unblocks the reader stuck on `fifo` and puts a 13-byte plain file in
-/// its place.
-fn unblock(fifo: &std::path::Path) {
-    // Opening it for writing is what unblocks the reader; by the time the
-    // data follows, the reader may be gone (its deadline passed).
-    match std::fs::write(fifo, b"unblocked\n") {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing the fifo: {e}"),
-        _ => {}
-    }
-    std::fs::remove_file(fifo).expect("removing the fifo");
-    std::fs::write(fifo, b"a plain file\n").expect("writing the file");
+    (fs, grant)
 }

@@ -1,14 +1,16 @@
 //! The vertical slice: seed metrics from a C guest, fault isolation of a
 //! trapping guest, no host files without grants, the landing page.
 
-use crate::support::{Exporter, assert_has_lines, fixture, guest, plugin, q, wait_until};
+use crate::support::{
+    Exporter, assert_has_lines, fixture, guest, plugin, proc_files, q, wait_until,
+};
 
 /// The seed's collectors, as the sysinfo plugin.
 fn sysinfo_module(name: &str, proc_dir: &std::path::Path) -> String {
     format!(
-        "  - name: {name}\n    plugin: {}\n    grants:\n      dirs:\n        - host: {}\n          guest: /proc\n",
+        "  - name: {name}\n    plugin: {}\n    grants: {}\n",
         q(&plugin("sysinfo")),
-        q(proc_dir)
+        proc_files(proc_dir, &["meminfo", "partitions"])
     )
 }
 

@@ -13,22 +13,37 @@ use crate::registry::{
     minisign_keypair,
 };
 use crate::support::{
-    Exporter, Pki, assert_start_refused, assert_start_refused_with, fixture, plugin, q, request,
+    Exporter, Pki, assert_start_refused, assert_start_refused_with, fixture, plugin,
+    proc_file_args, proc_files, q, request,
 };
 
-/// Packs the sysinfo plugin into `dir/name` with `plugin pack`.
+/// The files of the fixture /proc a plugin (sysinfo, netdev) reads.
+fn proc_files_of(plugin_name: &str) -> &'static [&'static str] {
+    match plugin_name {
+        "sysinfo" => &["meminfo", "partitions"],
+        "netdev" => &["net/dev"],
+        other => panic!("no grants known for {other}"),
+    }
+}
+
+/// `plugin check` (or `pack`) of `path` with the grants of `plugin_name`.
+fn check(path: &Path, plugin_name: &str, extra: &[&str]) -> (i32, String) {
+    let grants = proc_file_args(&fixture("proc"), proc_files_of(plugin_name));
+    let mut args = vec!["plugin", "check", path.to_str().unwrap()];
+    args.extend(grants.iter().map(String::as_str));
+    args.extend_from_slice(extra);
+    exporter_cli(&args)
+}
+
+/// Packs a plugin into `dir/name` with `plugin pack`.
 fn pack(dir: &Path, plugin_name: &str, name: &str) -> PathBuf {
     let out = dir.join(name);
-    let grant = format!("{}:/proc", fixture("proc").display());
-    let (code, text) = exporter_cli(&[
-        "plugin",
-        "pack",
-        plugin(plugin_name).to_str().unwrap(),
-        "--grant",
-        &grant,
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let grants = proc_file_args(&fixture("proc"), proc_files_of(plugin_name));
+    let plugin_dir = plugin(plugin_name);
+    let mut args = vec!["plugin", "pack", plugin_dir.to_str().unwrap()];
+    args.extend(grants.iter().map(String::as_str));
+    args.extend(["-o", out.to_str().unwrap()]);
+    let (code, text) = exporter_cli(&args);
     assert_eq!(code, 0, "{text}");
     out
 }
@@ -57,13 +72,18 @@ fn trusting(public: &Path, required: bool) -> String {
     )
 }
 
-/// A module of a plugin reading /proc (sysinfo, netdev) from `plugin`
-/// (a path or an oci:// reference).
-fn proc_module(name: &str, plugin: &str, extra: &str) -> String {
+/// A module of the plugin `plugin_name` (sysinfo, netdev) from `plugin` (a
+/// path or an oci:// reference), granted the fixture /proc files it reads.
+fn module_of(plugin_name: &str, name: &str, plugin: &str, extra: &str) -> String {
     format!(
-        "  - name: {name}\n    plugin: {plugin:?}\n    grants: {{dirs: [{{host: {}, guest: /proc}}]}}\n{extra}",
-        q(&fixture("proc"))
+        "  - name: {name}\n    plugin: {plugin:?}\n    grants: {}\n{extra}",
+        proc_files(&fixture("proc"), proc_files_of(plugin_name))
     )
+}
+
+/// A sysinfo module.
+fn proc_module(name: &str, plugin: &str, extra: &str) -> String {
+    module_of("sysinfo", name, plugin, extra)
 }
 
 #[test]
@@ -137,7 +157,7 @@ fn plugin_sign_and_minisign_interoperate_and_signed_plugins_are_served() {
         "{}modules:\n{}{}",
         trusting(&public, true),
         proc_module("ours", ours.to_str().unwrap(), ""),
-        proc_module("theirs", theirs.to_str().unwrap(), ""),
+        module_of("netdev", "theirs", theirs.to_str().unwrap(), ""),
     );
     let exporter = Exporter::start(&config);
     let s = exporter.scrape();
@@ -153,16 +173,11 @@ fn plugin_sign_and_minisign_interoperate_and_signed_plugins_are_served() {
     );
 
     // `plugin check` reports the signature, with and without the key.
-    let grant = format!("{}:/proc", fixture("proc").display());
-    let (code, out) = exporter_cli(&[
-        "plugin",
-        "check",
-        theirs.to_str().unwrap(),
-        "--grant",
-        &grant,
-        "--trusted-key",
-        public.to_str().unwrap(),
-    ]);
+    let (code, out) = check(
+        &theirs,
+        "netdev",
+        &["--trusted-key", public.to_str().unwrap()],
+    );
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(&format!(
@@ -172,7 +187,7 @@ fn plugin_sign_and_minisign_interoperate_and_signed_plugins_are_served() {
             && out.contains("result: OK"),
         "{out}"
     );
-    let (code, out) = exporter_cli(&["plugin", "check", ours.to_str().unwrap(), "--grant", &grant]);
+    let (code, out) = check(&ours, "sysinfo", &[]);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(&format!(
@@ -180,13 +195,7 @@ fn plugin_sign_and_minisign_interoperate_and_signed_plugins_are_served() {
         )),
         "{out}"
     );
-    let (code, out) = exporter_cli(&[
-        "plugin",
-        "check",
-        plugin("sysinfo").to_str().unwrap(),
-        "--grant",
-        &grant,
-    ]);
+    let (code, out) = check(&plugin("sysinfo"), "sysinfo", &[]);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("signature: none (a directory is not signed"),
@@ -317,7 +326,8 @@ fn bad_signatures_refuse_the_module_naming_the_reason_and_the_key() {
         &format!(
             "{}modules:\n{}{}",
             trusting(&public, true),
-            proc_module(
+            module_of(
+                "netdev",
                 "waived",
                 netdev_unsigned.to_str().unwrap(),
                 "    require_signature: false\n"

@@ -81,11 +81,18 @@ fn test(root: &Path) -> Result<()> {
     // Load tests are `#[ignore]`d in the normal run: they need the machine
     // to themselves to measure anything. Their binary is the one just built
     // (asking cargo for another selection of targets could unify features
-    // differently and compile everything again).
+    // differently and compile everything again). The `long_` tests are
+    // ignored too but left out here: they run for minutes, by name.
     let e2e = test_binary(root, "e2e")?;
-    eprintln!("xtask: {} --ignored", e2e.display());
+    eprintln!("xtask: {} --ignored --skip long_", e2e.display());
     let status = Command::new(&e2e)
-        .args(["--ignored", "--test-threads=1", "--nocapture"])
+        .args([
+            "--ignored",
+            "--skip",
+            "long_",
+            "--test-threads=1",
+            "--nocapture",
+        ])
         .current_dir(root.join("host"))
         .status()
         .with_context(|| format!("running {}", e2e.display()))?;

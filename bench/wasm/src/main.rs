@@ -118,7 +118,8 @@ fn instantiate(component: &Path, dirs: &[String], iterations: usize, warmup: usi
     // The engine the exporter would build for this config (instance pool
     // included), without a compile cache: compiling is not measured here.
     let runtime = GuestRuntime::new(&engine_settings(&config, None))?;
-    let module = GuestModule::load(&runtime, &config.modules[0])?;
+    let resolved = wasm_exporter::spec::resolve(&config.modules[0])?;
+    let module = GuestModule::load(&runtime, &resolved.spec)?;
     let timeout = module.limits().timeout;
 
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -128,7 +129,7 @@ fn instantiate(component: &Path, dirs: &[String], iterations: usize, warmup: usi
     rt.block_on(async {
         for i in 0..warmup + iterations {
             let start = Instant::now();
-            let outcome = module.collect(start + timeout).await;
+            let outcome = module.collect(start + timeout).await.result;
             let elapsed = start.elapsed();
             match outcome {
                 Ok(families) if !families.is_empty() => {}

@@ -15,7 +15,11 @@
 //   escapes             label values with '"', '\', newline and odd text
 //   special_values      NaN, +Inf, -Inf, -0 and extreme values
 //   read_file           tries to read `path`; reports what it got
+//   scan_mem            the /proc/self/mem attack: reads /proc/self/maps, then
+//                       every readable region through /proc/self/mem (under
+//                       `proc`, default /proc), looking for `needle`
 //   list_dir            lists `path`; reports the entry count
+//   list_names          lists `path`; one series per entry name
 //   env                 reports whether env var `name` is visible
 //   sleep               sleeps `ms` milliseconds (default 60000), then ok
 //   busy                spins forever in C
@@ -91,6 +95,78 @@ static bool list_dir(const scraper_list_param_t *params, scraper_list_metric_fam
         closedir(d);
         const char *values[] = {path, ""};
         sample_add(f, n, values);
+    }
+    free(path);
+    return true;
+}
+
+// Reads every readable region listed in PROC/self/maps through
+// PROC/self/mem and counts the bytes read and the places `needle` was seen.
+static bool scan_mem(const scraper_list_param_t *params, scraper_list_metric_family_t *ret) {
+    char *proc = param_get(params, "proc");
+    char *needle = param_get(params, "needle");
+    const char *dir = proc ? proc : "/proc";
+    const char *labels[] = {"error"};
+    family_t *bytes = family_add(ret, "adversary_mem_bytes",
+                                 "Bytes of the host process read through /proc/self/mem, -1 if refused.",
+                                 GAUGE, 1, labels);
+    family_t *found = family_add(ret, "adversary_mem_needle_found",
+                                 "Times the needle was found in what was read.", GAUGE, 0, NULL);
+    char path[512];
+    snprintf(path, sizeof path, "%s/self/maps", dir);
+    FILE *maps = fopen(path, "r");
+    snprintf(path, sizeof path, "%s/self/mem", dir);
+    FILE *mem = maps ? fopen(path, "r") : NULL;
+    double total = 0, hits = 0;
+    if (!maps || !mem) {
+        const char *values[] = {strerror(errno)};
+        sample_add(bytes, -1, values);
+    } else {
+        char line[1024];
+        size_t nlen = needle ? strlen(needle) : 0;
+        static char buf[65536];
+        while (fgets(line, sizeof line, maps)) {
+            unsigned long long lo, hi;
+            char perms[8];
+            if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) != 3 || perms[0] != 'r') continue;
+            for (unsigned long long at = lo; at < hi; at += sizeof buf) {
+                if (fseeko(mem, (off_t)at, SEEK_SET) != 0) break;
+                size_t want = hi - at < sizeof buf ? (size_t)(hi - at) : sizeof buf;
+                size_t got = fread(buf, 1, want, mem);
+                total += (double)got;
+                for (size_t i = 0; nlen && i + nlen <= got; i++)
+                    if (!memcmp(buf + i, needle, nlen)) hits++;
+                if (got < want) {
+                    clearerr(mem);
+                    break;
+                }
+            }
+        }
+        const char *values[] = {""};
+        sample_add(bytes, total, values);
+    }
+    sample_add(found, hits, NULL);
+    if (maps) fclose(maps);
+    if (mem) fclose(mem);
+    free(proc);
+    free(needle);
+    return true;
+}
+
+static bool list_names(const scraper_list_param_t *params, scraper_list_metric_family_t *ret) {
+    char *path = param_get(params, "path");
+    const char *labels[] = {"name"};
+    family_t *f = family_add(ret, "adversary_dir_entry", "1 for each entry of the directory.",
+                             GAUGE, 1, labels);
+    DIR *d = opendir(path ? path : "");
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            const char *values[] = {e->d_name};
+            sample_add(f, 1, values);
+        }
+        closedir(d);
     }
     free(path);
     return true;
@@ -220,6 +296,10 @@ bool exports_scraper_collect(scraper_list_param_t *params, scraper_list_metric_f
         ok = special_values(ret);
     } else if (!strcmp(mode, "read_file")) {
         ok = read_file(params, ret);
+    } else if (!strcmp(mode, "scan_mem")) {
+        ok = scan_mem(params, ret);
+    } else if (!strcmp(mode, "list_names")) {
+        ok = list_names(params, ret);
     } else if (!strcmp(mode, "list_dir")) {
         ok = list_dir(params, ret);
     } else if (!strcmp(mode, "env")) {

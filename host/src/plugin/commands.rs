@@ -16,10 +16,10 @@ use super::{
     source,
 };
 use crate::cli::{PluginCommand, RegistryArgs, RunArgs};
-use crate::config::{Config, DirGrant, Grants, Limits, ModuleConfig, Source};
+use crate::config::{Config, DirGrant, FileGrant, Grants, Limits, ModuleConfig, Source};
 use crate::exposition::{self, Format};
 use crate::runtime::{EngineSettings, GuestModule, GuestRuntime};
-use crate::{convert, version};
+use crate::{convert, spec, version};
 
 /// Runs a `wasm_exporter plugin` command; `Ok(false)` when a check failed
 /// (the report says why).
@@ -105,6 +105,7 @@ impl From<RunArgs> for CheckOptions {
         CheckOptions {
             params: a.params,
             dirs: a.grants,
+            files: a.files,
             env: a.env,
             config_file: a.config_file,
             trusted_keys: Vec::new(),
@@ -119,6 +120,8 @@ pub struct CheckOptions {
     pub params: Vec<(String, String)>,
     /// `--grant HOST:GUEST` directories.
     pub dirs: Vec<(PathBuf, String)>,
+    /// `--file PATH[=HOST_PATH]` files and globs.
+    pub files: Vec<(String, PathBuf)>,
     /// `--env NAME` variables passed through.
     pub env: Vec<String>,
     /// `--config.file`: take the limits from its `defaults`, and the
@@ -191,6 +194,14 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
                     guest: guest.clone(),
                 })
                 .collect(),
+            files: options
+                .files
+                .iter()
+                .map(|(path, host)| FileGrant {
+                    path: path.clone(),
+                    host: host.clone(),
+                })
+                .collect(),
             env: options.env.clone(),
         },
         limits: limits.clone(),
@@ -204,10 +215,29 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
         cache_dir: None,
         bounds_checks: Default::default(),
     })?);
-    let module = match GuestModule::load(&runtime, &module_config) {
-        Ok(module) => module,
+    let loaded = spec::resolve(&module_config, None)
+        .and_then(|resolved| Ok((GuestModule::load(&runtime, &resolved.spec)?, resolved)));
+    let (module, _) = match loaded {
+        Ok(loaded) => loaded,
         Err(e) => {
             out.line(format!("load: {e:#}"));
+            let files: Vec<&str> = m
+                .capabilities
+                .files
+                .iter()
+                .filter(|f| !f.optional && !options.files.iter().any(|(p, _)| *p == f.path))
+                .map(|f| f.path.as_str())
+                .collect();
+            if !files.is_empty() {
+                out.line(format!(
+                    "hint: grant files with --file PATH, e.g. {}",
+                    files
+                        .iter()
+                        .map(|f| format!("--file '{f}'"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ));
+            }
             let ungranted: Vec<&str> = m
                 .capabilities
                 .dirs
@@ -223,15 +253,19 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
             return Ok(out.fail("load failed".into()));
         }
     };
+    out.line(format!("grants: {}", module.access().summary()));
     out.line(format!(
         "component: compiles and implements {}",
         version::WIT_WORLD
     ));
 
     let start = Instant::now();
-    let outcome = module
-        .collect(start + limits.timeout)
-        .await
+    let call = module.collect(start + limits.timeout).await;
+    for d in call.denials.kept() {
+        out.line(format!("denied: {d}"));
+    }
+    let outcome = call
+        .result
         .and_then(|families| convert::to_families(families, &limits));
     let ms = start.elapsed().as_secs_f64() * 1e3;
     let families = match outcome {

@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
 use crate::convert::{RESERVED_PREFIX, is_label_name, is_metric_name};
+use crate::policy::files::check_guest_path;
 use crate::version::WIT_WORLD;
 
 /// The manifest format version this host reads.
@@ -89,12 +90,31 @@ pub enum ParamType {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Capabilities {
+    /// Files it reads (paths or globs), by the path it expects to see them
+    /// at. Preferred over `dirs`: the operator then grants exactly these.
+    #[serde(default)]
+    pub files: Vec<FileRequest>,
     /// Directories it reads, by the path it expects to see them at.
     #[serde(default)]
     pub dirs: Vec<DirRequest>,
     /// Environment variables it reads.
     #[serde(default)]
     pub env: Vec<EnvRequest>,
+}
+
+/// A file, or the files matching a glob, the plugin asks to read.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRequest {
+    /// Absolute path inside the guest; components after the first may be
+    /// globs (`/sys/class/net/*/statistics/*`).
+    pub path: String,
+    /// Why it needs it.
+    #[serde(default)]
+    pub description: String,
+    /// Whether the plugin works (with less data) without it.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 /// A read-only directory the plugin asks for.
@@ -259,6 +279,20 @@ impl Manifest {
     }
 
     fn validate_capabilities(&self) -> Result<()> {
+        let mut seen = HashSet::new();
+        for f in &self.capabilities.files {
+            check_guest_path(&f.path, true).with_context(|| format!("files: {:?}", f.path))?;
+            ensure!(
+                f.path[1..].contains('/'),
+                "files: {:?} must name a file inside a directory (/DIR/FILE)",
+                f.path
+            );
+            ensure!(
+                seen.insert(&f.path),
+                "files: {:?} is asked for twice",
+                f.path
+            );
+        }
         let mut seen = HashSet::new();
         for d in &self.capabilities.dirs {
             ensure!(
@@ -439,6 +473,7 @@ parameters:
   - {name: verbose, type: bool, default: false}
   - {name: every, type: duration, default: 5s}
 capabilities:
+  files: [{path: /sys/class/net/*/statistics/*, description: counters}]
   dirs: [{guest: /proc, description: meminfo}]
   env: [{name: LANG, optional: true}]
 metrics:
@@ -552,6 +587,14 @@ metrics:
                 "absolute path",
             ),
             (
+                ("path: /sys/class/net/*/statistics/*", "path: /*/meminfo"),
+                "first component",
+            ),
+            (
+                ("path: /sys/class/net/*/statistics/*", "path: /proc"),
+                "/DIR/FILE",
+            ),
+            (
                 ("name: sys_mem_usage", "name: wasm_exporter_up"),
                 "reserved",
             ),
@@ -613,6 +656,10 @@ metrics:
         assert_eq!(keys(&p["parameters"]["items"]), own(&yaml["parameters"][0]));
         assert_eq!(keys(&p["metrics"]["items"]), own(&yaml["metrics"][0]));
         assert_eq!(keys(&p["capabilities"]), own(&yaml["capabilities"]));
+        assert_eq!(
+            keys(&p["capabilities"]["properties"]["files"]["items"]),
+            own(&yaml["capabilities"]["files"][0])
+        );
         assert_eq!(
             keys(&p["capabilities"]["properties"]["dirs"]["items"]),
             own(&yaml["capabilities"]["dirs"][0])

@@ -27,6 +27,7 @@ use prometheus::proto::{MetricFamily, MetricType};
 use sha2::{Digest, Sha256};
 
 use crate::config::{Grants, ModuleConfig};
+use crate::policy::files;
 use crate::runtime::{Failure, Reason};
 pub use manifest::{Manifest, MetricKind};
 pub use trust::Provenance;
@@ -48,7 +49,8 @@ const MAX_SIDE_FILE_BYTES: u64 = 4 << 20;
 pub struct Plugin {
     /// The validated manifest.
     pub manifest: Manifest,
-    /// The component's bytes.
+    /// The component's bytes; empty once a module was resolved from the
+    /// plugin (`spec::resolve` takes them to compile).
     pub component: Vec<u8>,
     /// Hex SHA-256 of the component.
     pub digest: String,
@@ -143,16 +145,40 @@ impl Plugin {
     /// error (the manifest must say everything the plugin can read), a
     /// requested capability not granted is an error unless the manifest marks
     /// it optional (then it is left out, with a warning).
+    ///
+    /// A grant may be narrower than the request: a file the plugin's glob
+    /// matches, or a file inside a directory it asks for.
     pub fn effective_grants(&self, module: &str, grants: &Grants) -> Result<Grants> {
         let caps = &self.manifest.capabilities;
         let name = &self.manifest.name;
+        for file in &grants.files {
+            let by_file = caps
+                .files
+                .iter()
+                .any(|r| files::pattern_covers(&r.path, &file.path));
+            let by_dir = caps
+                .dirs
+                .iter()
+                .any(|d| Path::new(&file.path).starts_with(&d.guest));
+            ensure!(
+                by_file || by_dir,
+                "the config grants the file {} but plugin {name} does not ask for it{}; remove the grant",
+                file.path,
+                asked_for(caps.files.iter().map(|f| f.path.as_str()))
+            );
+        }
         for dir in &grants.dirs {
             ensure!(
                 caps.dirs.iter().any(|d| d.guest == dir.guest),
-                "the config grants {} (as {}) but plugin {name} does not ask for {}; remove the grant",
+                "the config grants the directory {} (as {}) but plugin {name} does not ask for it{}; remove the grant",
                 dir.host.display(),
                 dir.guest,
-                dir.guest
+                asked_for(
+                    caps.files
+                        .iter()
+                        .map(|f| f.path.as_str())
+                        .chain(caps.dirs.iter().map(|d| d.guest.as_str()))
+                )
             );
         }
         for var in &grants.env {
@@ -161,49 +187,71 @@ impl Plugin {
                 "the config grants environment variable {var} but plugin {name} does not ask for it; remove the grant"
             );
         }
-        for d in &caps.dirs {
-            if !grants.dirs.iter().any(|g| g.guest == d.guest) {
-                if d.optional {
-                    tracing::warn!(
-                        module,
-                        plugin = %name,
-                        "optional directory {} is not granted; the plugin runs without it",
-                        d.guest
-                    );
-                } else {
-                    bail!(
-                        "plugin {name} needs read access to {} ({}), which the config does not grant: add `grants: {{dirs: [{{host: HOST_DIR, guest: {}}}]}}`",
-                        d.guest,
-                        if d.description.is_empty() {
-                            "no reason given"
-                        } else {
-                            d.description.as_str()
-                        },
-                        d.guest
-                    );
-                }
-            }
-        }
-        for e in &caps.env {
-            if !grants.env.contains(&e.name) {
-                if e.optional {
-                    tracing::warn!(
-                        module,
-                        plugin = %name,
-                        "optional environment variable {} is not granted; the plugin runs without it",
-                        e.name
-                    );
-                } else {
-                    bail!(
-                        "plugin {name} needs environment variable {} ({}), which the config does not grant: add it to grants.env",
-                        e.name,
-                        if e.description.is_empty() {
-                            "no reason given"
-                        } else {
-                            e.description.as_str()
-                        }
-                    );
-                }
+        let ungranted = caps
+            .files
+            .iter()
+            .filter(|r| {
+                !grants
+                    .files
+                    .iter()
+                    .any(|g| files::pattern_covers(&r.path, &g.path))
+            })
+            .map(|r| {
+                (
+                    r.optional,
+                    format!("file {}", r.path),
+                    &r.description,
+                    format!("grants: {{files: [{}]}}", r.path),
+                )
+            })
+            .chain(
+                caps.dirs
+                    .iter()
+                    .filter(|d| {
+                        !grants.dirs.iter().any(|g| g.guest == d.guest)
+                            && !grants
+                                .files
+                                .iter()
+                                .any(|g| Path::new(&g.path).starts_with(&d.guest))
+                    })
+                    .map(|d| {
+                        (
+                            d.optional,
+                            format!("directory {}", d.guest),
+                            &d.description,
+                            format!("grants: {{dirs: [{{host: HOST_DIR, guest: {}}}]}}", d.guest),
+                        )
+                    }),
+            )
+            .chain(
+                caps.env
+                    .iter()
+                    .filter(|e| !grants.env.contains(&e.name))
+                    .map(|e| {
+                        (
+                            e.optional,
+                            format!("environment variable {}", e.name),
+                            &e.description,
+                            "grants.env".to_string(),
+                        )
+                    }),
+            );
+        for (optional, what, why, how) in ungranted {
+            if optional {
+                tracing::warn!(
+                    module,
+                    plugin = %name,
+                    "optional {what} is not granted; the plugin runs without it"
+                );
+            } else {
+                bail!(
+                    "plugin {name} needs read access to the {what} ({}), which the config does not grant: add `{how}`",
+                    if why.is_empty() {
+                        "no reason given"
+                    } else {
+                        why.as_str()
+                    }
+                );
             }
         }
         Ok(grants.clone())
@@ -349,6 +397,16 @@ fn read_limited(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// ", which it asks for: a, b" or nothing when it asks for none.
+fn asked_for<'a>(asked: impl Iterator<Item = &'a str>) -> String {
+    let asked: Vec<&str> = asked.collect();
+    if asked.is_empty() {
+        String::new()
+    } else {
+        format!(" (it asks for {})", asked.join(", "))
     }
 }
 

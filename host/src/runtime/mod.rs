@@ -1,16 +1,28 @@
 //! The guest runtime: one wasmtime engine for the process, the WASI linker,
-//! and the loaded scraper modules.
+//! and the loaded scraper modules. It runs what a [`crate::spec::ModuleSpec`]
+//! describes and knows nothing of configs or plugin packages.
 //!
 //! Where a guest runs: [`GuestModule::collect`] builds a fresh sandbox
 //! ([`sandbox`]) and calls the component's `collect` export, on a guest
 //! thread of the [`CallPool`] ([`GuestRuntime::spawn_call`]).
+//!
+//! Where limits and grants are checked: memory and tables in
+//! [`sandbox::Limiter`], time by epoch interruption (here) and the call's
+//! timer ([`GuestModule::collect`]), descriptors in [`descriptors`], files
+//! on every open in [`wasi::filesystem`] (asking [`crate::policy`]).
 
 mod calls;
 mod capture;
+pub mod cost;
+pub mod denials;
+pub mod descriptors;
 mod module;
+mod outcome;
 mod sandbox;
+pub mod wasi;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -23,7 +35,10 @@ use wasmtime::{
 };
 
 pub use calls::CallPool;
-pub use module::{Failure, GuestModule, Reason};
+pub use cost::CallCost;
+pub use descriptors::DescriptorBudget;
+pub use module::GuestModule;
+pub use outcome::{CallOutcome, Failure, GuestOutput, Reason};
 pub use sandbox::GuestState;
 
 /// Bindings generated from `wit/scraper.wit`.
@@ -75,6 +90,8 @@ pub struct GuestRuntime {
     /// The threads that run guest calls, at most as many at once as the
     /// instance pool has slots.
     calls: CallPool,
+    /// The descriptors all guest calls may hold together.
+    descriptors: Arc<DescriptorBudget>,
 }
 
 impl GuestRuntime {
@@ -150,9 +167,7 @@ impl GuestRuntime {
             .map_err(anyhow::Error::from)
             .context("creating the wasm engine")?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(anyhow::Error::from)
-            .context("linking WASI p2")?;
+        wasi::link(&mut linker)?;
         let calls = CallPool::new(settings.concurrency)?;
         calls.tick_epochs(engine.clone());
         Ok(Self {
@@ -160,6 +175,7 @@ impl GuestRuntime {
             engine,
             linker,
             calls,
+            descriptors: Arc::new(DescriptorBudget::from_rlimit()),
         })
     }
 
@@ -171,6 +187,11 @@ impl GuestRuntime {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The descriptors all guest calls may hold together.
+    pub fn descriptor_budget(&self) -> &Arc<DescriptorBudget> {
+        &self.descriptors
     }
 
     /// The linker offering WASI p2 to guests.

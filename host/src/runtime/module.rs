@@ -1,144 +1,44 @@
 //! A loaded scraper module: compiled and linked once at start-up, run in a
 //! fresh sandbox on every scrape.
 
-use std::fmt;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use wasmtime::component::{Component, ResourceTable};
+use wasmtime::component::{Component, ResourceTableError};
 use wasmtime::{Store, Trap, UpdateDeadline};
-use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::GuestRuntime;
-use super::bindings::wasm_exporter::scraper::types::{MetricFamily, Param};
+use super::bindings::wasm_exporter::scraper::types::Param;
 use super::bindings::{Scraper, ScraperPre};
 use super::capture::LogCapture;
-use super::sandbox::{DeadlineExceeded, GuestState, LimitExceeded, Limiter};
-use crate::config::{Grants, Limits, ModuleConfig, Source};
-use crate::plugin::Plugin;
+use super::cost::{CallCost, CpuMetered};
+use super::descriptors::DescriptorBudget;
+use super::outcome::{CallOutcome, Failure, GuestOutput, Reason};
+use super::sandbox::{DeadlineExceeded, GuestState, LimitExceeded, SandboxSpec};
+use crate::config::Limits;
+use crate::policy::Access;
+use crate::spec::ModuleSpec;
 use crate::version::WIT_WORLD;
-
-/// Why a module's scrape failed: the `reason` label of
-/// `wasm_exporter_scrape_errors_total`. A small fixed set, so the label's
-/// cardinality stays bounded whatever a guest does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Reason {
-    /// The guest trapped (`unreachable`, stack overflow, bad memory access,
-    /// a WASI call it was not allowed to complete...).
-    Trap,
-    /// The call ran past its deadline.
-    Timeout,
-    /// The guest tried to grow memory or a table past its cap.
-    Memory,
-    /// The output broke the exposition rules (bad name, label count, duplicate
-    /// series, name taken by another module...).
-    InvalidOutput,
-    /// The output exceeded a size cap.
-    OutputLimit,
-    /// The guest returned `err(...)`.
-    GuestError,
-    /// A plugin emitted a family its manifest does not declare (or with
-    /// another type or other label names).
-    UndeclaredMetric,
-}
-
-impl Reason {
-    /// Every reason, for initialising the counters at zero.
-    pub const ALL: [Reason; 7] = [
-        Reason::Trap,
-        Reason::Timeout,
-        Reason::Memory,
-        Reason::InvalidOutput,
-        Reason::OutputLimit,
-        Reason::GuestError,
-        Reason::UndeclaredMetric,
-    ];
-
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Trap => "trap",
-            Reason::Timeout => "timeout",
-            Reason::Memory => "memory",
-            Reason::InvalidOutput => "invalid_output",
-            Reason::OutputLimit => "output_limit",
-            Reason::GuestError => "guest_error",
-            Reason::UndeclaredMetric => "undeclared_metric",
-        }
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A failed module scrape: the counted reason and a message for the log.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    /// The counted reason.
-    pub reason: Reason,
-    /// What happened, for the operator.
-    pub message: String,
-}
-
-impl Failure {
-    /// A failure with the given reason and message.
-    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
-        Self {
-            reason,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.reason, self.message)
-    }
-}
 
 /// A scraper module ready to run.
 pub struct GuestModule {
     name: String,
     pre: ScraperPre<GuestState>,
     params: Vec<Param>,
-    grants: Grants,
+    access: Arc<Access>,
     limits: Limits,
-    plugin: Option<Arc<Plugin>>,
+    /// The descriptors all guests share.
+    budget: Arc<DescriptorBudget>,
 }
 
 impl GuestModule {
-    /// Loads the module's component (bare or from its plugin, whose
-    /// parameters and grants are checked against the manifest), compiles it
-    /// and links it against the host's WASI, so that a module that cannot
-    /// run here is refused at start-up.
-    pub fn load(runtime: &GuestRuntime, config: &ModuleConfig) -> Result<Self> {
-        let (bytes, params, grants, plugin, origin) = match &config.source {
-            Source::Component(path) => {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("reading component {}", path.display()))?;
-                (
-                    bytes,
-                    config.params.clone(),
-                    config.grants.clone(),
-                    None,
-                    path.clone(),
-                )
-            }
-            Source::Plugin(_) | Source::Oci(_) => {
-                let plugin =
-                    crate::plugin::source::open(config, runtime.settings().cache_dir.as_deref())?;
-                let (params, grants) = plugin.resolve(config)?;
-                let bytes = plugin.component.clone();
-                let origin = plugin.source.clone();
-                (bytes, params, grants, Some(Arc::new(plugin)), origin)
-            }
-        };
-        let origin = origin.display();
-        let component = Component::new(runtime.engine(), &bytes)
+    /// Compiles the module's component and links it against the host's
+    /// WASI, so that a module that cannot run here is refused at start-up.
+    pub fn load(runtime: &GuestRuntime, spec: &ModuleSpec) -> Result<Self> {
+        let origin = spec.origin.display();
+        let component = Component::new(runtime.engine(), &spec.component)
             .map_err(anyhow::Error::from)
             .with_context(|| {
                 format!("compiling {origin} (is it a WebAssembly component built for wasm32-wasi?)")
@@ -155,23 +55,22 @@ impl GuestModule {
         let pre = ScraperPre::new(instance_pre)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("{origin} does not implement the world {WIT_WORLD}"))?;
-        let params = params
-            .into_iter()
-            .map(|(name, value)| Param { name, value })
+        let params = spec
+            .params
+            .iter()
+            .map(|(name, value)| Param {
+                name: name.clone(),
+                value: value.clone(),
+            })
             .collect();
         Ok(Self {
-            name: config.name.clone(),
+            name: spec.name.clone(),
             pre,
             params,
-            grants,
-            limits: config.limits.clone(),
-            plugin,
+            access: spec.access.clone(),
+            limits: spec.limits.clone(),
+            budget: runtime.descriptor_budget().clone(),
         })
-    }
-
-    /// The plugin the module comes from, if it is one.
-    pub fn plugin(&self) -> Option<&Arc<Plugin>> {
-        self.plugin.as_ref()
     }
 
     /// The module's name.
@@ -184,16 +83,40 @@ impl GuestModule {
         &self.limits
     }
 
+    /// What the module may reach.
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
     /// Instantiates the component in a fresh sandbox and calls `collect`,
     /// stopping it at `deadline`. What the guest wrote to stdout and stderr
-    /// is logged under the module's name.
-    pub async fn collect(&self, deadline: Instant) -> Result<Vec<MetricFamily>, Failure> {
+    /// and what it was refused are logged under the module's name.
+    pub async fn collect(&self, deadline: Instant) -> CallOutcome {
         let limits = &self.limits;
         let stdout = LogCapture::new(limits.max_log_bytes.as_u64() as usize);
         let stderr = LogCapture::new(limits.max_log_bytes.as_u64() as usize);
-        let state = self
-            .sandbox(deadline, stdout.clone(), stderr.clone())
-            .map_err(|e| Failure::new(Reason::Trap, format!("preparing the sandbox: {e:#}")))?;
+        let state = GuestState::new(SandboxSpec {
+            access: &self.access,
+            limits,
+            budget: &self.budget,
+            stdout: stdout.clone(),
+            stderr: stderr.clone(),
+            deadline,
+        });
+        let state = match state {
+            Ok(state) => state,
+            Err(e) => {
+                return CallOutcome {
+                    result: Err(Failure::new(
+                        Reason::ResourceLimit,
+                        format!("preparing the sandbox: {e:#}"),
+                    )),
+                    cost: CallCost::default(),
+                    denials: Default::default(),
+                    output: GuestOutput::default(),
+                };
+            }
+        };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(lift_budget(limits));
@@ -206,16 +129,26 @@ impl GuestModule {
             }
         });
 
-        let call = async {
-            let scraper: Scraper = self.pre.instantiate_async(&mut store).await?;
-            scraper.call_collect(&mut store, &self.params).await
-        };
+        let cpu_ns = AtomicU64::new(0);
+        let call = CpuMetered::new(
+            async {
+                let scraper: Scraper = self.pre.instantiate_async(&mut store).await?;
+                scraper.call_collect(&mut store, &self.params).await
+            },
+            &cpu_ns,
+        );
         // The epoch callback stops guest code; the outer timeout also stops a
         // guest that is blocked in a host call (a sleep, a slow read).
         let outcome = tokio::time::timeout_at(deadline.into(), call).await;
-        self.log_output("stdout", &stdout);
-        self.log_output("stderr", &stderr);
-        match outcome {
+        let output = self.take_output(&stdout, &stderr);
+        let state = store.data();
+        state.denials.log(&self.name);
+        let cost = CallCost {
+            cpu: Duration::from_nanos(cpu_ns.load(Ordering::Relaxed)),
+            memory_peak: state.limiter.memory_peak(),
+            open_files_peak: state.open_files_peak(),
+        };
+        let result = match outcome {
             Err(_) => Err(Failure::new(
                 Reason::Timeout,
                 format!(
@@ -223,70 +156,44 @@ impl GuestModule {
                     limits.timeout
                 ),
             )),
-            Ok(Err(e)) => Err(classify(&e, store.data().limiter.exceeded, limits)),
+            Ok(Err(e)) => Err(classify(&e, state.limiter.exceeded, limits)),
             Ok(Ok(Err(message))) => Err(Failure::new(
                 Reason::GuestError,
                 format!("guest returned an error: {}", one_line(&message, 500)),
             )),
             Ok(Ok(Ok(families))) => Ok(families),
+        };
+        CallOutcome {
+            result,
+            cost,
+            denials: state.denials.clone(),
+            output,
         }
     }
 
-    /// The WASI context for one call: only what the operator granted.
-    fn sandbox(
-        &self,
-        deadline: Instant,
-        stdout: LogCapture,
-        stderr: LogCapture,
-    ) -> Result<GuestState> {
-        let grants = &self.grants;
-        let mut wasi = WasiCtxBuilder::new();
-        // File operations run on the guest's own thread instead of hopping
-        // to a blocking pool for every read: guests read small files (proc,
-        // sys, textfiles) and run on threads of their own, apart from the
-        // HTTP server; the hops cost more than the reads. Set before the
-        // preopens, which capture it.
-        wasi.allow_blocking_current_thread(true);
-        wasi.stdout(stdout)
-            .stderr(stderr)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false);
-        for dir in &grants.dirs {
-            wasi.preopened_dir(&dir.host, &dir.guest, FsPerms::ReadOnly)
-                .map_err(anyhow::Error::from)
-                .with_context(|| format!("opening granted directory {}", dir.host.display()))?;
-        }
-        for name in &grants.env {
-            if let Some(value) = std::env::var_os(name) {
-                wasi.env(name, value.to_string_lossy());
+    /// Logs what the guest wrote and returns it.
+    fn take_output(&self, stdout: &LogCapture, stderr: &LogCapture) -> GuestOutput {
+        let mut output = GuestOutput::default();
+        for (stream, capture, lines) in [
+            ("stdout", stdout, &mut output.stdout),
+            ("stderr", stderr, &mut output.stderr),
+        ] {
+            let (taken, dropped) = capture.take();
+            for line in &taken {
+                tracing::info!(module = %self.name, stream, "guest: {line}");
             }
+            if dropped > 0 {
+                tracing::warn!(
+                    module = %self.name,
+                    stream,
+                    dropped_bytes = dropped,
+                    "guest output exceeded max_log_bytes; the rest was dropped"
+                );
+            }
+            *lines = taken;
+            output.dropped_bytes += dropped;
         }
-        let limits = &self.limits;
-        Ok(GuestState {
-            wasi: wasi.build(),
-            table: ResourceTable::new(),
-            limiter: Limiter::new(
-                limits.memory.as_u64() as usize,
-                limits.table_elements as usize,
-            ),
-            deadline,
-        })
-    }
-
-    fn log_output(&self, stream: &str, capture: &LogCapture) {
-        let (lines, dropped) = capture.take();
-        for line in lines {
-            tracing::info!(module = %self.name, stream, "guest: {line}");
-        }
-        if dropped > 0 {
-            tracing::warn!(
-                module = %self.name,
-                stream,
-                dropped_bytes = dropped,
-                "guest output exceeded max_log_bytes; the rest was dropped"
-            );
-        }
+        output
     }
 }
 
@@ -302,6 +209,18 @@ fn classify(error: &wasmtime::Error, memory_exceeded: bool, limits: &Limits) -> 
     }
     if let Some(e) = error.downcast_ref::<LimitExceeded>() {
         return Failure::new(Reason::Memory, e.to_string());
+    }
+    if matches!(
+        error.downcast_ref::<ResourceTableError>(),
+        Some(ResourceTableError::Full)
+    ) {
+        return Failure::new(
+            Reason::ResourceLimit,
+            format!(
+                "the guest held more than {} WASI resources (descriptors, streams, pollables...) at once (limits.wasi_resources)",
+                limits.wasi_resources
+            ),
+        );
     }
     if format!("{error:#}").contains(LIFT_BUDGET_EXHAUSTED) {
         return Failure::new(

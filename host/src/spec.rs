@@ -1,0 +1,113 @@
+//! A module as the runtime sees it: the operator's config and the plugin
+//! package resolved into one plain description.
+//!
+//! This is where grants are checked against the manifest and turned into
+//! the access policy the sandbox enforces ([`crate::policy`]); the runtime
+//! receives a [`ModuleSpec`] and never looks at configs or packages.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use crate::config::{Grants, Limits, ModuleConfig, Source};
+use crate::plugin::{Plugin, source};
+use crate::policy::files::{DirGrantSpec, FileGrantSpec};
+use crate::policy::{Access, FilePolicy};
+
+/// Everything needed to compile and run one module.
+#[derive(Debug, Clone)]
+pub struct ModuleSpec {
+    /// The module's unique name: the `module` label.
+    pub name: String,
+    /// Where the component came from, for messages.
+    pub origin: PathBuf,
+    /// The component's bytes.
+    pub component: Arc<[u8]>,
+    /// Parameters handed to `collect`, in order.
+    pub params: Vec<(String, String)>,
+    /// What the module may reach.
+    pub access: Arc<Access>,
+    /// Resource and output limits.
+    pub limits: Limits,
+}
+
+/// A module spec with the plugin it came from, if any (its manifest
+/// declares the metrics each scrape is checked against).
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// What the runtime needs.
+    pub spec: ModuleSpec,
+    /// The plugin package, for plugins.
+    pub plugin: Option<Arc<Plugin>>,
+}
+
+/// Reads the module's component (bare, or from its plugin, whose parameters
+/// and grants are checked against the manifest) and builds its access
+/// policy. A plugin is opened by [`crate::plugin::source::open`]: pulled
+/// into `cache_dir` when it comes from a registry, its signature checked.
+pub fn resolve(config: &ModuleConfig, cache_dir: Option<&Path>) -> Result<Resolved> {
+    let (component, params, grants, plugin, origin) = match &config.source {
+        Source::Component(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading component {}", path.display()))?;
+            (
+                Arc::from(bytes),
+                config.params.clone(),
+                config.grants.clone(),
+                None,
+                path.clone(),
+            )
+        }
+        Source::Plugin(_) | Source::Oci(_) => {
+            let mut plugin = source::open(config, cache_dir)?;
+            let (params, grants) = plugin.resolve(config)?;
+            // The exporter keeps the plugin for its manifest; the bytes
+            // (tens of MB for an interpreter) are needed only to compile.
+            let bytes = Arc::from(std::mem::take(&mut plugin.component));
+            let origin = plugin.source.clone();
+            (bytes, params, grants, Some(Arc::new(plugin)), origin)
+        }
+    };
+    let access = access(&grants).context("grants")?;
+    for warning in access.files.warnings() {
+        tracing::warn!(module = %config.name, "{warning}");
+    }
+    Ok(Resolved {
+        spec: ModuleSpec {
+            name: config.name.clone(),
+            origin,
+            component,
+            params,
+            access: Arc::new(access),
+            limits: config.limits.clone(),
+        },
+        plugin,
+    })
+}
+
+/// The access policy of a set of grants.
+pub fn access(grants: &Grants) -> Result<Access> {
+    let dirs: Vec<DirGrantSpec<'_>> = grants
+        .dirs
+        .iter()
+        .map(|d| DirGrantSpec {
+            host: &d.host,
+            guest: &d.guest,
+        })
+        .collect();
+    let files: Vec<FileGrantSpec<'_>> = grants
+        .files
+        .iter()
+        .map(|f| FileGrantSpec {
+            path: &f.path,
+            host: &f.host,
+        })
+        .collect();
+    let files = FilePolicy::new(&dirs, &files)?;
+    files.check_not_own_process()?;
+    Ok(Access {
+        files: Arc::new(files),
+        env: grants.env.clone(),
+    })
+}
