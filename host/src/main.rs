@@ -7,6 +7,17 @@ use wasm_exporter::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A child compiling one component for the exporter: no runtime, no
+    // log set-up, errors on stderr for the parent to report.
+    if let Some(Command::CompileComponent { settings, out }) = &cli.command {
+        return match wasm_exporter::runtime::compiled::run_child(settings, out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Err(e) = wasm_exporter::logging::init(cli.log_level, cli.log_format) {
         eprintln!("wasm_exporter: {e:#}");
         return ExitCode::FAILURE;
@@ -35,6 +46,11 @@ fn main() -> ExitCode {
         Some(Command::Plugin(command)) => {
             runtime.block_on(wasm_exporter::plugin::commands::run(command))
         }
+        Some(Command::Compile {
+            config_file,
+            cache_dir,
+        }) => wasm_exporter::compile::run(&config_file, &cache_dir),
+        Some(Command::CompileComponent { .. }) => Ok(false),
         None => runtime.block_on(wasm_exporter::run(cli)).map(|()| true),
     };
     match outcome {

@@ -2,8 +2,10 @@
 //! package resolved into one plain description.
 //!
 //! This is where grants are checked against the manifest and turned into
-//! the access policy the sandbox enforces ([`crate::policy`]); the runtime
-//! receives a [`ModuleSpec`] and never looks at configs or packages.
+//! the access policy the sandbox enforces ([`crate::policy`]), and where a
+//! plugin is opened through [`crate::plugin::source`] (pulled from its
+//! registry, its signature checked); the runtime receives a [`ModuleSpec`]
+//! and never looks at configs, packages, registries or signatures.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,30 +46,13 @@ pub struct Resolved {
 
 /// Reads the module's component (bare, or from its plugin, whose parameters
 /// and grants are checked against the manifest) and builds its access
-/// policy. A plugin is opened by [`crate::plugin::source::open`]: pulled
-/// into `cache_dir` when it comes from a registry, its signature checked.
+/// policy. A plugin is opened by [`source::open`]: pulled into `cache_dir`
+/// when it comes from a registry, its signature checked.
 pub fn resolve(config: &ModuleConfig, cache_dir: Option<&Path>) -> Result<Resolved> {
-    let (component, params, grants, plugin, origin) = match &config.source {
-        Source::Component(path) => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("reading component {}", path.display()))?;
-            (
-                Arc::from(bytes),
-                config.params.clone(),
-                config.grants.clone(),
-                None,
-                path.clone(),
-            )
-        }
-        Source::Plugin(_) | Source::Oci(_) => {
-            let mut plugin = source::open(config, cache_dir)?;
-            let (params, grants) = plugin.resolve(config)?;
-            // The exporter keeps the plugin for its manifest; the bytes
-            // (tens of MB for an interpreter) are needed only to compile.
-            let bytes = Arc::from(std::mem::take(&mut plugin.component));
-            let origin = plugin.source.clone();
-            (bytes, params, grants, Some(Arc::new(plugin)), origin)
-        }
+    let (component, plugin, origin) = component(config, cache_dir)?;
+    let (params, grants) = match &plugin {
+        Some(plugin) => plugin.resolve(config)?,
+        None => (config.params.clone(), config.grants.clone()),
     };
     let access = access(&grants).context("grants")?;
     for warning in access.files.warnings() {
@@ -82,8 +67,34 @@ pub fn resolve(config: &ModuleConfig, cache_dir: Option<&Path>) -> Result<Resolv
             access: Arc::new(access),
             limits: config.limits.clone(),
         },
-        plugin,
+        plugin: plugin.map(Arc::new),
     })
+}
+
+/// The module's component, for a plugin its package (checked: signature,
+/// manifest, digest; pulled into `cache_dir` from a registry), and where
+/// the component was read (for a pulled plugin, its copy in the cache).
+/// Grants are not looked at: what `wasm_exporter compile` needs on a build
+/// machine that has none of the granted paths.
+pub fn component(
+    config: &ModuleConfig,
+    cache_dir: Option<&Path>,
+) -> Result<(Arc<[u8]>, Option<Plugin>, PathBuf)> {
+    match &config.source {
+        Source::Component(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading component {}", path.display()))?;
+            Ok((Arc::from(bytes), None, path.clone()))
+        }
+        Source::Plugin(_) | Source::Oci(_) => {
+            let mut plugin = source::open(config, cache_dir)?;
+            // The exporter keeps the plugin for its manifest; the bytes
+            // (tens of MB for an interpreter) are needed only to compile.
+            let bytes = Arc::from(std::mem::take(&mut plugin.component));
+            let origin = plugin.source.clone();
+            Ok((bytes, Some(plugin), origin))
+        }
+    }
 }
 
 /// The access policy of a set of grants.

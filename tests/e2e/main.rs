@@ -8,6 +8,7 @@ mod frontdoor;
 mod generated;
 mod hungfs;
 mod languages;
+mod libraries;
 mod load;
 mod plugins;
 mod prometheus;

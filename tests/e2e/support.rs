@@ -600,6 +600,17 @@ pub fn assert_has_lines(text: &str, lines: &[&str]) {
     }
 }
 
+/// Asserts that `module` was served in `s`: up, and no scrape error.
+pub fn assert_healthy(s: &Scrape, module: &str) {
+    assert_eq!(
+        s.value(&format!("wasm_exporter_module_up{{module=\"{module}\"}}")),
+        Some(1.0),
+        "module {module} is down:\n{}",
+        s.text
+    );
+    assert_eq!(s.all_errors(module), 0.0, "errors of {module}:\n{}", s.text);
+}
+
 /// Calls `done` every 100 ms until it holds, and panics naming `what` if
 /// it still does not after `timeout`.
 pub fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {

@@ -7,6 +7,7 @@
 //! cargo xtask guests       build all guests into target/guests
 //! cargo xtask toolchains   install the pinned guest toolchains
 //! cargo xtask bindings c DIR         write C bindings for the WIT world
+//! cargo xtask bindings go DIR        write Go bindings (library package)
 //! cargo xtask bindings js DIR        write the WIT tree of the JS guests' world
 //! cargo xtask componentize CORE OUT  make a core module a component
 //! ```
@@ -39,10 +40,11 @@ fn run(args: &[String]) -> Result<()> {
         Some("toolchains") => toolchains::ensure(&root).map(|_| ()),
         Some("bindings") => match &args[1..] {
             [lang, dir] if lang == "c" => component::c_bindings(&root, Path::new(dir)),
+            [lang, dir] if lang == "go" => component::go_bindings(&root, Path::new(dir)),
             [lang, dir] if lang == "js" => {
                 component::js_wit(&root, &toolchains::js_wasi_wit(&root)?, Path::new(dir))
             }
-            _ => bail!("usage: cargo xtask bindings c|js DIR"),
+            _ => bail!("usage: cargo xtask bindings c|go|js DIR"),
         },
         Some("componentize") => match &args[1..] {
             [core, out] => component::componentize(&root, Path::new(core), Path::new(out), true),

@@ -1,7 +1,8 @@
 //! Plugins pulled from registries, kept under `--cache.dir` so that a
 //! restart (or a reload) needs no registry.
 //!
-//! One directory per manifest digest, `plugins/sha256-HEX/`, holding the
+//! One directory per manifest digest, `plugins/sha256-HEX/` (beside the
+//! compiled components' `compiled/`, see [`crate::cachedir`]), holding the
 //! manifest as pulled (`manifest.json`), the archive (`plugin.tar.gz`) and,
 //! when there is one, its signature (`plugin.tar.gz.minisig`). An entry is
 //! written whole in a temporary directory beside it and renamed into place,
@@ -18,9 +19,8 @@ use anyhow::{Context, Result, bail, ensure};
 
 use super::oci::{Layout, Pulled, digest_of};
 use super::signature::{MAX_SIGNATURE_BYTES, SUFFIX};
+use crate::cachedir;
 
-/// The pulled plugins' directory under `--cache.dir`.
-const DIR: &str = "plugins";
 const MANIFEST: &str = "manifest.json";
 const ARCHIVE: &str = "plugin.tar.gz";
 const MAX_MANIFEST_BYTES: u64 = 1 << 20;
@@ -55,11 +55,12 @@ pub struct PluginCache {
 }
 
 impl PluginCache {
-    /// The pulled plugins under `cache_dir`.
-    pub fn new(cache_dir: &Path) -> PluginCache {
-        PluginCache {
-            root: cache_dir.join(DIR),
-        }
+    /// The pulled plugins under `cache_dir` (its `plugins/`, created if
+    /// needed and refused when others may write it: see [`cachedir`]).
+    pub fn open(cache_dir: &Path) -> Result<PluginCache> {
+        Ok(PluginCache {
+            root: cachedir::subdir(cache_dir, cachedir::PLUGINS)?,
+        })
     }
 
     fn entry_dir(&self, digest: &str) -> PathBuf {
@@ -108,8 +109,6 @@ impl PluginCache {
     /// Writes a pulled plugin (already checked) into the cache, whole or not
     /// at all, and returns its entry.
     pub fn install(&self, pulled: &Pulled) -> Result<Entry> {
-        fs::create_dir_all(&self.root)
-            .with_context(|| format!("creating {}", self.root.display()))?;
         self.sweep();
         let target = self.entry_dir(&pulled.digest);
         let partial = tempfile::Builder::new()

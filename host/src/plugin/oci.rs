@@ -38,11 +38,11 @@ use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use super::Files;
 use super::credentials::{Credentials, Login};
 use super::signature::MAX_SIGNATURE_BYTES;
-use super::{Files, hex};
+use crate::digest::sha256_hex;
 
 /// The OCI image manifest media type.
 pub const OCI_MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -413,7 +413,7 @@ fn check_digest_syntax(digest: &str) -> Result<()> {
 
 /// `sha256:HEX` of `data`.
 pub fn digest_of(data: &[u8]) -> String {
-    format!("sha256:{}", hex(&Sha256::digest(data)))
+    format!("sha256:{}", sha256_hex(data))
 }
 
 /// The tag a plugin's signature is attached under.

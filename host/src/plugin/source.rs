@@ -93,7 +93,7 @@ fn open_oci(reference: &OciReference, supply: &Supply, cache_dir: Option<&Path>)
             "{reference} comes from a registry and is kept in --cache.dir, which is not set: start the exporter with --cache.dir=DIR (a restart then needs no registry)"
         );
     };
-    let cache = PluginCache::new(cache_dir);
+    let cache = PluginCache::open(cache_dir)?;
     let policy = &supply.signatures;
     let entry = match cache.read(digest) {
         Ok(Some(entry)) => Some(entry),

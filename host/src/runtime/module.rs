@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use wasmtime::component::{Component, ResourceTableError};
+use wasmtime::component::ResourceTableError;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::GuestRuntime;
@@ -38,11 +38,16 @@ impl GuestModule {
     /// WASI, so that a module that cannot run here is refused at start-up.
     pub fn load(runtime: &GuestRuntime, spec: &ModuleSpec) -> Result<Self> {
         let origin = spec.origin.display();
-        let component = Component::new(runtime.engine(), &spec.component)
-            .map_err(anyhow::Error::from)
-            .with_context(|| {
-                format!("compiling {origin} (is it a WebAssembly component built for wasm32-wasi?)")
-            })?;
+        let start = Instant::now();
+        let (component, how) = runtime.compile(&spec.component).with_context(|| {
+            format!("compiling {origin} (is it a WebAssembly component built for wasm32-wasi?)")
+        })?;
+        tracing::info!(
+            module = %spec.name,
+            compiled = ?how,
+            seconds = start.elapsed().as_secs_f64(),
+            "loaded {origin}"
+        );
         let instance_pre = runtime
             .linker()
             .instantiate_pre(&component)
@@ -86,6 +91,13 @@ impl GuestModule {
     /// What the module may reach.
     pub fn access(&self) -> &Access {
         &self.access
+    }
+
+    /// Whether a call may block in the kernel, out of reach of its
+    /// deadline: when a granted path lies on a filesystem that can hang.
+    /// Such calls run on guest threads of their own; the others inline.
+    pub fn may_block(&self) -> bool {
+        self.access.files.may_hang()
     }
 
     /// Instantiates the component in a fresh sandbox and calls `collect`,
