@@ -513,8 +513,46 @@ fn plugins_pushed_to_a_registry_are_pulled_by_digest_and_served_offline_from_the
     }
     assert_eq!(cached(&cache), [manifest_digest.replace(':', "-")]);
 
+    // `wasm_exporter compile` (a build step) pulls into the same cache
+    // directory as the exporter, beside the compiled components.
+    let built = d.join("built");
+    let config_path = d.join("pulled.yml");
+    std::fs::write(&config_path, &config).unwrap();
+    let (code, out) = exporter_cli(&[
+        "compile",
+        &format!("--config.file={}", config_path.display()),
+        &format!("--cache.dir={}", built.display()),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("pulled: compiled in"), "{out}");
+    assert_eq!(cached(&built), [manifest_digest.replace(':', "-")]);
+    let compiled: Vec<_> = std::fs::read_dir(built.join("compiled"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        compiled.len() == 1 && compiled[0].ends_with(".cwasm"),
+        "{compiled:?}"
+    );
+
     // Offline: the registry is gone, a restart is served from the cache.
     registry.stop();
+    {
+        // What `compile` filled is enough: nothing pulled, nothing compiled.
+        let exporter =
+            Exporter::start_with_args(&config, &[&format!("--cache.dir={}", built.display())]);
+        assert_eq!(exporter.scrape().value("sys_mem_usage"), Some(25.0));
+        exporter.wait_for_log(
+            &["compiled=Cached", "loaded", "plugin.tar.gz"],
+            std::time::Duration::from_secs(5),
+        );
+        assert!(
+            !exporter.log().iter().any(|l| l.contains("msg=pulled")),
+            "{:?}",
+            exporter.log()
+        );
+    }
     let exporter = Exporter::start_with_args(&config, &[&cache_flag]);
     assert_eq!(exporter.scrape().value("sys_mem_usage"), Some(25.0));
     assert!(

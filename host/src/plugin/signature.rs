@@ -43,7 +43,8 @@ impl KeyId {
 /// Shown as `minisign` shows it: 16 upper-case hex digits.
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016X}", u64::from_le_bytes(self.0))
+        // minisign prints `%PRIX64`: upper-case hex without leading zeros.
+        write!(f, "{:X}", u64::from_le_bytes(self.0))
     }
 }
 
@@ -300,6 +301,8 @@ mod tests {
     #[test]
     fn key_ids_print_as_minisign_prints_them() {
         let id = KeyId([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08]);
-        assert_eq!(id.to_string(), "0807060504030201");
+        assert_eq!(id.to_string(), "807060504030201");
+        let id = KeyId([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x00]);
+        assert_eq!(id.to_string(), "7060504030201");
     }
 }
