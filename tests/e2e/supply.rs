@@ -35,6 +35,22 @@ fn check(path: &Path, plugin_name: &str, extra: &[&str]) -> (i32, String) {
     exporter_cli(&args)
 }
 
+/// `plugin push ARCHIVE TARGET` with `flags`.
+fn push(archive: &Path, target: &str, flags: &[&str]) -> (i32, String) {
+    let mut args = vec!["plugin", "push", archive.to_str().unwrap(), target];
+    args.extend_from_slice(flags);
+    exporter_cli(&args)
+}
+
+/// The digest-pinned reference `plugin push` prints for the config.
+fn pinned_of(push_output: &str) -> String {
+    push_output
+        .lines()
+        .find_map(|l| l.strip_prefix("in the config: plugin: "))
+        .unwrap_or_else(|| panic!("no pinned reference in:\n{push_output}"))
+        .to_string()
+}
+
 /// Packs a plugin into `dir/name` with `plugin pack`.
 fn pack(dir: &Path, plugin_name: &str, name: &str) -> PathBuf {
     let out = dir.join(name);
@@ -386,24 +402,14 @@ fn plugins_pushed_to_a_registry_are_pulled_by_digest_and_served_offline_from_the
     let target = registry.reference("plugins/sysinfo");
 
     // Push: the tag defaults to the plugin's version; the signature goes along.
-    let (code, out) = exporter_cli(&[
-        "plugin",
-        "push",
-        archive.to_str().unwrap(),
-        &target,
-        "--registry.plain-http",
-    ]);
+    let (code, out) = push(&archive, &target, &["--registry.plain-http"]);
     assert_eq!(code, 0, "{out}\n{}", registry.log());
     assert!(out.contains(&format!("to {target}:1.0.0")), "{out}");
     assert!(
         out.contains(&format!("signature: key {id}, attached as tag sha256-")),
         "{out}"
     );
-    let pinned = out
-        .lines()
-        .find_map(|l| l.strip_prefix("in the config: plugin: "))
-        .unwrap()
-        .to_string();
+    let pinned = pinned_of(&out);
     let manifest_digest = pinned.split('@').nth(1).unwrap().to_string();
 
     // The artifact is laid out as the wasm OCI artifact guide says.
@@ -614,13 +620,7 @@ fn registries_with_htpasswd_auth_and_with_tls() {
     let registry = Registry::start(Some(("alice", "s3cret")), None);
     let auth_file = registry.auth_file.clone().unwrap();
     let target = registry.reference("team/sysinfo:v1");
-    let (code, out) = exporter_cli(&[
-        "plugin",
-        "push",
-        archive.to_str().unwrap(),
-        &target,
-        "--registry.plain-http",
-    ]);
+    let (code, out) = push(&archive, &target, &["--registry.plain-http"]);
     assert_ne!(code, 0, "{out}");
     assert!(
         out.contains("401") && out.contains("registry.auth_file"),
@@ -628,33 +628,29 @@ fn registries_with_htpasswd_auth_and_with_tls() {
     );
     let wrong = d.join("wrong.json");
     std::fs::write(&wrong, docker_config(&registry.addr, "alice", "guess")).unwrap();
-    let (code, out) = exporter_cli(&[
-        "plugin",
-        "push",
-        archive.to_str().unwrap(),
+    let (code, out) = push(
+        &archive,
         &target,
-        "--registry.plain-http",
-        "--registry.auth-file",
-        wrong.to_str().unwrap(),
-    ]);
+        &[
+            "--registry.plain-http",
+            "--registry.auth-file",
+            wrong.to_str().unwrap(),
+        ],
+    );
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("401"), "{out}");
-    let (code, out) = exporter_cli(&[
-        "plugin",
-        "push",
-        archive.to_str().unwrap(),
+    let (code, out) = push(
+        &archive,
         &target,
-        "--registry.plain-http",
-        "--registry.auth-file",
-        auth_file.to_str().unwrap(),
-    ]);
+        &[
+            "--registry.plain-http",
+            "--registry.auth-file",
+            auth_file.to_str().unwrap(),
+        ],
+    );
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("signature: none"), "{out}");
-    let pinned = out
-        .lines()
-        .find_map(|l| l.strip_prefix("in the config: plugin: "))
-        .unwrap()
-        .to_string();
+    let pinned = pinned_of(&out);
     let cache = d.join("cache");
     let cache_flag = format!("--cache.dir={}", cache.display());
     let module = proc_module("authed", &pinned, "");
@@ -689,23 +685,16 @@ fn registries_with_htpasswd_auth_and_with_tls() {
     let pki = Pki::new();
     let registry = Registry::start(None, Some(&pki));
     let target = registry.reference("sysinfo");
-    let (code, out) = exporter_cli(&["plugin", "push", archive.to_str().unwrap(), &target]);
+    let (code, out) = push(&archive, &target, &[]);
     assert_ne!(code, 0, "{out}");
     assert!(out.to_lowercase().contains("certificate"), "{out}");
-    let (code, out) = exporter_cli(&[
-        "plugin",
-        "push",
-        archive.to_str().unwrap(),
+    let (code, out) = push(
+        &archive,
         &target,
-        "--registry.ca-file",
-        pki.path("ca.pem").to_str().unwrap(),
-    ]);
+        &["--registry.ca-file", pki.path("ca.pem").to_str().unwrap()],
+    );
     assert_eq!(code, 0, "{out}");
-    let pinned = out
-        .lines()
-        .find_map(|l| l.strip_prefix("in the config: plugin: "))
-        .unwrap()
-        .to_string();
+    let pinned = pinned_of(&out);
     let module = proc_module("tls", &pinned, "");
     let tls_cache = d.join("tls-cache");
     let tls_flag = format!("--cache.dir={}", tls_cache.display());

@@ -11,13 +11,14 @@
 //! again) rather than loaded.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 
 use super::oci::{Layout, Pulled, digest_of};
+use super::read_limited;
 use super::signature::{MAX_SIGNATURE_BYTES, SUFFIX};
 use crate::cachedir;
 
@@ -76,13 +77,13 @@ impl PluginCache {
         }
         let damaged =
             |what: String| format!("the cached copy in {} is damaged: {what}", dir.display());
-        let manifest = read_bounded(&dir.join(MANIFEST), MAX_MANIFEST_BYTES)
+        let manifest = read_limited(&dir.join(MANIFEST), MAX_MANIFEST_BYTES)
             .with_context(|| damaged(MANIFEST.into()))?
             .with_context(|| damaged(format!("{MANIFEST} is missing")))?;
         let actual = digest_of(&manifest);
         ensure!(actual == digest, damaged(format!("{MANIFEST} is {actual}")));
         let layout = Layout::parse(&manifest).with_context(|| damaged(MANIFEST.into()))?;
-        let archive = read_bounded(&dir.join(ARCHIVE), layout.archive.size as u64)
+        let archive = read_limited(&dir.join(ARCHIVE), layout.archive.size as u64)
             .with_context(|| damaged(ARCHIVE.into()))?
             .with_context(|| damaged(format!("{ARCHIVE} is missing")))?;
         let actual = digest_of(&archive);
@@ -93,7 +94,7 @@ impl PluginCache {
                 layout.archive.digest
             ))
         );
-        let signature = read_bounded(
+        let signature = read_limited(
             &dir.join(format!("{ARCHIVE}{SUFFIX}")),
             MAX_SIGNATURE_BYTES as u64,
         )
@@ -172,23 +173,6 @@ impl PluginCache {
             }
         }
     }
-}
-
-/// Reads a file of at most `max` bytes; `None` if it does not exist.
-fn read_bounded(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
-    let file = match fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    let mut data = Vec::new();
-    file.take(max + 1)
-        .read_to_end(&mut data)
-        .with_context(|| format!("reading {}", path.display()))?;
-    if data.len() as u64 > max {
-        bail!("{} is larger than the {max} bytes expected", path.display());
-    }
-    Ok(Some(data))
 }
 
 /// Writes `path` whole or not at all: a temporary file beside it, synced,

@@ -20,6 +20,7 @@ pub mod source;
 pub mod trust;
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -380,8 +381,10 @@ pub(crate) fn component_name(manifest: &str) -> Option<String> {
         .then(|| name.to_owned())
 }
 
-/// Reads a file of at most `max` bytes; `None` if it does not exist.
-fn read_limited(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
+/// Reads a regular file of at most `max` bytes; `None` if it does not
+/// exist. The bound holds even for a file that grows while it is read.
+pub(crate) fn read_limited(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
+    // Looked at before it is opened: opening a FIFO would block.
     match std::fs::metadata(path) {
         Ok(meta) => {
             ensure!(meta.is_file(), "{} is not a regular file", path.display());
@@ -391,13 +394,20 @@ fn read_limited(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
                 path.display(),
                 meta.len()
             );
-            Ok(Some(
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-            ))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
+    let mut data = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(max + 1).read_to_end(&mut data))
+        .with_context(|| format!("reading {}", path.display()))?;
+    ensure!(
+        data.len() as u64 <= max,
+        "{} grew past the {max} bytes allowed while it was read",
+        path.display()
+    );
+    Ok(Some(data))
 }
 
 /// ", which it asks for: a, b" or nothing when it asks for none.

@@ -20,7 +20,7 @@ use super::cache::{Entry, PluginCache};
 use super::oci::{self, OciReference, Registry};
 use super::signature::{self, MAX_SIGNATURE_BYTES};
 use super::trust::SignaturePolicy;
-use super::{Plugin, archive};
+use super::{Plugin, archive, read_limited};
 use crate::config::{ModuleConfig, Source};
 
 /// What a module's plugin must satisfy, and how its registry is reached.
@@ -66,22 +66,7 @@ pub fn open_local(path: &Path, policy: &SignaturePolicy) -> Result<Plugin> {
 
 /// The signature file beside `archive`, if there is one.
 pub fn read_signature(archive: &Path) -> Result<Option<Vec<u8>>> {
-    let path = &signature::path_for(archive);
-    match std::fs::metadata(path) {
-        Ok(meta) => {
-            ensure!(
-                meta.len() <= MAX_SIGNATURE_BYTES as u64,
-                "{} is {} bytes, too large for a minisign signature",
-                path.display(),
-                meta.len()
-            );
-            Ok(Some(
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-            ))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
+    read_limited(&signature::path_for(archive), MAX_SIGNATURE_BYTES as u64)
 }
 
 fn open_oci(reference: &OciReference, supply: &Supply, cache_dir: Option<&Path>) -> Result<Plugin> {
