@@ -9,15 +9,14 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
 use futures_util::future::join_all;
-use prometheus::Registry;
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::MetricFamily;
 
 use crate::config::Config;
 use crate::convert;
+use crate::labels;
 use crate::merge::Merger;
+use crate::model::Family;
 use crate::plugin::{self, Plugin};
 use crate::runtime::denials::Denials;
 use crate::runtime::{CallCost, Failure, GuestModule, GuestOutput, GuestRuntime, Reason};
@@ -45,10 +44,12 @@ pub struct ModuleStatus {
     pub last_failure_output: Option<GuestOutput>,
 }
 
-/// A loaded module: what the runtime runs, and the plugin it came from.
+/// A loaded module: what the runtime runs, the plugin it came from and the
+/// operator's labels for its series.
 pub struct Module {
     guest: GuestModule,
     plugin: Option<Arc<Plugin>>,
+    labels: Vec<(String, String)>,
 }
 
 impl Module {
@@ -65,6 +66,11 @@ impl Module {
     /// What the runtime runs.
     pub fn guest(&self) -> &GuestModule {
         &self.guest
+    }
+
+    /// The operator's labels, added to every series of the module.
+    pub fn labels(&self) -> &[(String, String)] {
+        &self.labels
     }
 }
 
@@ -154,7 +160,7 @@ impl Exporter {
     /// `budget` is the time Prometheus allows for the scrape
     /// (`X-Prometheus-Scrape-Timeout-Seconds`); no module runs past it minus
     /// the configured margin, whatever its own timeout.
-    pub async fn scrape(&self, budget: Option<Duration>) -> Vec<MetricFamily> {
+    pub async fn scrape(&self, budget: Option<Duration>) -> Vec<Family> {
         let start = Instant::now();
         self.metrics.scrape_started();
         let budget_end = budget.map(|b| start + b.saturating_sub(self.margin));
@@ -296,21 +302,24 @@ impl Exporter {
         }
     }
 
-    /// Merges the guests' families with the self-metrics through a registry,
-    /// which sorts families by name and series by label values, so the
-    /// output order is the same on every scrape.
-    fn gather(&self, guests: Vec<MetricFamily>) -> Vec<MetricFamily> {
-        let registry = Registry::new();
-        let output = ScrapeOutput {
-            self_metrics: self.metrics.registry().clone(),
-            guests: Mutex::new(guests),
-        };
-        if let Err(e) = registry.register(Box::new(output)) {
-            // Unreachable: a fresh registry accepts its first collector.
-            tracing::error!("assembling the scrape failed: {e}");
-            return self.metrics.registry().gather();
+    /// The guests' families and the self-metrics, families sorted by name
+    /// and series by label values, so the output order is the same on every
+    /// scrape. (The merge has kept guests off the self-metrics' names.)
+    fn gather(&self, guests: Vec<Family>) -> Vec<Family> {
+        let mut families: Vec<Family> = self
+            .metrics
+            .registry()
+            .gather()
+            .into_iter()
+            .filter_map(Family::from_proto)
+            .collect();
+        families.reserve(guests.len());
+        for mut family in guests {
+            family.sort_series();
+            families.push(family);
         }
-        registry.gather()
+        families.sort_by(|a, b| a.name.cmp(&b.name));
+        families
     }
 }
 
@@ -374,7 +383,7 @@ struct Call<'a> {
 }
 
 /// A module's validated output (or why it failed) and what the run left.
-type RunOutcome = (Result<Vec<MetricFamily>, Failure>, Ran);
+type RunOutcome = (Result<Vec<Family>, Failure>, Ran);
 
 /// What running a module left besides its result.
 #[derive(Debug, Default)]
@@ -396,10 +405,7 @@ impl Ran {
 }
 
 /// Runs one module under its deadline and validates its output.
-async fn run_module(
-    module: &Module,
-    deadline: Instant,
-) -> (Result<Vec<MetricFamily>, Failure>, Ran) {
+async fn run_module(module: &Module, deadline: Instant) -> (Result<Vec<Family>, Failure>, Ran) {
     let start = Instant::now();
     let outcome = module.guest.collect(deadline).await;
     let result = outcome
@@ -408,6 +414,10 @@ async fn run_module(
         .and_then(|families| match module.plugin() {
             Some(p) => plugin::check_declared(&p.manifest, &families).map(|()| families),
             None => Ok(families),
+        })
+        .and_then(|mut families| {
+            labels::apply(&mut families, &module.labels)?;
+            Ok(families)
         });
     let ran = Ran {
         duration: start.elapsed(),
@@ -422,29 +432,18 @@ async fn run_module(
 fn load(runtime: &GuestRuntime, config: &crate::config::ModuleConfig) -> Result<Module> {
     let resolved = spec::resolve(config, runtime.settings().cache_dir.as_deref())?;
     let guest = GuestModule::load(runtime, &resolved.spec)?;
+    if let Some(p) = &resolved.plugin {
+        let declared = &p.manifest.world;
+        ensure!(
+            declared == guest.world().name(),
+            "plugin {}: its manifest says world {declared} but the component implements {}; rebuild the component or correct the manifest",
+            p.manifest.name,
+            guest.world()
+        );
+    }
     Ok(Module {
         guest,
         plugin: resolved.plugin,
+        labels: resolved.labels,
     })
-}
-
-/// One scrape's output as a `Collector` of const metric families: the
-/// self-metrics and the guests' validated families. The guests' part is
-/// handed over on the first collect (a scrape's output is served once, so it
-/// is moved rather than copied).
-struct ScrapeOutput {
-    self_metrics: Registry,
-    guests: Mutex<Vec<MetricFamily>>,
-}
-
-impl Collector for ScrapeOutput {
-    fn desc(&self) -> Vec<&Desc> {
-        Vec::new()
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        let mut families = self.self_metrics.gather();
-        families.append(&mut self.guests.lock().unwrap_or_else(PoisonError::into_inner));
-        families
-    }
 }

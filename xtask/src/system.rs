@@ -1,8 +1,8 @@
 //! Debian packages the tasks need beyond Rust: Python's venv (guest
 //! toolchains), Node.js and npm (JavaScript guests), a real Prometheus
-//! server with promtool, a registry and minisign (end-to-end tests), and
-//! the Rust guests' toolchain at the exact versions of
-//! `guests/toolchains.toml`. Installed with apt when missing and allowed
+//! server with promtool and node_exporter, a registry and minisign
+//! (end-to-end tests), and the Rust guests' toolchain at the exact versions
+//! of `guests/toolchains.toml`. Installed with apt when missing and allowed
 //! (as root), otherwise named in the error.
 
 use std::collections::BTreeMap;
@@ -51,6 +51,11 @@ pub fn ensure_for_tests() -> Result<()> {
         Need {
             check: || has("prometheus") && has("promtool"),
             package: "prometheus",
+        },
+        // The textfile plugin is compared with node_exporter's collector.
+        Need {
+            check: || has("prometheus-node-exporter"),
+            package: "prometheus-node-exporter",
         },
         // The plugin supply chain's tests: a real registry and the
         // signing tool authors use.
