@@ -35,9 +35,11 @@ pub struct Cli {
     #[arg(long = "web.config.file", value_name = "FILE")]
     pub web_config_file: Option<PathBuf>,
 
-    /// Cache compiled components in this directory, so a restart does not
-    /// compile them again. It must be writable by the exporter only: its
-    /// files are loaded as native code.
+    /// Cache compiled components in this directory (`compiled/`), so a
+    /// restart does not compile them again, and keep plugins pulled from
+    /// registries (`plugins/`), so a restart does not need the registry. It
+    /// must be writable by the exporter only: its files are loaded as
+    /// native code.
     #[arg(long = "cache.dir", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 
@@ -126,7 +128,8 @@ pub enum Command {
             value_name = "FILE"
         )]
         config_file: PathBuf,
-        /// Directory to fill, the `--cache.dir` the exporter will use.
+        /// Directory to fill, the `--cache.dir` the exporter will use
+        /// (`oci://` plugins are pulled into it too).
         #[arg(long = "cache.dir", value_name = "DIR")]
         cache_dir: PathBuf,
     },
