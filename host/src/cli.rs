@@ -88,6 +88,28 @@ pub enum Command {
     /// Work with plugin packages.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Work with the configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `wasm_exporter config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load a configuration as the exporter would (every module resolved,
+    /// its grants checked against its manifest, its component compiled),
+    /// print one line per module and exit non-zero if any would not load.
+    Check {
+        /// The configuration file.
+        file: PathBuf,
+        /// Also check this web configuration file (TLS, basic auth).
+        #[arg(long = "web.config.file", value_name = "FILE")]
+        web_config_file: Option<PathBuf>,
+        /// The exporter's compile cache: compiled components are stored
+        /// there, so the start that follows does not compile them again.
+        #[arg(long = "cache.dir", value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+    },
 }
 
 /// `wasm_exporter plugin ...`.

@@ -4,13 +4,14 @@
 use std::fmt::Write as _;
 
 use crate::scrape::Exporter;
-use crate::version;
+use crate::{modulepage, version};
 
 /// Renders the page.
 pub fn render(exporter: &Exporter, telemetry_path: &str) -> String {
     let mut modules = String::new();
     for (module, status) in exporter.modules().iter().zip(exporter.status()) {
         let name = escape(module.name());
+        let page = escape(&modulepage::path(module.name()));
         let (state, class) = match status.up {
             None => ("not scraped yet", "unknown"),
             Some(true) => ("up", "up"),
@@ -33,7 +34,7 @@ pub fn render(exporter: &Exporter, telemetry_path: &str) -> String {
                 }
                 let _ = write!(
                     modules,
-                    "{name} <small>plugin {} {}</small></h3><p>{}</p>",
+                    "<a href=\"{page}\">{name}</a> <small>plugin {} {}</small></h3><p>{}</p>",
                     escape(&m.name),
                     escape(&m.version),
                     escape(&m.description)
@@ -64,7 +65,7 @@ pub fn render(exporter: &Exporter, telemetry_path: &str) -> String {
             None => {
                 let _ = write!(
                     modules,
-                    "{name} <small>bare component: no declared metrics</small></h3>"
+                    "<a href=\"{page}\">{name}</a> <small>bare component: no declared metrics</small></h3>"
                 );
             }
         }

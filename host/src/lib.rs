@@ -16,9 +16,12 @@
 //! - [`merge`]: combines the modules' outputs of one scrape.
 //! - [`exposition`]: the text format.
 //! - [`selfmetrics`]: the exporter's own metrics.
+//! - [`landing`] and [`modulepage`]: the web pages (`/`, `/modules/NAME`).
+//! - [`check`]: `wasm_exporter config check`.
 //! - [`config`]: the configuration file; [`reload`] keeps it live.
 //! - [`webconfig`]: TLS and basic auth (exporter-toolkit web config).
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod convert;
@@ -26,6 +29,7 @@ pub mod exposition;
 pub mod landing;
 pub mod logging;
 pub mod merge;
+pub mod modulepage;
 pub mod plugin;
 pub mod policy;
 pub mod reload;

@@ -20,8 +20,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::exposition::{self, Format};
-use crate::landing;
 use crate::reload::Live;
+use crate::{landing, modulepage};
 
 /// The header Prometheus sends with its scrape timeout.
 const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
@@ -222,6 +222,9 @@ async fn route(app: &App, req: &Request<Incoming>) -> Answer {
             Some(rest) => {
                 allow(req, &[Method::GET, Method::HEAD]).unwrap_or_else(|| plugin_file(app, rest))
             }
+            None if path.starts_with("/modules/") => {
+                allow(req, &[Method::GET, Method::HEAD]).unwrap_or_else(|| module_page(app, path))
+            }
             None => text(
                 StatusCode::NOT_FOUND,
                 format!("404 page not found: {path}\n"),
@@ -369,6 +372,21 @@ fn landing_page(app: &App) -> Answer {
         Response::new(Full::new(Bytes::from(body))),
         "text/html; charset=utf-8",
     )
+}
+
+/// `/modules/NAME`: a module's debug page.
+fn module_page(app: &App, path: &str) -> Answer {
+    let name = path.strip_prefix("/modules/").unwrap_or_default();
+    match modulepage::render(&app.live.exporter(), name, &app.telemetry_path) {
+        Some(body) => with_type(
+            Response::new(Full::new(Bytes::from(body))),
+            "text/html; charset=utf-8",
+        ),
+        None => text(
+            StatusCode::NOT_FOUND,
+            format!("404 page not found: no module {name:?} is loaded\n"),
+        ),
+    }
 }
 
 /// `/plugins/MODULE/logo.png` and `/plugins/MODULE/README.md`.

@@ -88,6 +88,13 @@ impl GuestModule {
         &self.access
     }
 
+    /// The parameters handed to `collect` (name, value), in order.
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params
+            .iter()
+            .map(|p| (p.name.as_str(), p.value.as_str()))
+    }
+
     /// Instantiates the component in a fresh sandbox and calls `collect`,
     /// stopping it at `deadline`. What the guest wrote to stdout and stderr
     /// and what it was refused are logged under the module's name.
