@@ -81,8 +81,10 @@ pub fn render(exporter: &Exporter, telemetry_path: &str) -> String {
             escape(&detail)
         );
     }
+    // The empty icon: there is no favicon, and without it browsers ask for
+    // /favicon.ico and log the 404 as an error.
     format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>WASM Exporter {v}</title>\
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>WASM Exporter {v}</title>\
 <style>body{{font-family:sans-serif;max-width:60em;margin:1em auto}}section{{border-top:1px solid #ccc}}\
 table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:2px 6px;text-align:left}}\
 .up b{{color:#186a18}}.down b{{color:#a01818}}</style></head><body>\

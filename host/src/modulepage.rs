@@ -37,8 +37,9 @@ pub fn render(exporter: &Exporter, name: &str, telemetry_path: &str) -> Option<S
     limits(&mut body, module);
     manifest(&mut body, module);
     let name = escape(name);
+    // The empty icon: as on the landing page, no request for a favicon.
     Some(format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{name} · WASM Exporter</title>\
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>{name} · WASM Exporter</title>\
 <style>body{{font-family:sans-serif;max-width:60em;margin:1em auto}}h2{{border-top:1px solid #ccc;padding-top:.5em}}\
 table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}}\
 pre{{background:#f4f4f4;padding:.5em;white-space:pre-wrap;overflow-wrap:anywhere}}\
@@ -116,9 +117,7 @@ fn last_failure(out: &mut String, failure: Option<&LastFailure>) {
 
 /// Declared families beside those the last valid output held.
 fn families(out: &mut String, module: &Module, status: &ModuleStatus) {
-    out.push_str(
-        "<h2>Metric families</h2><table><tr><th>family</th><th>declared</th><th>in the last output</th></tr>",
-    );
+    out.push_str("<h2>Metric families</h2>");
     let declared = module.plugin().map(|p| &p.manifest.metrics[..]).unwrap_or(&[]);
     let emitted = |name: &str| {
         status
@@ -127,6 +126,7 @@ fn families(out: &mut String, module: &Module, status: &ModuleStatus) {
             .find(|(n, _)| n == name)
             .map(|(_, series)| series)
     };
+    let mut rows = String::new();
     for d in declared {
         let labels = if d.labels.is_empty() {
             String::new()
@@ -135,7 +135,7 @@ fn families(out: &mut String, module: &Module, status: &ModuleStatus) {
         };
         let seen = emitted(&d.name).map_or("no".to_string(), |n| format!("{n} series"));
         let _ = write!(
-            out,
+            rows,
             "<tr><td><code>{}</code></td><td>{}{labels}</td><td>{seen}</td></tr>",
             escape(&d.name),
             d.kind.as_str()
@@ -151,12 +151,17 @@ fn families(out: &mut String, module: &Module, status: &ModuleStatus) {
             continue;
         }
         let _ = write!(
-            out,
+            rows,
             "<tr><td><code>{}</code></td><td>{undeclared}</td><td>{series} series</td></tr>",
             escape(name)
         );
     }
-    out.push_str("</table>");
+    if !rows.is_empty() {
+        let _ = write!(
+            out,
+            "<table><tr><th>family</th><th>declared</th><th>in the last output</th></tr>{rows}</table>"
+        );
+    }
     if status.families.is_empty() {
         out.push_str(match status.up {
             None => "<p>Not scraped yet.</p>",
@@ -218,15 +223,11 @@ fn cost(out: &mut String, module: &Module, status: &ModuleStatus, totals: &Modul
 
 fn grants(out: &mut String, module: &Module) {
     let access = module.guest().access();
-    let _ = write!(
-        out,
-        "<h2>Grants</h2><p class=\"grants\">grants: {}</p>",
-        escape(&access.summary())
-    );
+    out.push_str("<h2>Grants</h2>");
     let items: Vec<String> = access
         .files
         .shown()
-        .map(|f| format!("<li>file <code>{}</code></li>", escape(f)))
+        .map(|f| format!("<li><code>{}</code></li>", escape(f)))
         .chain(
             access
                 .env
@@ -234,8 +235,10 @@ fn grants(out: &mut String, module: &Module) {
                 .map(|v| format!("<li>environment variable <code>{}</code></li>", escape(v))),
         )
         .collect();
-    if !items.is_empty() {
-        let _ = write!(out, "<ul>{}</ul>", items.concat());
+    if items.is_empty() {
+        out.push_str("<p class=\"grants\">Nothing: the module sees no host file and no environment variable.</p>");
+    } else {
+        let _ = write!(out, "<ul class=\"grants\">{}</ul>", items.concat());
     }
 }
 
@@ -247,18 +250,28 @@ fn parameters(out: &mut String, module: &Module) {
         out.push_str("<p>None.</p>");
         return;
     }
-    out.push_str("<table><tr><th>name</th><th>value</th><th>declared</th></tr>");
+    // A bare component declares nothing: no third column.
+    let plugin = module.plugin().is_some();
+    out.push_str("<table><tr><th>name</th><th>value</th>");
+    if plugin {
+        out.push_str("<th>declared</th>");
+    }
+    out.push_str("</tr>");
     for (name, value) in params {
         let decl = declared.iter().find(|p| p.name == name);
-        let described = decl.map_or("not declared".to_string(), |p| {
-            format!("{}: {}", p.kind.as_str(), escape(&p.description))
-        });
         let _ = write!(
             out,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{described}</td></tr>",
+            "<tr><td><code>{}</code></td><td>{}</td>",
             escape(name),
             parameter_value(name, value, decl)
         );
+        if plugin {
+            let described = decl.map_or("not declared".to_string(), |p| {
+                format!("{}: {}", p.kind.as_str(), escape(&p.description))
+            });
+            let _ = write!(out, "<td>{described}</td>");
+        }
+        out.push_str("</tr>");
     }
     out.push_str("</table>");
 }

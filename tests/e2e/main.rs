@@ -1,12 +1,16 @@
 //! End-to-end tests: the real `wasm_exporter` binary, real wasm guests
 //! (built by `cargo xtask guests`), a real HTTP client.
 
+mod browser;
+mod check;
 mod collectors;
 mod config_errors;
 mod files;
 mod hungfs;
 mod languages;
 mod load;
+mod mixin;
+mod pages;
 mod plugins;
 mod prometheus;
 mod reload;
