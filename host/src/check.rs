@@ -81,9 +81,7 @@ pub fn check(options: &CheckOptions) -> Report {
     let runtime = match GuestRuntime::new(&engine_settings(&config, options.cache_dir.clone())) {
         Ok(r) => r,
         Err(e) => {
-            report
-                .lines
-                .push(format!("wasm engine: FAILED: {e:#}"));
+            report.lines.push(format!("wasm engine: FAILED: {e:#}"));
             return report.finish(failed + 1);
         }
     };
@@ -118,9 +116,9 @@ pub fn check(options: &CheckOptions) -> Report {
         report.lines.push(format!("plugins: FAILED: {e:#}"));
     }
     if config.modules.is_empty() {
-        report.lines.push(
-            "note: no modules; only the exporter's own metrics would be served".to_string(),
-        );
+        report
+            .lines
+            .push("note: no modules; only the exporter's own metrics would be served".to_string());
     }
     report.finish(failed)
 }

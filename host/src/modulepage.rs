@@ -118,7 +118,10 @@ fn last_failure(out: &mut String, failure: Option<&LastFailure>) {
 /// Declared families beside those the last valid output held.
 fn families(out: &mut String, module: &Module, status: &ModuleStatus) {
     out.push_str("<h2>Metric families</h2>");
-    let declared = module.plugin().map(|p| &p.manifest.metrics[..]).unwrap_or(&[]);
+    let declared = module
+        .plugin()
+        .map(|p| &p.manifest.metrics[..])
+        .unwrap_or(&[]);
     let emitted = |name: &str| {
         status
             .families
@@ -244,7 +247,10 @@ fn grants(out: &mut String, module: &Module) {
 
 fn parameters(out: &mut String, module: &Module) {
     out.push_str("<h2>Parameters</h2>");
-    let declared = module.plugin().map(|p| &p.manifest.parameters[..]).unwrap_or(&[]);
+    let declared = module
+        .plugin()
+        .map(|p| &p.manifest.parameters[..])
+        .unwrap_or(&[]);
     let mut params = module.guest().params().peekable();
     if params.peek().is_none() {
         out.push_str("<p>None.</p>");
@@ -308,8 +314,7 @@ fn is_secret_name(name: &str) -> bool {
 fn limits(out: &mut String, module: &Module) {
     out.push_str("<h2>Limits</h2><table>");
     // Through their serialised form: the same keys and units as the config.
-    if let Ok(serde_yaml_ng::Value::Mapping(map)) =
-        serde_yaml_ng::to_value(module.guest().limits())
+    if let Ok(serde_yaml_ng::Value::Mapping(map)) = serde_yaml_ng::to_value(module.guest().limits())
     {
         for (key, value) in map {
             let key = key.as_str().unwrap_or_default();
@@ -320,7 +325,11 @@ fn limits(out: &mut String, module: &Module) {
                     .trim()
                     .to_string(),
             };
-            row(out, &format!("<code>{}</code>", escape(key)), &escape(&value));
+            row(
+                out,
+                &format!("<code>{}</code>", escape(key)),
+                &escape(&value),
+            );
         }
     }
     out.push_str("</table>");
@@ -356,7 +365,10 @@ fn manifest(out: &mut String, module: &Module) {
     row(
         out,
         "loaded from",
-        &format!("<code>{}</code>", escape(&plugin.source.display().to_string())),
+        &format!(
+            "<code>{}</code>",
+            escape(&plugin.source.display().to_string())
+        ),
     );
     out.push_str("</table><p>Asks for:</p><ul>");
     let caps = &m.capabilities;

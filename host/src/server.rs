@@ -218,18 +218,18 @@ async fn route(app: &App, req: &Request<Incoming>) -> Answer {
             Some(r) => r,
             None => reload(app).await,
         },
-        _ => match path.strip_prefix("/plugins/") {
-            Some(rest) => {
-                allow(req, &[Method::GET, Method::HEAD]).unwrap_or_else(|| plugin_file(app, rest))
+        _ => {
+            match path.strip_prefix("/plugins/") {
+                Some(rest) => allow(req, &[Method::GET, Method::HEAD])
+                    .unwrap_or_else(|| plugin_file(app, rest)),
+                None if path.starts_with("/modules/") => allow(req, &[Method::GET, Method::HEAD])
+                    .unwrap_or_else(|| module_page(app, path)),
+                None => text(
+                    StatusCode::NOT_FOUND,
+                    format!("404 page not found: {path}\n"),
+                ),
             }
-            None if path.starts_with("/modules/") => {
-                allow(req, &[Method::GET, Method::HEAD]).unwrap_or_else(|| module_page(app, path))
-            }
-            None => text(
-                StatusCode::NOT_FOUND,
-                format!("404 page not found: {path}\n"),
-            ),
-        },
+        }
     }
 }
 

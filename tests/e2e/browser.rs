@@ -149,7 +149,10 @@ impl Browser {
         let mut bytes = serde_json::to_vec(&message).unwrap();
         bytes.push(0);
         self.commands.write_all(&bytes).unwrap_or_else(|e| {
-            panic!("sending {method} to chromium: {e}; its log:\n{}", self.log())
+            panic!(
+                "sending {method} to chromium: {e}; its log:\n{}",
+                self.log()
+            )
         });
         let deadline = Instant::now() + COMMAND_TIMEOUT;
         loop {
@@ -170,10 +173,16 @@ impl Browser {
         let message = match self.messages.recv_timeout(left) {
             Ok(m) => m,
             Err(RecvTimeoutError::Timeout) => {
-                panic!("chromium did not answer {waiting_for} in time; its log:\n{}", self.log())
+                panic!(
+                    "chromium did not answer {waiting_for} in time; its log:\n{}",
+                    self.log()
+                )
             }
             Err(RecvTimeoutError::Disconnected) => {
-                panic!("chromium exited while waiting for {waiting_for}; its log:\n{}", self.log())
+                panic!(
+                    "chromium exited while waiting for {waiting_for}; its log:\n{}",
+                    self.log()
+                )
             }
         };
         if message.get("method").is_some() && message["sessionId"] == self.session.as_str() {
@@ -253,9 +262,8 @@ impl Browser {
     fn page(&mut self) -> Page {
         let text = self.evaluate("document.body.innerText");
         let html = self.evaluate("document.documentElement.outerHTML");
-        let links = self.evaluate(
-            "Array.from(document.links).map(a => [a.innerText.trim(), a.href])",
-        );
+        let links =
+            self.evaluate("Array.from(document.links).map(a => [a.innerText.trim(), a.href])");
         let images = self.evaluate(
             "Array.from(document.images).map(i => [i.src, i.complete && i.naturalWidth > 0])",
         );
@@ -272,7 +280,12 @@ impl Browser {
             html: html.as_str().unwrap_or_default().to_string(),
             links: pairs(&links)
                 .into_iter()
-                .map(|(a, b)| (a.as_str().unwrap().to_string(), b.as_str().unwrap().to_string()))
+                .map(|(a, b)| {
+                    (
+                        a.as_str().unwrap().to_string(),
+                        b.as_str().unwrap().to_string(),
+                    )
+                })
                 .collect(),
             images: pairs(&images)
                 .into_iter()
@@ -319,7 +332,9 @@ impl Drop for Browser {
 fn problem(event: &Value) -> Option<String> {
     let p = &event["params"];
     match event["method"].as_str()? {
-        "Runtime.consoleAPICalled" if matches!(p["type"].as_str(), Some("error" | "warning" | "assert")) => {
+        "Runtime.consoleAPICalled"
+            if matches!(p["type"].as_str(), Some("error" | "warning" | "assert")) =>
+        {
             Some(format!("console.{}: {}", p["type"], p["args"]))
         }
         "Runtime.exceptionThrown" => Some(format!("exception: {}", p["exceptionDetails"])),

@@ -189,10 +189,17 @@ fn unreadable_configs_and_web_configs_fail() {
 
     let (code, out, _) = run(&["config", "check", "/nonexistent/config.yml"]);
     assert_eq!(code, 1);
-    assert!(out.contains("reading config file /nonexistent/config.yml"), "{out}");
+    assert!(
+        out.contains("reading config file /nonexistent/config.yml"),
+        "{out}"
+    );
 
     let config = write(dir.path(), "good.yml", &good_config());
-    let web = write(dir.path(), "web.yml", "basic_auth_users:\n  a: not-a-hash\n");
+    let web = write(
+        dir.path(),
+        "web.yml",
+        "basic_auth_users:\n  a: not-a-hash\n",
+    );
     let (code, out, _) = run(&[
         "config",
         "check",
@@ -225,7 +232,8 @@ fn unit_commands(unit: &str, key: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn the_systemd_unit_checks_before_starting_and_reloading() {
-    let unit = std::fs::read_to_string(root().join("deploy/systemd/wasm_exporter.service")).unwrap();
+    let unit =
+        std::fs::read_to_string(root().join("deploy/systemd/wasm_exporter.service")).unwrap();
     let pre = unit_commands(&unit, "ExecStartPre");
     let start = unit_commands(&unit, "ExecStart");
     let reload = unit_commands(&unit, "ExecReload");
@@ -246,7 +254,11 @@ fn the_systemd_unit_checks_before_starting_and_reloading() {
     // The check as the unit runs it, on a good and on a bad config.
     let dir = tempfile::tempdir().unwrap();
     let good = write(dir.path(), "good.yml", &good_config());
-    let bad = write(dir.path(), "bad.yml", "modules:\n  - name: x\n    component: nope.wasm\n");
+    let bad = write(
+        dir.path(),
+        "bad.yml",
+        "modules:\n  - name: x\n    component: nope.wasm\n",
+    );
     for (config, expected) in [(&good, 0), (&bad, 1)] {
         let args: Vec<String> = pre[0][1..]
             .iter()

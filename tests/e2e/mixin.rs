@@ -94,7 +94,10 @@ fn every_alert_is_tested_firing_and_silent() {
     assert!(alerts.len() >= 10, "{} alerts", alerts.len());
     for (name, rule) in &alerts {
         assert!(fired.contains(name), "no test makes {name} fire");
-        assert!(silent.contains(name), "no test checks that {name} stays silent");
+        assert!(
+            silent.contains(name),
+            "no test checks that {name} stays silent"
+        );
         let severity = rule["labels"]["severity"].as_str();
         assert!(
             matches!(severity, Some("warning" | "critical")),
@@ -160,7 +163,10 @@ fn dashboard_is_well_formed() {
     let panels = d["panels"].as_array().unwrap();
     for panel in panels {
         let title = panel["title"].as_str().unwrap().to_string();
-        assert!(ids.insert(panel["id"].as_u64().unwrap()), "id of {title} twice");
+        assert!(
+            ids.insert(panel["id"].as_u64().unwrap()),
+            "id of {title} twice"
+        );
         let g = &panel["gridPos"];
         let (x, y, w, h) = (
             g["x"].as_u64().unwrap(),

@@ -35,6 +35,14 @@ fn screenshot(name: &str) -> std::path::PathBuf {
     root().join("target/screenshots").join(name)
 }
 
+/// A screenshot of the page as shown, but for the build line at its
+/// foot: it changes with every build (revision, date), and the pictures
+/// are for the README.
+fn screenshot_without_build_line(browser: &mut Browser, name: &str) {
+    browser.evaluate("document.querySelector('body > p:last-child small')?.parentElement.remove()");
+    browser.screenshot(&screenshot(name));
+}
+
 #[test]
 fn module_page_shows_everything_escaped() {
     let exporter = Exporter::start(&config(&fixture("proc")));
@@ -54,7 +62,10 @@ fn module_page_shows_everything_escaped() {
     let escaped = "&lt;script&gt;console.error(&#39;xss&#39;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt; &lt;/pre&gt;&lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot; &#39;single&#39;";
     assert!(html.contains(escaped), "{html}");
     for raw in ["<script", "<img", "onerror=alert(1)>", "<b>bold"] {
-        assert!(!html.contains(raw), "{raw} reached the page unescaped:\n{html}");
+        assert!(
+            !html.contains(raw),
+            "{raw} reached the page unescaped:\n{html}"
+        );
     }
     // Printed on both streams, twice each, and the error message.
     assert_eq!(html.matches(escaped).count(), 2 * 2 + 3, "{html}");
@@ -101,15 +112,30 @@ fn module_page_shows_everything_escaped() {
             && snoop.contains("<li><code>file</code> /proc/partitions: "),
         "{snoop}"
     );
-    assert!(snoop.contains("accesses refused</th><td>file 1</td>"), "{snoop}");
+    assert!(
+        snoop.contains("accesses refused</th><td>file 1</td>"),
+        "{snoop}"
+    );
 
     let missing = exporter.get("/modules/nope");
     assert_eq!(missing.status, 404);
-    assert!(missing.body.contains("no module \"nope\""), "{}", missing.body);
-    let head = request("HEAD", &format!("http://{}/modules/sysinfo", exporter.addr), &[]);
+    assert!(
+        missing.body.contains("no module \"nope\""),
+        "{}",
+        missing.body
+    );
+    let head = request(
+        "HEAD",
+        &format!("http://{}/modules/sysinfo", exporter.addr),
+        &[],
+    );
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
-    let post = request("POST", &format!("http://{}/modules/sysinfo", exporter.addr), &[]);
+    let post = request(
+        "POST",
+        &format!("http://{}/modules/sysinfo", exporter.addr),
+        &[],
+    );
     assert_eq!(post.status, 405);
 }
 
@@ -162,7 +188,11 @@ fn pages_in_a_real_browser() {
     let mut browser = Browser::start();
 
     let landing = browser.open(&format!("{base}/"));
-    assert!(landing.problems.is_empty(), "console: {:?}", landing.problems);
+    assert!(
+        landing.problems.is_empty(),
+        "console: {:?}",
+        landing.problems
+    );
     for needle in [
         "WASM Exporter",
         "sysinfo plugin sysinfo 1.0.0",
@@ -174,7 +204,11 @@ fn pages_in_a_real_browser() {
         "last scrape: down",
         "<script>console.error('xss')</script>",
     ] {
-        assert!(landing.text.contains(needle), "no {needle:?} in:\n{}", landing.text);
+        assert!(
+            landing.text.contains(needle),
+            "no {needle:?} in:\n{}",
+            landing.text
+        );
     }
     let hrefs: Vec<&str> = landing.links.iter().map(|(_, h)| h.as_str()).collect();
     for path in [
@@ -191,31 +225,66 @@ fn pages_in_a_real_browser() {
     }
     // Every link leads somewhere, every image shows.
     for (text, href) in &landing.links {
-        assert_eq!(request("GET", href, &[]).status, 200, "link {text:?} {href}");
+        assert_eq!(
+            request("GET", href, &[]).status,
+            200,
+            "link {text:?} {href}"
+        );
     }
     assert_eq!(landing.images.len(), 1, "{:?}", landing.images);
-    assert!(landing.images.iter().all(|(_, ok)| *ok), "{:?}", landing.images);
-    browser.screenshot(&screenshot("landing.png"));
+    assert!(
+        landing.images.iter().all(|(_, ok)| *ok),
+        "{:?}",
+        landing.images
+    );
+    screenshot_without_build_line(&mut browser, "landing.png");
 
     // From the landing page to a module's page, as a user would.
     let hostile = browser.click("a[href=\"/modules/hostile\"]");
-    assert!(hostile.problems.is_empty(), "console: {:?}", hostile.problems);
+    assert!(
+        hostile.problems.is_empty(),
+        "console: {:?}",
+        hostile.problems
+    );
     assert!(hostile.text.contains("Module hostile"), "{}", hostile.text);
     // Hostile text is shown as text, in the error and in both streams.
-    assert_eq!(hostile.text.matches(HOSTILE).count(), 2 * 2 + 3, "{}", hostile.text);
-    assert!(hostile.images.is_empty(), "an <img> was injected: {:?}", hostile.images);
     assert_eq!(
-        browser.evaluate("document.scripts.length + document.querySelectorAll('pre b, td b:not([class])').length"),
+        hostile.text.matches(HOSTILE).count(),
+        2 * 2 + 3,
+        "{}",
+        hostile.text
+    );
+    assert!(
+        hostile.images.is_empty(),
+        "an <img> was injected: {:?}",
+        hostile.images
+    );
+    assert_eq!(
+        browser.evaluate(
+            "document.scripts.length + document.querySelectorAll('pre b, td b:not([class])').length"
+        ),
         serde_json::json!(0),
         "markup was injected"
     );
-    for needle in ["guest_error", "hidden (secret)", "What the guest wrote to stdout:"] {
-        assert!(hostile.text.contains(needle), "no {needle:?} in:\n{}", hostile.text);
+    for needle in [
+        "guest_error",
+        "hidden (secret)",
+        "What the guest wrote to stdout:",
+    ] {
+        assert!(
+            hostile.text.contains(needle),
+            "no {needle:?} in:\n{}",
+            hostile.text
+        );
     }
     assert!(!hostile.html.contains("hunter2"));
 
     let sysinfo = browser.open(&format!("{base}/modules/sysinfo"));
-    assert!(sysinfo.problems.is_empty(), "console: {:?}", sysinfo.problems);
+    assert!(
+        sysinfo.problems.is_empty(),
+        "console: {:?}",
+        sysinfo.problems
+    );
     for needle in [
         "Module sysinfo",
         "Last scrape",
@@ -226,14 +295,22 @@ fn pages_in_a_real_browser() {
         "Limits",
         "Manifest",
     ] {
-        assert!(sysinfo.text.contains(needle), "no {needle:?} in:\n{}", sysinfo.text);
+        assert!(
+            sysinfo.text.contains(needle),
+            "no {needle:?} in:\n{}",
+            sysinfo.text
+        );
     }
     for (text, href) in &sysinfo.links {
-        assert_eq!(request("GET", href, &[]).status, 200, "link {text:?} {href}");
+        assert_eq!(
+            request("GET", href, &[]).status,
+            200,
+            "link {text:?} {href}"
+        );
     }
-    browser.screenshot(&screenshot("module-page.png"));
+    screenshot_without_build_line(&mut browser, "module-page.png");
     browser.open(&format!("{base}/modules/hostile"));
-    browser.screenshot(&screenshot("module-page-failing.png"));
+    screenshot_without_build_line(&mut browser, "module-page-failing.png");
     for name in ["landing.png", "module-page.png", "module-page-failing.png"] {
         let png = std::fs::read(screenshot(name)).unwrap();
         assert!(png.len() > 10_000, "{name} is {} bytes", png.len());

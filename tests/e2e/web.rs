@@ -85,7 +85,13 @@ fn tls_with_basic_auth() {
     }
     // Every endpoint is protected, not only the metrics.
     for path in ["/", "/modules/good"] {
-        let a = try_request("GET", &format!("https://{}{path}", exporter.addr), &[], tls()).unwrap();
+        let a = try_request(
+            "GET",
+            &format!("https://{}{path}", exporter.addr),
+            &[],
+            tls(),
+        )
+        .unwrap();
         assert_eq!(a.status, 401, "{path}");
         assert!(!a.body.contains("good"), "{path}: {}", a.body);
     }

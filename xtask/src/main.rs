@@ -13,6 +13,7 @@
 
 mod component;
 mod guests;
+mod progress;
 mod system;
 mod toolchains;
 
@@ -98,6 +99,9 @@ fn test(root: &Path) -> Result<()> {
 /// Builds the example guests and starts the exporter on the example config.
 fn run_exporter(root: &Path, extra: &[String]) -> Result<()> {
     guests::build_all(root)?;
+    // Built as a step of its own, so that the minutes of a first build are
+    // announced and timed rather than silent.
+    cargo(root, &["build", "--release", "--package", "wasm_exporter"])?;
     let config = root.join("examples/wasm_exporter.yml");
     let mut args: Vec<String> = [
         "run",
@@ -152,16 +156,17 @@ fn test_binary(root: &Path, name: &str) -> Result<PathBuf> {
 
 fn cargo(root: &Path, args: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("xtask: cargo {}", args.join(" "));
-    let status = Command::new(cargo)
-        .args(args)
-        .current_dir(root)
-        .status()
-        .with_context(|| format!("running cargo {}", args.join(" ")))?;
-    if !status.success() {
-        bail!("cargo {} failed ({status})", args.join(" "));
-    }
-    Ok(())
+    progress::step(format!("cargo {}", args.join(" ")), || {
+        let status = Command::new(cargo)
+            .args(args)
+            .current_dir(root)
+            .status()
+            .with_context(|| format!("running cargo {}", args.join(" ")))?;
+        if !status.success() {
+            bail!("cargo {} failed ({status})", args.join(" "));
+        }
+        Ok(())
+    })
 }
 
 fn workspace_root() -> PathBuf {

@@ -1,11 +1,14 @@
 //! Debian packages the tasks need beyond Rust: Python's venv (guest
 //! toolchains), Node.js and npm (JavaScript guests), and a real Prometheus
-//! server with promtool (end-to-end tests). Installed with apt when missing
-//! and allowed (as root), otherwise named in the error.
+//! server with promtool and a headless Chromium (end-to-end tests).
+//! Installed with apt when missing and allowed (as root), otherwise named
+//! in the error.
 
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+
+use crate::progress;
 
 /// A need: the commands (or Python modules) that prove it met, and the
 /// Debian package that meets it.
@@ -44,10 +47,17 @@ pub fn ensure_for_guests() -> Result<()> {
 
 /// What the tests need besides the guests.
 pub fn ensure_for_tests() -> Result<()> {
-    ensure(&[Need {
-        check: || has("prometheus") && has("promtool"),
-        package: "prometheus",
-    }])
+    ensure(&[
+        Need {
+            check: || has("prometheus") && has("promtool"),
+            package: "prometheus",
+        },
+        // The web pages are checked in a real browser.
+        Need {
+            check: || has("chromium"),
+            package: "chromium",
+        },
+    ])
 }
 
 fn ensure(needs: &[Need]) -> Result<()> {
@@ -70,23 +80,27 @@ fn ensure(needs: &[Need]) -> Result<()> {
             missing.join(" ")
         );
     }
-    eprintln!("xtask: installing {} with apt-get", missing.join(" "));
-    for args in [
-        vec!["update", "-q"],
-        [
-            vec!["install", "-y", "-q", "--no-install-recommends"],
-            missing.clone(),
-        ]
-        .concat(),
-    ] {
-        let status = Command::new("apt-get")
-            .args(&args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .context("running apt-get")?;
-        if !status.success() {
-            bail!("apt-get {} failed ({status})", args.join(" "));
-        }
-    }
-    Ok(())
+    progress::step(
+        format!("installing {} with apt-get", missing.join(" ")),
+        || {
+            for args in [
+                vec!["update", "-q"],
+                [
+                    vec!["install", "-y", "-q", "--no-install-recommends"],
+                    missing.clone(),
+                ]
+                .concat(),
+            ] {
+                let status = Command::new("apt-get")
+                    .args(&args)
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .status()
+                    .context("running apt-get")?;
+                if !status.success() {
+                    bail!("apt-get {} failed ({status})", args.join(" "));
+                }
+            }
+            Ok(())
+        },
+    )
 }
