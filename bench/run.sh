@@ -14,6 +14,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 started=$(date +%s)
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 
 duration=${BENCH_DURATION:-10}
 threads=${BENCH_THREADS:-2}
@@ -28,26 +30,7 @@ rm -rf "$work"
 mkdir -p "$work"
 
 
-log() { echo "bench: $*" >&2; }
-
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-}
-trap cleanup EXIT
-
 # --- what the run needs ---------------------------------------------------------
-
-apt_updated=0
-apt_install() {
-    if [ "$apt_updated" = 0 ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
-        apt_updated=1
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
-}
 
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
@@ -94,7 +77,7 @@ fi
 # the three this run uses are newer than everything they are built from.
 guests=$root/target/guests
 stale=0
-for g in ok sysinfo procstat; do
+for g in ok sysinfo procstat adversary; do
     if [ ! -f "$guests/$g.wasm" ] ||
         [ -n "$(find guests/c wit tests/fixtures/wat guests/toolchains.toml -newer "$guests/$g.wasm" -type f -print -quit)" ]; then
         stale=1
@@ -105,7 +88,7 @@ done
 build_needed_guests() {
     cargo xtask toolchains >&2
     local g
-    for g in sysinfo procstat; do
+    for g in sysinfo procstat adversary; do
         PATH="$root/target/toolchains/bin:$PATH" XTASK=$xtask GUEST_OUT=$guests \
             WASM_EXPORTER_ROOT=$root bash "guests/c/$g/build.sh" >&2
     done
@@ -139,16 +122,6 @@ fi
 
 # --- helpers --------------------------------------------------------------------
 
-# exporter_config FILE MODULE_YAML...: a config of the exporter with defaults.
-exporter_config() {
-    local file=$1
-    shift
-    {
-        echo "modules:"
-        printf '%s\n' "$@"
-    } >"$file"
-}
-
 trivial_modules() {
     local n=$1 i
     for ((i = 1; i <= n; i++)); do
@@ -156,47 +129,22 @@ trivial_modules() {
     done
 }
 
+# The collectors with the narrowest grants that serve them: every open is
+# checked against them, as in production.
 collector_modules() {
-    local g
-    for g in sysinfo procstat; do
-        printf -- '  - name: %s\n    component: %s/%s.wasm\n    grants: {dirs: [{host: /proc, guest: /proc}]}\n' \
-            "$g" "$guests" "$g"
+    printf -- '  - name: sysinfo\n    component: %s/sysinfo.wasm\n    grants: {files: [/proc/meminfo, /proc/partitions]}\n' "$guests"
+    printf -- '  - name: procstat\n    component: %s/procstat.wasm\n    grants: {files: [/proc/stat]}\n' "$guests"
+}
+
+# c_modules N: N distinct C components (copies of the adversary test guest
+# in its well-behaved mode, each serving `adversary_ok{id="N"}`: a C guest
+# with libc, the helper library and the preview1 adapter, as every C plugin).
+c_modules() {
+    local n=$1 i
+    for ((i = 1; i <= n; i++)); do
+        printf -- '  - name: c_%03d\n    component: %s/c_%03d.wasm\n    params: {mode: ok, id: "%d"}\n' \
+            "$i" "$work/c" "$i" "$i"
     done
-}
-
-# start_server NAME CMD...: starts a server on 127.0.0.1:0 (the command must
-# say so) and waits for its `listening on ADDR` line; sets server_pid and
-# server_addr.
-start_server() {
-    local name=$1 i line
-    shift
-    : >"$work/$name.log"
-    "$@" >/dev/null 2>"$work/$name.log" &
-    server_pid=$!
-    pids+=("$server_pid")
-    for ((i = 0; i < 2400; i++)); do
-        if line=$(grep -o -m1 'listening on [0-9.:]*' "$work/$name.log"); then
-            server_addr=${line#listening on }
-            return 0
-        fi
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            log "$name exited before listening; its log:"
-            cat "$work/$name.log" >&2
-            return 1
-        fi
-        sleep 0.05
-    done
-    log "$name did not listen within 120 s"
-    return 1
-}
-
-stop_server() {
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-}
-
-peak_rss_kib() {
-    awk '/^VmHWM:/ {print $2}' "/proc/$1/status"
 }
 
 # to_us VALUE: wrk's "612.00us", "1.73ms", "2.01s" in microseconds.
@@ -247,24 +195,11 @@ series() {
 fmt_us() {
     if [ -n "$1" ]; then printf '%s µs' "$1"; else printf -- '-'; fi
 }
-# mib KIB and ratio A B print nothing when a figure is missing.
-mib() {
-    if [ -n "$1" ]; then awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; fi
-}
-ratio() {
-    if [ -n "$1" ] && [ -n "$2" ]; then
-        awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b}'
-    fi
-}
-
 declare -A P50 P99 RPS RSS
 
 loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- a. instantiate + collect, in process ----------------------------------------
-
-# field KEY LINE: the value of KEY=VALUE in a line of the harness.
-field() { sed -E "s/.*(^| )$1=([^ ]+).*/\2/" <<<"$2"; }
 
 log "instantiate+collect of ok.wasm, $iterations calls"
 inst=$("$harness" instantiate --component "$guests/ok.wasm" --iterations "$iterations" \
@@ -317,6 +252,20 @@ for n in "${trivial_counts[@]}"; do
     check_modules "trivial_$n" "$n"
     stop_server
 done
+
+# --- 50 C modules ---------------------------------------------------------------------
+
+log "load: 50 C modules"
+mkdir -p "$work/c"
+for ((i = 1; i <= 50; i++)); do
+    distinct "$guests/adversary.wasm" "$(printf '%s/c/c_%03d.wasm' "$work" "$i")" "$i"
+done
+exporter_config "$work/c_50.yml" "$(c_modules 50)"
+start_server c_50 "$exporter" --config.file "$work/c_50.yml" --web.listen-address 127.0.0.1:0 "${CACHE_FLAGS[@]}"
+load c_50
+P50[c_50]=$p50 P99[c_50]=$p99 RPS[c_50]=$rps RSS[c_50]=$(peak_rss_kib "$server_pid")
+check_modules c_50 50
+stop_server
 
 # --- c. the real collectors: wasm vs native Rust vs Go ------------------------------
 
@@ -387,6 +336,8 @@ for n in "${trivial_counts[@]}"; do
     row "GET /metrics, $n trivial module(s)" "$(fmt_us "${P50[trivial_$n]}")" "$(fmt_us "${P99[trivial_$n]}")" \
         "${RPS[trivial_$n]}" "$(mib "${RSS[trivial_$n]}")"
 done
+row "GET /metrics, 50 C modules" "$(fmt_us "${P50[c_50]}")" "$(fmt_us "${P99[c_50]}")" \
+    "${RPS[c_50]}" "$(mib "${RSS[c_50]}")"
 row "collectors: wasm (sysinfo + procstat)" "$(fmt_us "${P50[wasm]}")" "$(fmt_us "${P99[wasm]}")" \
     "${RPS[wasm]}" "$(mib "${RSS[wasm]}")"
 row "collectors: native Rust" "$(fmt_us "${P50[native]}")" "$(fmt_us "${P99[native]}")" \
@@ -421,25 +372,15 @@ row "start-up, $max_trivial modules, run 1$cold" "${startup[0]} ms" "" "" ""
 row "start-up, $max_trivial modules, run 2$warm" "${startup[1]} ms" "" "" ""
 echo
 
-# target NAME VALUE UNIT OP GOAL: one line, met or missed; an empty value
-# (a measurement that could not be made) is missed.
-target() {
-    local name=$1 value=$2 unit=$3 op=$4 goal=$5 verdict=missed shown
-    if [ -n "$value" ] && awk -v v="$value" -v g="$goal" -v op="$op" \
-        'BEGIN {exit !((op == "<=" && v <= g) || (op == ">=" && v >= g))}'; then
-        verdict=met
-    fi
-    shown=${value:-n/a}
-    [ -z "$value" ] || shown="$value$unit"
-    local sym="≤"
-    [ "$op" = "<=" ] || sym="≥"
-    echo "target $name: $shown (goal $sym $goal$unit) $verdict"
-}
-
 echo "bench: finished in $(($(date +%s) - started)) s" >&2
 target instantiate_collect_p50 "$inst_p50" " µs" "<=" 50
 target collectors_vs_native "$(ratio "${P50[wasm]}" "${P50[native]}")" "x" "<=" 1.5
+target collectors_throughput_vs_native "$(ratio "${RPS[native]}" "${RPS[wasm]}")" "x" "<=" 1.5
+target collectors_one_scraper_vs_native "$(ratio "${P50[wasm_lone]}" "${P50[native_lone]}")" "x" "<=" 1.25
 target collectors_vs_go "$(ratio "${P50[wasm]}" "${P50[go]:-}")" "x" "<=" 1.0
+target collectors_p99_vs_go "$(ratio "${P99[wasm]}" "${P99[go]:-}")" "x" "<=" 1.0
+target collectors_throughput_vs_go "$(ratio "${RPS[go]:-}" "${RPS[wasm]}")" "x" "<=" 1.0
+target collectors_rss_vs_go "$(ratio "${RSS[wasm]}" "${RSS[go]:-}")" "x" "<=" 1.0
 target throughput_10_trivial "${RPS[trivial_10]}" " scrapes/s" ">=" 2000
 target rss_10_modules "$(mib "${RSS[trivial_10]}")" " MiB" "<=" 64
 target rss_50_modules "$(mib "${RSS[trivial_50]}")" " MiB" "<=" 150

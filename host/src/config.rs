@@ -237,6 +237,15 @@ pub enum Source {
     Plugin(PathBuf),
 }
 
+impl Source {
+    /// The file or directory.
+    pub fn path(&self) -> &Path {
+        match self {
+            Source::Component(p) | Source::Plugin(p) => p,
+        }
+    }
+}
+
 /// One scraper module, resolved and validated.
 #[derive(Debug, Clone)]
 pub struct ModuleConfig {

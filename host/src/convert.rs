@@ -5,11 +5,12 @@
 //! module's whole output for this scrape, so a half-valid answer is never
 //! served.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use prometheus::proto;
 
 use crate::config::Limits;
+use crate::exposition;
 use crate::runtime::bindings::wasm_exporter::scraper::types::{MetricFamily, MetricKind};
 use crate::runtime::{Failure, Reason};
 
@@ -24,6 +25,7 @@ pub fn to_families(
 ) -> Result<Vec<proto::MetricFamily>, Failure> {
     check_sizes(&families, limits)?;
     let mut names = HashSet::with_capacity(families.len());
+    let mut claims = OpenMetricsNames::default();
     let mut out = Vec::with_capacity(families.len());
     for family in families {
         if !names.insert(family.name.clone()) {
@@ -32,7 +34,11 @@ pub fn to_families(
                 family.name
             )));
         }
-        out.push(convert_family(family, limits)?);
+        let family = convert_family(family, limits)?;
+        if let Some(clash) = claims.claim(family.name(), family.get_field_type(), "") {
+            return Err(invalid(clash));
+        }
+        out.push(family);
     }
     Ok(out)
 }
@@ -132,9 +138,10 @@ fn convert_family(family: MetricFamily, limits: &Limits) -> Result<proto::Metric
                 limits.max_label_value_length
             )));
         }
-        if kind == MetricKind::Counter && sample.value < 0.0 {
+        // OpenMetrics forbids NaN counters, and its parsers refuse them.
+        if kind == MetricKind::Counter && (sample.value < 0.0 || sample.value.is_nan()) {
             return Err(invalid(format!(
-                "counter {name:?} has a negative value {}",
+                "counter {name:?} has a negative or NaN value {}",
                 sample.value
             )));
         }
@@ -182,6 +189,43 @@ fn convert_family(family: MetricFamily, limits: &Limits) -> Result<proto::Metric
     });
     mf.set_metric(metrics);
     Ok(mf)
+}
+
+/// The OpenMetrics names taken so far ([`exposition::openmetrics_names`]),
+/// each with the family that took it and where that family came from.
+#[derive(Default)]
+pub struct OpenMetricsNames(HashMap<String, (String, String)>);
+
+impl OpenMetricsNames {
+    /// Why family `name` of `kind` cannot be added (a name it takes is
+    /// taken by another family), if it cannot.
+    pub fn clash(&self, name: &str, kind: proto::MetricType) -> Option<String> {
+        exposition::openmetrics_names(name, kind)
+            .into_iter()
+            .find_map(|n| match self.0.get(&n) {
+                Some((other, owner)) if other != name => Some(format!(
+                    "{name:?} and {other:?}{owner} clash in OpenMetrics: both take the name {n:?}"
+                )),
+                _ => None,
+            })
+    }
+
+    /// Takes the names of family `name` of `kind`; `owner` says where it
+    /// came from in messages (such as ` of module "a"`).
+    pub fn take(&mut self, name: &str, kind: proto::MetricType, owner: &str) {
+        for n in exposition::openmetrics_names(name, kind) {
+            self.0.insert(n, (name.to_owned(), owner.to_owned()));
+        }
+    }
+
+    /// [`Self::clash`], then [`Self::take`] if there is none.
+    pub fn claim(&mut self, name: &str, kind: proto::MetricType, owner: &str) -> Option<String> {
+        let clash = self.clash(name, kind);
+        if clash.is_none() {
+            self.take(name, kind, owner);
+        }
+        clash
+    }
 }
 
 /// Two samples with the same label values would be one series twice.
@@ -344,6 +388,20 @@ mod tests {
         }
         let e = reject(vec![family("a", &[], &[]), family("a", &[], &[])], &l);
         assert!(e.message.contains("returned twice"), "{e}");
+        let mut counter = family("x_total", &[], &[]);
+        counter.kind = MetricKind::Counter;
+        let e = reject(vec![family("x", &[], &[]), counter], &l);
+        assert!(
+            e.message
+                .contains("\"x_total\" and \"x\" clash in OpenMetrics"),
+            "{e}"
+        );
+        // Found by the property tests: OpenMetrics parsers refuse a NaN
+        // counter, so it is refused here.
+        let mut counter = family("n_total", &[], &[(&[], f64::NAN)]);
+        counter.kind = MetricKind::Counter;
+        let e = reject(vec![counter], &l);
+        assert!(e.message.contains("negative or NaN value NaN"), "{e}");
         let mut counter = family("c_total", &[], &[(&[], -1.0)]);
         counter.kind = MetricKind::Counter;
         assert_eq!(reject(vec![counter], &l).reason, Reason::InvalidOutput);

@@ -68,6 +68,25 @@ impl Format {
     }
 }
 
+/// The names a family takes in OpenMetrics: its family name (a counter's
+/// without `_total`) and the sample names its type reserves, as
+/// OpenMetrics parsers count them. Two families whose names overlap (a
+/// gauge `x_total` beside a counter `x`, a gauge `x` beside a counter
+/// `x_total`) would be refused as clashing by every OpenMetrics parser, so
+/// `convert` and `merge` refuse the second one.
+pub fn openmetrics_names(name: &str, kind: MetricType) -> Vec<String> {
+    let (family, suffixes): (&str, &[&str]) = match kind {
+        MetricType::COUNTER => (
+            name.strip_suffix("_total").unwrap_or(name),
+            &["", "_total", "_created"],
+        ),
+        MetricType::SUMMARY => (name, &["", "_count", "_sum", "_created"]),
+        MetricType::HISTOGRAM => (name, &["", "_count", "_sum", "_bucket", "_created"]),
+        MetricType::GAUGE | MetricType::UNTYPED => (name, &[""]),
+    };
+    suffixes.iter().map(|s| format!("{family}{s}")).collect()
+}
+
 /// Encodes `families` (sorted and validated) in `format`.
 pub fn encode(families: &[MetricFamily], format: Format) -> String {
     let mut out = String::with_capacity(

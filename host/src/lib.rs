@@ -20,12 +20,18 @@
 //! - [`check`]: `wasm_exporter config check`.
 //! - [`config`]: the configuration file; [`reload`] keeps it live.
 //! - [`webconfig`]: TLS and basic auth (exporter-toolkit web config).
+//! - [`connlimit`]: the front door's connection and request limits;
+//!   [`fdlimit`]: the file descriptor limit they are derived from.
 
 pub mod check;
 pub mod cli;
+pub mod compile;
 pub mod config;
+pub mod connlimit;
 pub mod convert;
+pub mod digest;
 pub mod exposition;
+pub mod fdlimit;
 pub mod landing;
 pub mod logging;
 pub mod merge;
@@ -43,9 +49,10 @@ pub mod webconfig;
 
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::Cli;
+use crate::connlimit::{Gate, HttpLimits};
 use crate::reload::Live;
 use crate::server::App;
 
@@ -75,15 +82,42 @@ pub async fn run(cli: Cli) -> Result<()> {
         );
         listeners.push(listener);
     }
+    let gate = Gate::new(http_limits(&cli)?, live.metrics().registry())?;
+    let limits = gate.limits();
+    tracing::info!(
+        max_connections = limits.max_connections,
+        max_requests = limits.max_requests,
+        header_timeout = %humantime::format_duration(limits.header_timeout),
+        idle_timeout = %humantime::format_duration(limits.idle_timeout),
+        "HTTP limits"
+    );
     let app = Arc::new(App {
         live,
         telemetry_path: cli.telemetry_path.clone(),
         lifecycle: cli.enable_lifecycle,
+        gate,
     });
     spawn_reload_on_sighup(app.clone());
     server::serve(listeners, app, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The HTTP limits from the flags; the connection cap defaults to a quarter
+/// of the soft descriptor limit (see [`fdlimit`]).
+fn http_limits(cli: &Cli) -> Result<HttpLimits> {
+    let max_connections = match cli.max_connections {
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        None => fdlimit::default_max_connections(
+            fdlimit::soft_limit().context("reading the file descriptor limit")?,
+        ),
+    };
+    Ok(HttpLimits {
+        max_connections,
+        max_requests: cli.max_requests,
+        header_timeout: cli.header_timeout,
+        idle_timeout: cli.idle_timeout,
+    })
 }
 
 #[cfg(unix)]

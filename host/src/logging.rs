@@ -171,6 +171,48 @@ fn json(pairs: &[(&str, &str)]) -> String {
     serde_json::Value::Object(map).to_string()
 }
 
+/// Lets a repeated event through at most once per period, and counts the
+/// occurrences held back in between, so that an error repeated thousands
+/// of times a second (a full descriptor table, a connection flood) writes
+/// a few lines that say how often it happened rather than flood the log.
+#[derive(Debug)]
+pub struct RateLimited {
+    period: std::time::Duration,
+    state: std::sync::Mutex<(Option<std::time::Instant>, u64)>,
+}
+
+impl RateLimited {
+    /// At most one event per `period`.
+    pub const fn new(period: std::time::Duration) -> Self {
+        Self {
+            period,
+            state: std::sync::Mutex::new((None, 0)),
+        }
+    }
+
+    /// Records an occurrence. `Some(held_back)` when this one is to be
+    /// logged, with the number of occurrences not logged since the last
+    /// one that was; `None` when it is to be held back.
+    pub fn allow(&self) -> Option<u64> {
+        let now = std::time::Instant::now();
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match state.0 {
+            Some(last) if now.duration_since(last) < self.period => {
+                state.1 += 1;
+                None
+            }
+            _ => {
+                let held_back = state.1;
+                *state = (Some(now), 0);
+                Some(held_back)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +236,17 @@ mod tests {
             json(&[("ts", "t"), ("level", "info"), ("msg", "x\"y")]),
             r#"{"ts":"t","level":"info","msg":"x\"y"}"#
         );
+    }
+
+    #[test]
+    fn rate_limited_lets_one_through_per_period_and_counts_the_rest() {
+        let limit = RateLimited::new(std::time::Duration::from_millis(200));
+        assert_eq!(limit.allow(), Some(0));
+        for _ in 0..5 {
+            assert_eq!(limit.allow(), None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        assert_eq!(limit.allow(), Some(5));
+        assert_eq!(limit.allow(), None);
     }
 }

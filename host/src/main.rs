@@ -8,9 +8,30 @@ use wasm_exporter::cli::{Cli, Command, ConfigCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A child compiling one component for the exporter: no runtime, no
+    // log set-up, errors on stderr for the parent to report.
+    if let Some(Command::CompileComponent { settings, out }) = &cli.command {
+        return match wasm_exporter::runtime::compiled::run_child(settings, out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Err(e) = wasm_exporter::logging::init(cli.log_level, cli.log_format) {
         eprintln!("wasm_exporter: {e:#}");
         return ExitCode::FAILURE;
+    }
+    // Before anything opens descriptors (the async runtime does).
+    match wasm_exporter::fdlimit::raise() {
+        Ok(l) => tracing::info!(
+            before = l.before,
+            soft = l.soft,
+            hard = l.hard,
+            "file descriptor limit"
+        ),
+        Err(e) => tracing::warn!("cannot raise the file descriptor limit: {e}"),
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -35,6 +56,11 @@ fn main() -> ExitCode {
             web_config_file,
             cache_dir,
         })),
+        Some(Command::Compile {
+            config_file,
+            cache_dir,
+        }) => wasm_exporter::compile::run(&config_file, &cache_dir),
+        Some(Command::CompileComponent { .. }) => Ok(false),
         None => runtime.block_on(wasm_exporter::run(cli)).map(|()| true),
     };
     match outcome {

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use prometheus::proto::{Metric, MetricFamily, MetricType};
 
+use crate::convert::OpenMetricsNames;
 use crate::runtime::{Failure, Reason};
 
 struct Entry {
@@ -27,6 +28,9 @@ struct Entry {
 /// Accumulates modules' families.
 pub struct Merger<'a> {
     reserved: &'a HashSet<String>,
+    /// Names taken in OpenMetrics, by the exporter's own families and the
+    /// modules' so far.
+    claims: OpenMetricsNames,
     families: Vec<MetricFamily>,
     index: HashMap<String, Entry>,
 }
@@ -34,8 +38,19 @@ pub struct Merger<'a> {
 impl<'a> Merger<'a> {
     /// A merger refusing the family names in `reserved` (the exporter's own).
     pub fn new(reserved: &'a HashSet<String>) -> Self {
+        let mut claims = OpenMetricsNames::default();
+        for name in reserved {
+            // The exporter's counters are the families named `_total`.
+            let kind = if name.ends_with("_total") {
+                MetricType::COUNTER
+            } else {
+                MetricType::GAUGE
+            };
+            claims.take(name, kind, " of the exporter");
+        }
         Self {
             reserved,
+            claims,
             families: Vec::new(),
             index: HashMap::new(),
         }
@@ -62,6 +77,11 @@ impl<'a> Merger<'a> {
                         .append(family.mut_metric());
                 }
                 None => {
+                    self.claims.take(
+                        family.name(),
+                        family.get_field_type(),
+                        &format!(" of module {module:?}"),
+                    );
                     self.index.insert(
                         family.name().to_owned(),
                         Entry {
@@ -88,6 +108,9 @@ impl<'a> Merger<'a> {
                 )));
             }
             let Some(entry) = self.index.get_mut(name) else {
+                if let Some(clash) = self.claims.clash(name, family.get_field_type()) {
+                    return Err(invalid(clash));
+                }
                 continue;
             };
             if entry.kind != family.get_field_type() {
@@ -195,8 +218,19 @@ mod tests {
             )
             .unwrap_err();
         assert!(e.message.contains("exporter's own"), "{e}");
+        // A counter `z` is `z_total` in OpenMetrics, as is the gauge `z_total`.
+        let e = m
+            .add("g", vec![family("z_total", g, &[("k", "1")])])
+            .and_then(|_| m.add("h", vec![family("z", MetricType::COUNTER, &[("k", "1")])]))
+            .unwrap_err();
+        assert!(e.message.contains("clash in OpenMetrics"), "{e}");
+        assert!(e.message.contains("of module \"g\""), "{e}");
+        let e = m
+            .add("i", vec![family("own", MetricType::COUNTER, &[("k", "1")])])
+            .unwrap_err();
+        assert!(e.message.contains("exporter's own"), "{e}");
         let out = m.finish();
-        assert_eq!(out.len(), 1);
+        assert_eq!(out.len(), 2);
         assert_eq!(out[0].get_metric().len(), 2);
     }
 }

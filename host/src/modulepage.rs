@@ -35,6 +35,7 @@ pub fn render(exporter: &Exporter, name: &str, telemetry_path: &str) -> Option<S
     grants(&mut body, module);
     parameters(&mut body, module);
     limits(&mut body, module);
+    running(&mut body, module);
     manifest(&mut body, module);
     let name = escape(name);
     // The empty icon: as on the landing page, no request for a favicon.
@@ -332,6 +333,23 @@ fn limits(out: &mut String, module: &Module) {
             );
         }
     }
+    out.push_str("</table>");
+}
+
+/// How the exporter runs the module: where its compiled code came from
+/// (a start that compiled is slow) and whether its calls need threads of
+/// their own.
+fn running(out: &mut String, module: &Module) {
+    let guest = module.guest();
+    out.push_str("<h2>How it runs</h2><table>");
+    row(out, "component", guest.compiled().describe());
+    let calls = if guest.may_block() {
+        "on a guest thread of its own: a granted path may lie on a filesystem whose reads can \
+         hang (network, FUSE), so a stuck call is left behind at its deadline"
+    } else {
+        "inline with the scrape: no granted path lies on a filesystem whose reads can hang"
+    };
+    row(out, "calls", calls);
     out.push_str("</table>");
 }
 

@@ -69,6 +69,11 @@ impl Live {
         self.exporter.load_full()
     }
 
+    /// The exporter's own metrics, which outlive reloads.
+    pub fn metrics(&self) -> &SelfMetrics {
+        &self.metrics
+    }
+
     /// The web security settings in force now.
     pub fn web(&self) -> Arc<WebSecurity> {
         self.web.load_full()

@@ -4,11 +4,13 @@
 //! This is where a scrape starts: [`Exporter::scrape`].
 
 use std::collections::HashSet;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
+use futures_util::future::join_all;
 use prometheus::Registry;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
@@ -212,7 +214,9 @@ impl Exporter {
                 budget_end.map_or(own_end, |b| b.min(own_end))
             })
             .collect();
-        let tasks: Vec<_> = self
+        // Every call starts now: those that may block in the kernel on a
+        // guest thread of their own, the others here, polled together.
+        let calls: Vec<Option<Call<'_>>> = self
             .modules
             .iter()
             .zip(&self.stuck)
@@ -221,34 +225,60 @@ impl Exporter {
                 if stuck.load(Ordering::Acquire) > 0 {
                     return None;
                 }
-                let call = Arc::new(CallPhase::default());
-                let task = {
-                    let module = module.clone();
-                    let ended = CallEnd {
-                        phase: call.clone(),
-                        stuck: stuck.clone(),
-                    };
-                    self.runtime.spawn_call(deadline, async move {
-                        // Moved in, so dropped whether the call returns or
-                        // is dropped without ever starting.
-                        let _ended = ended;
-                        run_module(&module, deadline).await
-                    })
+                if !module.guest.may_block() {
+                    let task = self
+                        .runtime
+                        .run_inline(deadline, run_module(module, deadline));
+                    return Some(Call {
+                        task: Box::pin(task),
+                        phase: None,
+                    });
+                }
+                let phase = Arc::new(CallPhase::default());
+                let ended = CallEnd {
+                    phase: phase.clone(),
+                    stuck: stuck.clone(),
                 };
-                Some((task, call))
+                let module = module.clone();
+                let task = self.runtime.spawn_call(deadline, async move {
+                    // Moved in, so dropped whether the call returns or is
+                    // dropped without ever starting.
+                    let _ended = ended;
+                    run_module(&module, deadline).await
+                });
+                Some(Call {
+                    task: Box::pin(task),
+                    phase: Some(phase),
+                })
             })
             .collect();
+        // The calls stop themselves at their deadlines; this guard keeps the
+        // answer on time even if a guest thread is stuck in a host call (a
+        // read that blocks in the kernel): the call is then left to finish
+        // in the background and counted as a timeout now.
+        let outcomes = join_all(calls.into_iter().zip(&deadlines).map(
+            |(call, &deadline)| async move {
+                let call = call?;
+                Some(
+                    match tokio::time::timeout_at((deadline + GUARD).into(), call.task).await {
+                        Ok(outcome) => Ok(outcome),
+                        Err(_) => Err(call.phase),
+                    },
+                )
+            },
+        ))
+        .await;
 
         let mut merger = Merger::new(&self.reserved);
-        let mut statuses = Vec::with_capacity(tasks.len());
-        for (((module, stuck), task), deadline) in self
+        let mut statuses = Vec::with_capacity(outcomes.len());
+        for (((module, stuck), &deadline), outcome) in self
             .modules
             .iter()
             .zip(&self.stuck)
-            .zip(tasks)
-            .zip(deadlines)
+            .zip(&deadlines)
+            .zip(outcomes)
         {
-            let Some((task, call)) = task else {
+            let Some(outcome) = outcome else {
                 let failure = Failure::new(
                     Reason::Timeout,
                     "its call of an earlier scrape is still blocked in a host call; \
@@ -261,16 +291,13 @@ impl Exporter {
                 statuses.push(self.record(module, Err(failure), ran));
                 continue;
             };
-            // The call stops itself at its deadline; this guard keeps the
-            // answer on time even if a guest thread is stuck in a host call
-            // (a read that blocks in the kernel): the call is then left to
-            // finish in the background and counted as a timeout now.
-            let (result, ran) = match tokio::time::timeout_at((deadline + GUARD).into(), task).await
-            {
+            let (result, ran) = match outcome {
                 Ok(Ok(outcome)) => outcome,
                 Ok(Err(failure)) => (Err(failure), Ran::after(start, deadline)),
-                Err(_) => {
-                    call.abandon(stuck);
+                Err(phase) => {
+                    if let Some(phase) = phase {
+                        phase.abandon(stuck);
+                    }
                     (
                         Err(Failure::new(
                             Reason::Timeout,
@@ -411,6 +438,16 @@ impl Drop for CallEnd {
         self.phase.finish(&self.stuck);
     }
 }
+
+/// One module's call of a scrape, running: on a guest thread (with its
+/// phase, to tell whether it is stuck) or inline.
+struct Call<'a> {
+    task: Pin<Box<dyn Future<Output = Result<RunOutcome, Failure>> + Send + 'a>>,
+    phase: Option<Arc<CallPhase>>,
+}
+
+/// A module's validated output (or why it failed) and what the run left.
+type RunOutcome = (Result<Vec<MetricFamily>, Failure>, Ran);
 
 /// What running a module left besides its result.
 #[derive(Debug, Default)]

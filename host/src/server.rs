@@ -1,5 +1,11 @@
 //! HTTP serving: the telemetry path, the landing page, the health and
 //! lifecycle endpoints; TLS and basic auth from the web config.
+//!
+//! The front door: every accepted connection passes the [`Gate`] (the
+//! connection cap, [`connlimit`](crate::connlimit)) and is watched for a late
+//! header or a long idle; telemetry requests beyond `--web.max-requests`
+//! are answered 503 at once; accept errors back off and repeated errors are
+//! logged at a bounded rate.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -10,7 +16,7 @@ use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
+use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -19,7 +25,9 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::connlimit::{self, Backoff, Gate, Ticket, Tracked};
 use crate::exposition::{self, Format};
+use crate::logging::RateLimited;
 use crate::reload::Live;
 use crate::{landing, modulepage};
 
@@ -28,6 +36,14 @@ const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
 
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// At most one log line per this period for each kind of repeated front
+/// door event; the lines say how many were held back.
+const LOG_PERIOD: Duration = Duration::from_secs(10);
+
+/// Written to a connection refused at the cap (plain HTTP only), without
+/// reading its request.
+const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 43\r\nConnection: close\r\n\r\ntoo many open connections, try again later\n";
 
 type Answer = Response<Full<Bytes>>;
 
@@ -39,7 +55,22 @@ pub struct App {
     pub telemetry_path: String,
     /// Whether `/-/reload` is enabled (`--web.enable-lifecycle`).
     pub lifecycle: bool,
+    /// The connection and request limits.
+    pub gate: Arc<Gate>,
 }
+
+/// Repeated events logged at a bounded rate.
+struct FrontDoorLogs {
+    accept: RateLimited,
+    evicted: RateLimited,
+    refused: RateLimited,
+}
+
+static LOGS: FrontDoorLogs = FrontDoorLogs {
+    accept: RateLimited::new(LOG_PERIOD),
+    evicted: RateLimited::new(LOG_PERIOD),
+    refused: RateLimited::new(LOG_PERIOD),
+};
 
 /// Binds a listen address in the Go style of other exporters: `:9601`
 /// means every interface.
@@ -73,16 +104,30 @@ pub async fn serve(
         let mut stop = stop_rx.clone();
         loops.push(tokio::spawn(async move {
             let graceful = GracefulShutdown::new();
+            let mut backoff = Backoff::default();
             loop {
                 tokio::select! {
                     accepted = listener.accept() => match accepted {
                         Ok((stream, _)) => {
-                            tokio::spawn(connection(app.clone(), stream, graceful.watcher()));
+                            backoff.reset();
+                            admit(&app, stream, &graceful);
                         }
                         Err(e) => {
-                            // Out of file descriptors and the like: keep serving.
-                            tracing::warn!("accepting a connection failed: {e}");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            app.gate.record_accept_error();
+                            // Out of descriptors: retrying at once would spin
+                            // and flood the log; wait for some to be freed.
+                            let delay = connlimit::is_resource_exhaustion(&e)
+                                .then(|| backoff.delay());
+                            if let Some(held_back) = LOGS.accept.allow() {
+                                tracing::warn!(
+                                    held_back,
+                                    open_connections = app.gate.open_connections(),
+                                    "accepting a connection failed: {e}"
+                                );
+                            }
+                            if let Some(delay) = delay {
+                                tokio::time::sleep(delay).await;
+                            }
                         }
                     },
                     _ = stop.changed() => break,
@@ -105,22 +150,91 @@ pub async fn serve(
     Ok(())
 }
 
-/// Serves one connection: TLS handshake if configured, then HTTP/1.1 or
-/// HTTP/2.
-async fn connection(app: Arc<App>, stream: TcpStream, graceful: Watcher) {
+/// Lets a connection in through the gate, or refuses it at once: the
+/// accept loop never waits for a slot, so it keeps draining the backlog.
+fn admit(app: &Arc<App>, stream: TcpStream, graceful: &GracefulShutdown) {
+    match app.gate.admit() {
+        Ok(admitted) => {
+            if admitted.evicted
+                && let Some(held_back) = LOGS.evicted.allow()
+            {
+                tracing::warn!(
+                    held_back,
+                    max_connections = app.gate.limits().max_connections,
+                    "connection limit reached: closed the oldest connection not serving a request to let a new one in"
+                );
+            }
+            tokio::spawn(connection(
+                app.clone(),
+                stream,
+                admitted.ticket,
+                graceful.watcher(),
+            ));
+        }
+        Err(_) => {
+            if let Some(held_back) = LOGS.refused.allow() {
+                tracing::warn!(
+                    held_back,
+                    max_connections = app.gate.limits().max_connections,
+                    "connection limit reached and every connection is serving a request: refused a new connection"
+                );
+            }
+            if app.live.web().tls.is_none() {
+                // Best effort, without waiting: the socket buffer is empty.
+                let _ = stream.try_write(REFUSED);
+            }
+        }
+    }
+}
+
+/// Serves one connection under its watchdog, which closes it when the
+/// request header is late, when it idles too long, or when the gate
+/// evicts it.
+async fn connection(app: Arc<App>, stream: TcpStream, ticket: Ticket, graceful: Watcher) {
+    let conn = ticket.conn().clone();
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
+    let limits = app.gate.limits().clone();
+    let gate = app.gate.clone();
+    tokio::select! {
+        why = connlimit::watch(&conn, &limits) => {
+            gate.record_closed(why);
+            tracing::debug!(%peer, reason = why.as_str(), "closed the connection");
+        }
+        () = serve_connection(app, stream, conn.clone(), graceful, &peer) => {}
+    }
+    drop(ticket);
+}
+
+/// TLS handshake if configured, then HTTP/1.1 or HTTP/2.
+async fn serve_connection(
+    app: Arc<App>,
+    stream: TcpStream,
+    conn: Arc<connlimit::Conn>,
+    graceful: Watcher,
+    peer: &str,
+) {
     let web = app.live.web();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     if !web.http2 {
         builder = builder.http1_only();
     }
-    let service = service_fn(move |req| handle(app.clone(), req));
+    let requests = conn.clone();
+    let service = service_fn(move |req| {
+        let serving = requests.request();
+        let app = app.clone();
+        async move {
+            let answer = handle(app, req).await;
+            drop(serving);
+            answer
+        }
+    });
     match &web.tls {
         None => {
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let io = TokioIo::new(Tracked::new(stream, conn));
+            let conn = builder.serve_connection(io, service);
             if let Err(e) = graceful.watch(conn.into_owned()).await {
                 tracing::debug!(%peer, "connection ended with an error: {e}");
             }
@@ -137,18 +251,22 @@ async fn connection(app: Arc<App>, stream: TcpStream, graceful: Watcher) {
                 return;
             }
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone());
-            let stream =
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, "TLS handshake failed: {e}");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
+            let stream = match tokio::time::timeout(
+                HANDSHAKE_TIMEOUT,
+                acceptor.accept(Tracked::new(stream, conn)),
+            )
+            .await
+            {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, "TLS handshake failed: {e}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
             let conn = builder.serve_connection(TokioIo::new(stream), service);
             if let Err(e) = graceful.watch(conn.into_owned()).await {
                 tracing::debug!(%peer, "connection ended with an error: {e}");
@@ -203,54 +321,115 @@ async fn authorized(web: &Arc<crate::webconfig::WebSecurity>, req: &Request<Inco
 }
 
 async fn route(app: &App, req: &Request<Incoming>) -> Answer {
-    let path = req.uri().path();
-    if path == app.telemetry_path {
-        return match allow(req, &[Method::GET, Method::HEAD]) {
-            Some(r) => r,
-            None => metrics(app, req).await,
-        };
-    }
-    match path {
-        "/" => allow(req, &[Method::GET, Method::HEAD]).unwrap_or_else(|| landing_page(app)),
-        "/-/healthy" | "/-/ready" => allow(req, &[Method::GET, Method::HEAD])
-            .unwrap_or_else(|| text(StatusCode::OK, "OK\n".into())),
-        "/-/reload" => match allow(req, &[Method::POST, Method::PUT]) {
-            Some(r) => r,
-            None => reload(app).await,
-        },
-        _ => {
-            match path.strip_prefix("/plugins/") {
-                Some(rest) => allow(req, &[Method::GET, Method::HEAD])
-                    .unwrap_or_else(|| plugin_file(app, rest)),
-                None if path.starts_with("/modules/") => allow(req, &[Method::GET, Method::HEAD])
-                    .unwrap_or_else(|| module_page(app, path)),
-                None => text(
-                    StatusCode::NOT_FOUND,
-                    format!("404 page not found: {path}\n"),
-                ),
-            }
-        }
+    match plan(req.method(), req.uri(), req.headers(), &app.telemetry_path) {
+        Route::Metrics(scrape) => metrics(app, scrape).await,
+        Route::Landing => landing_page(app),
+        Route::Health => text(StatusCode::OK, "OK\n".into()),
+        Route::Reload => reload(app).await,
+        Route::PluginFile(rest) => plugin_file(app, &rest),
+        Route::ModulePage(name) => module_page(app, &name),
+        Route::NotFound => text(
+            StatusCode::NOT_FOUND,
+            format!("404 page not found: {}\n", req.uri().path()),
+        ),
+        Route::MethodNotAllowed(methods) => method_not_allowed(req.method(), methods),
+        Route::BadRequest(message) => text(StatusCode::BAD_REQUEST, message),
     }
 }
 
-/// `None` when the method is allowed, a 405 answer otherwise.
-fn allow(req: &Request<Incoming>, methods: &[Method]) -> Option<Answer> {
-    if methods.contains(req.method()) {
-        return None;
+/// What a request asks for, decided from its method, path and headers
+/// alone (no I/O), so that every client input the server interprets goes
+/// through one function that can be tested and fuzzed on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// A scrape of the telemetry path.
+    Metrics(ScrapeRequest),
+    /// The landing page.
+    Landing,
+    /// `/-/healthy` or `/-/ready`.
+    Health,
+    /// `/-/reload` (allowed or not is decided by `--web.enable-lifecycle`).
+    Reload,
+    /// A file of a plugin: the path after `/plugins/`.
+    PluginFile(String),
+    /// A module's debug page: the name after `/modules/`.
+    ModulePage(String),
+    /// No such page.
+    NotFound,
+    /// The path exists, the method is not one of these.
+    MethodNotAllowed(&'static [Method]),
+    /// A header the exporter cannot honour; the message says which.
+    BadRequest(String),
+}
+
+/// How a scrape is to be answered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScrapeRequest {
+    /// The exposition format, from `Accept`.
+    pub format: Format,
+    /// Whether to gzip the answer, from `Accept-Encoding`.
+    pub gzip: bool,
+    /// Prometheus' scrape timeout, from `X-Prometheus-Scrape-Timeout-Seconds`.
+    pub budget: Option<Duration>,
+}
+
+const READ: &[Method] = &[Method::GET, Method::HEAD];
+const WRITE: &[Method] = &[Method::POST, Method::PUT];
+
+/// Decides what a request asks for; see [`Route`]. Query parameters are
+/// ignored.
+pub fn plan(method: &Method, uri: &hyper::Uri, headers: &HeaderMap, telemetry_path: &str) -> Route {
+    let path = uri.path();
+    let allowed = if path == telemetry_path {
+        READ
+    } else {
+        match path {
+            "/" | "/-/healthy" | "/-/ready" => READ,
+            "/-/reload" => WRITE,
+            _ if path.starts_with("/plugins/") || path.starts_with("/modules/") => READ,
+            _ => return Route::NotFound,
+        }
+    };
+    if !allowed.contains(method) {
+        return Route::MethodNotAllowed(allowed);
     }
+    if path == telemetry_path {
+        return match scrape_budget(headers) {
+            Ok(budget) => Route::Metrics(ScrapeRequest {
+                format: Format::negotiate(
+                    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
+                ),
+                gzip: accepts_gzip(headers),
+                budget,
+            }),
+            Err(message) => Route::BadRequest(message),
+        };
+    }
+    match path {
+        "/" => Route::Landing,
+        "/-/healthy" | "/-/ready" => Route::Health,
+        "/-/reload" => Route::Reload,
+        _ => match path.strip_prefix("/modules/") {
+            Some(name) => Route::ModulePage(name.to_owned()),
+            None => Route::PluginFile(
+                path.strip_prefix("/plugins/")
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+        },
+    }
+}
+
+fn method_not_allowed(method: &Method, methods: &[Method]) -> Answer {
     let list: Vec<&str> = methods.iter().map(Method::as_str).collect();
     let mut r = text(
         StatusCode::METHOD_NOT_ALLOWED,
-        format!(
-            "method {} not allowed; use {}\n",
-            req.method(),
-            list.join(" or ")
-        ),
+        format!("method {method} not allowed; use {}\n", list.join(" or ")),
     );
     if let Ok(v) = HeaderValue::from_str(&list.join(", ")) {
         r.headers_mut().insert(header::ALLOW, v);
     }
-    Some(r)
+    r
 }
 
 async fn reload(app: &App) -> Answer {
@@ -272,17 +451,23 @@ async fn reload(app: &App) -> Answer {
     }
 }
 
-async fn metrics(app: &App, req: &Request<Incoming>) -> Answer {
-    let budget = match scrape_budget(req) {
-        Ok(b) => b,
-        Err(message) => return text(StatusCode::BAD_REQUEST, message),
+async fn metrics(app: &App, scrape: ScrapeRequest) -> Answer {
+    // As node_exporter's --web.max-requests: answer at once rather than
+    // queue scrapes that would all time out.
+    let Some(_permit) = app.gate.request_permit() else {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "Limit of concurrent requests reached ({}), try again later.\n",
+                app.gate.limits().max_requests
+            ),
+        );
     };
-    let format = Format::negotiate(
-        req.headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok()),
-    );
-    let gzip = accepts_gzip(req);
+    let ScrapeRequest {
+        format,
+        gzip,
+        budget,
+    } = scrape;
     let exporter = app.live.exporter();
     let families = exporter.scrape(budget).await;
     let body = exposition::encode(&families, format);
@@ -314,16 +499,19 @@ async fn metrics(app: &App, req: &Request<Incoming>) -> Answer {
     r
 }
 
-/// Whether the client takes gzip (Prometheus always does).
-fn accepts_gzip(req: &Request<Incoming>) -> bool {
-    let Some(value) = req
-        .headers()
+/// Whether the client takes gzip (Prometheus always does): `gzip` with a
+/// q-value above 0, or `*` above 0 when gzip is not listed (an explicit
+/// `gzip;q=0` refuses it whatever `*` says).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
     else {
         return false;
     };
-    value.split(',').any(|coding| {
+    let mut gzip = None;
+    let mut any = None;
+    for coding in value.split(',') {
         let mut parts = coding.split(';').map(str::trim);
         let name = parts.next().unwrap_or("");
         let refused = parts.any(|p| {
@@ -331,8 +519,13 @@ fn accepts_gzip(req: &Request<Incoming>) -> bool {
                 k.trim() == "q" && v.trim().parse::<f32>().is_ok_and(|q| q == 0.0)
             })
         });
-        (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-    })
+        if name.eq_ignore_ascii_case("gzip") {
+            gzip = Some(!refused);
+        } else if name == "*" {
+            any = Some(!refused);
+        }
+    }
+    gzip.or(any).unwrap_or(false)
 }
 
 fn compress(body: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -348,8 +541,8 @@ fn compress(body: &[u8]) -> std::io::Result<Vec<u8>> {
 /// Reads Prometheus' scrape timeout. A header that is present but not a
 /// positive number of seconds is refused rather than ignored: the exporter
 /// could not keep its promise to answer in time.
-fn scrape_budget(req: &Request<Incoming>) -> Result<Option<Duration>, String> {
-    let Some(value) = req.headers().get(SCRAPE_TIMEOUT_HEADER) else {
+fn scrape_budget(headers: &HeaderMap) -> Result<Option<Duration>, String> {
+    let Some(value) = headers.get(SCRAPE_TIMEOUT_HEADER) else {
         return Ok(None);
     };
     let parsed = value
@@ -357,7 +550,9 @@ fn scrape_budget(req: &Request<Incoming>) -> Result<Option<Duration>, String> {
         .ok()
         .and_then(|s| s.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s > 0.0)
-        .and_then(|s| Duration::try_from_secs_f64(s).ok());
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        // 1e-90 is positive but rounds to no time at all.
+        .filter(|d| !d.is_zero());
     match parsed {
         Some(d) => Ok(Some(d)),
         None => Err(format!(
@@ -375,8 +570,7 @@ fn landing_page(app: &App) -> Answer {
 }
 
 /// `/modules/NAME`: a module's debug page.
-fn module_page(app: &App, path: &str) -> Answer {
-    let name = path.strip_prefix("/modules/").unwrap_or_default();
+fn module_page(app: &App, name: &str) -> Answer {
     match modulepage::render(&app.live.exporter(), name, &app.telemetry_path) {
         Some(body) => with_type(
             Response::new(Full::new(Bytes::from(body))),
@@ -441,4 +635,108 @@ fn text(status: StatusCode, body: String) -> Answer {
 fn strip_body(r: Answer) -> Answer {
     let (parts, _) = r.into_parts();
     Response::from_parts(parts, Full::new(Bytes::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_get(headers: &[(&str, &str)]) -> Route {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.append(
+                hyper::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        plan(
+            &Method::GET,
+            &"/metrics?x=1".parse().unwrap(),
+            &map,
+            "/metrics",
+        )
+    }
+
+    #[test]
+    fn scrape_requests_are_planned_from_their_headers() {
+        let Route::Metrics(s) = plan_get(&[
+            ("accept", "application/openmetrics-text;version=1.0.0"),
+            ("accept-encoding", "gzip"),
+            (SCRAPE_TIMEOUT_HEADER, "10"),
+        ]) else {
+            panic!("a scrape")
+        };
+        assert_eq!(s.format, Format::OpenMetrics);
+        assert!(s.gzip);
+        assert_eq!(s.budget, Some(Duration::from_secs(10)));
+        let Route::Metrics(s) = plan_get(&[("accept-encoding", "gzip;q=0, *;q=0.5")]) else {
+            panic!("a scrape")
+        };
+        assert!(!s.gzip);
+        assert_eq!(s.budget, None);
+    }
+
+    #[test]
+    fn an_explicit_gzip_refusal_wins_over_the_wildcard() {
+        let gzip = |v: &str| {
+            let mut map = HeaderMap::new();
+            map.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+            accepts_gzip(&map)
+        };
+        assert!(gzip("gzip"));
+        assert!(gzip("br, GZIP;q=0.5"));
+        assert!(gzip("*"));
+        assert!(!gzip("gzip;q=0, *;q=0.5"));
+        assert!(!gzip("*;q=0.5, gzip;q=0"));
+        assert!(!gzip("*;q=0"));
+        assert!(!gzip("identity"));
+    }
+
+    /// Found by the `http_request` fuzz target: `1e-90` is a positive
+    /// number of seconds that rounds to no time at all, which would have
+    /// failed every module of the scrape at once.
+    #[test]
+    fn a_scrape_timeout_that_rounds_to_zero_is_refused() {
+        for value in ["1e-90", "0", "-1", "NaN", "inf", "1e400", "soon"] {
+            let route = plan_get(&[(SCRAPE_TIMEOUT_HEADER, value)]);
+            assert!(
+                matches!(&route, Route::BadRequest(m) if m.contains("X-Prometheus-Scrape-Timeout-Seconds")),
+                "{value}: {route:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn methods_and_paths_are_routed() {
+        let none = HeaderMap::new();
+        let uri = |p: &str| p.parse::<hyper::Uri>().unwrap();
+        assert_eq!(
+            plan(&Method::POST, &uri("/metrics"), &none, "/metrics"),
+            Route::MethodNotAllowed(READ)
+        );
+        assert_eq!(
+            plan(&Method::GET, &uri("/-/reload"), &none, "/metrics"),
+            Route::MethodNotAllowed(WRITE)
+        );
+        assert_eq!(
+            plan(&Method::HEAD, &uri("/-/ready"), &none, "/metrics"),
+            Route::Health
+        );
+        assert_eq!(
+            plan(&Method::GET, &uri("/plugins/a/logo.png"), &none, "/metrics"),
+            Route::PluginFile("a/logo.png".into())
+        );
+        assert_eq!(
+            plan(&Method::HEAD, &uri("/modules/sysinfo"), &none, "/metrics"),
+            Route::ModulePage("sysinfo".into())
+        );
+        assert_eq!(
+            plan(&Method::POST, &uri("/modules/sysinfo"), &none, "/metrics"),
+            Route::MethodNotAllowed(READ)
+        );
+        assert_eq!(
+            plan(&Method::GET, &uri("/nope"), &none, "/metrics"),
+            Route::NotFound
+        );
+    }
 }

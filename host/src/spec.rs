@@ -46,26 +46,10 @@ pub struct Resolved {
 /// and grants are checked against the manifest) and builds its access
 /// policy.
 pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
-    let (component, params, grants, plugin, origin) = match &config.source {
-        Source::Component(path) => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("reading component {}", path.display()))?;
-            (
-                Arc::from(bytes),
-                config.params.clone(),
-                config.grants.clone(),
-                None,
-                path.clone(),
-            )
-        }
-        Source::Plugin(path) => {
-            let mut plugin = Plugin::load(path)?;
-            let (params, grants) = plugin.resolve(config)?;
-            // The exporter keeps the plugin for its manifest; the bytes
-            // (tens of MB for an interpreter) are needed only to compile.
-            let bytes = Arc::from(std::mem::take(&mut plugin.component));
-            (bytes, params, grants, Some(Arc::new(plugin)), path.clone())
-        }
+    let (component, plugin) = component(config)?;
+    let (params, grants) = match &plugin {
+        Some(plugin) => plugin.resolve(config)?,
+        None => (config.params.clone(), config.grants.clone()),
     };
     let access = access(&grants).context("grants")?;
     for warning in access.files.warnings() {
@@ -74,14 +58,34 @@ pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
     Ok(Resolved {
         spec: ModuleSpec {
             name: config.name.clone(),
-            origin,
+            origin: config.source.path().to_path_buf(),
             component,
             params,
             access: Arc::new(access),
             limits: config.limits.clone(),
         },
-        plugin,
+        plugin: plugin.map(Arc::new),
     })
+}
+
+/// The module's component and, for a plugin, its package (checked: manifest,
+/// digest). Grants are not looked at: what `wasm_exporter compile` needs on
+/// a build machine that has none of the granted paths.
+pub fn component(config: &ModuleConfig) -> Result<(Arc<[u8]>, Option<Plugin>)> {
+    match &config.source {
+        Source::Component(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading component {}", path.display()))?;
+            Ok((Arc::from(bytes), None))
+        }
+        Source::Plugin(path) => {
+            let mut plugin = Plugin::load(path)?;
+            // The exporter keeps the plugin for its manifest; the bytes
+            // (tens of MB for an interpreter) are needed only to compile.
+            let bytes = Arc::from(std::mem::take(&mut plugin.component));
+            Ok((bytes, Some(plugin)))
+        }
+    }
 }
 
 /// The access policy of a set of grants.

@@ -110,7 +110,8 @@ impl WebSecurity {
         Self::parse(&text, base).with_context(|| format!("web config file {}", path.display()))
     }
 
-    fn parse(text: &str, base: &Path) -> Result<Self> {
+    /// Parses web config text; `base` resolves relative file names.
+    pub fn parse(text: &str, base: &Path) -> Result<Self> {
         let raw: RawWebConfig = if text.trim().is_empty() {
             RawWebConfig::default()
         } else {

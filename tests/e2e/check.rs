@@ -44,12 +44,8 @@ fn a_good_config_passes_with_one_line_per_module() {
     let dir = tempfile::tempdir().unwrap();
     let config = write(dir.path(), "good.yml", &good_config());
     let cache = dir.path().join("cache");
-    let (code, out, err) = run(&[
-        "config",
-        "check",
-        &config,
-        &format!("--cache.dir={}", cache.display()),
-    ]);
+    let cache_flag = format!("--cache.dir={}", cache.display());
+    let (code, out, err) = run(&["config", "check", &config, &cache_flag]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 5, "{out}");
@@ -62,24 +58,39 @@ fn a_good_config_passes_with_one_line_per_module() {
     );
     assert!(
         lines[2].starts_with(
-            "module netdev: ok (plugin netdev 1.0.0, 8 declared metrics; grants: /proc/net/dev; loaded in "
+            "module netdev: ok (plugin netdev 1.0.0, 8 declared metrics; grants: /proc/net/dev; compiled into the cache, loaded in "
         ),
         "{out}"
     );
     assert!(
         lines[3].starts_with(&format!(
-            "module good: ok (component {}; grants: nothing; loaded in ",
+            "module good: ok (component {}; grants: nothing; compiled into the cache, loaded in ",
             guest("ok").display()
         )),
         "{out}"
     );
     assert_eq!(lines[4], "result: OK");
-    // The components were compiled into the cache the exporter will use.
+    assert!(
+        lines[1].contains("; compiled into the cache, loaded in "),
+        "{out}"
+    );
+    // The components were compiled into the cache the exporter will use:
+    // the next check (or start) finds every one of them there.
     assert!(
         std::fs::read_dir(&cache).is_ok_and(|mut d| d.next().is_some()),
         "nothing cached in {}",
         cache.display()
     );
+    let (code, again, err) = run(&["config", "check", &config, &cache_flag]);
+    assert_eq!(code, 0, "stdout:\n{again}\nstderr:\n{err}");
+    let modules: Vec<&str> = again.lines().filter(|l| l.starts_with("module ")).collect();
+    assert_eq!(modules.len(), 3, "{again}");
+    for line in modules {
+        assert!(
+            line.contains("; found compiled in the cache, loaded in "),
+            "{again}"
+        );
+    }
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::{Exporter, Scrape, fixture, guest, heavy, q, root};
+use crate::support::{Exporter, Scrape, assert_healthy, fixture, guest, heavy, q, root};
 
 /// A module entry of a config for a guest of `target/guests`; `grant` is
 /// (host dir, guest dir).
@@ -66,16 +66,6 @@ fn lines_where(s: &Scrape, keep: impl Fn(&str) -> bool) -> Vec<&str> {
 /// The lines of the families whose name starts with `prefix`.
 fn family_lines<'a>(s: &'a Scrape, prefix: &str) -> Vec<&'a str> {
     lines_where(s, |name| name.starts_with(prefix))
-}
-
-fn assert_healthy(s: &Scrape, module: &str) {
-    assert_eq!(
-        s.value(&format!("wasm_exporter_module_up{{module=\"{module}\"}}")),
-        Some(1.0),
-        "module {module} is down:\n{}",
-        s.text
-    );
-    assert_eq!(s.all_errors(module), 0.0, "errors of {module}:\n{}", s.text);
 }
 
 fn assert_guest_error(exporter: &Exporter, s: &Scrape, module: &str, times: f64, log: &[&str]) {
@@ -552,4 +542,22 @@ fn python_netprobe_cannot_connect_to_a_listening_socket() {
 #[test]
 fn python_netprobe_cannot_look_up_names() {
     assert_netprobe_refused("localhost", "lookup");
+}
+
+#[test]
+fn python_library_names_a_parameter_that_does_not_parse() {
+    let exporter = start(&[module(
+        "netprobe",
+        "netprobe",
+        "{host: 127.0.0.1, port: eighty}",
+        None,
+    )]);
+    let s = exporter.scrape();
+    assert_guest_error(
+        &exporter,
+        &s,
+        "netprobe",
+        1.0,
+        &["parameter port: 'eighty' is not a valid int"],
+    );
 }

@@ -104,6 +104,14 @@ fn module_page_shows_everything_escaped() {
     ] {
         assert!(sysinfo.contains(needle), "no {needle:?} in:\n{sysinfo}");
     }
+    // How it runs: its grants are on a local filesystem, so its calls run
+    // inline; every exporter of the tests shares one compile cache.
+    assert!(
+        sysinfo.contains("<tr><th>calls</th><td>inline with the scrape: ")
+            && (sysinfo.contains("<tr><th>component</th><td>found compiled in the cache</td>")
+                || sysinfo.contains("<tr><th>component</th><td>compiled into the cache</td>")),
+        "{sysinfo}"
+    );
 
     // What the sandbox refused, with the path the guest asked for.
     let snoop = exporter.get("/modules/snoop").body;
@@ -293,6 +301,7 @@ fn pages_in_a_real_browser() {
         "sys_disk_size\tgauge {disk_name}\t",
         "Grants",
         "Limits",
+        "How it runs",
         "Manifest",
     ] {
         assert!(

@@ -507,6 +507,9 @@ fn scaffold_builds_and_checks(lang: &str) {
             "WASI_WIT_DIR",
             toolchains.join("npm/node_modules/@bytecodealliance/jco/lib/wit/builtin/0.2.12"),
         )
+        // The Rust guests' target directory: the standard library built for
+        // wasm32-wasip1 there is reused rather than compiled again.
+        .env("CARGO_TARGET_DIR", root.join("target/rust-guests"))
         .output()
         .unwrap();
     assert!(
@@ -560,6 +563,16 @@ fn plugin_new_python_builds_checks_and_packs() {
 #[test]
 fn plugin_new_js_builds_checks_and_packs() {
     scaffold_builds_and_checks("js");
+}
+
+#[test]
+fn plugin_new_rust_builds_checks_and_packs() {
+    scaffold_builds_and_checks("rust");
+}
+
+#[test]
+fn plugin_new_go_builds_checks_and_packs() {
+    scaffold_builds_and_checks("go");
 }
 
 #[test]

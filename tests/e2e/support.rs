@@ -46,7 +46,7 @@ pub fn fixture(rel: &str) -> PathBuf {
 /// How long an exporter may take to start listening. Compiling a Python or
 /// JavaScript guest takes seconds alone and much longer on a machine busy
 /// with other builds; this bounds a hang, it measures nothing.
-const START_TIMEOUT: Duration = Duration::from_secs(240);
+const START_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Held while a test starts an exporter with a Python or JavaScript guest
 /// (compiling it unless the cache has it) or builds a template. Either
@@ -101,7 +101,7 @@ impl Exporter {
     /// Same as [`Exporter::start`], under `ulimit -n nofile` (soft and
     /// hard).
     pub fn start_limited(config: &str, nofile: u64) -> Exporter {
-        Self::start_command(config, &[], &[], None, Some(nofile))
+        Self::start_with_fd_limit(config, &[], &nofile.to_string())
     }
 
     /// Same as [`Exporter::start_full`], started in the working directory
@@ -112,39 +112,42 @@ impl Exporter {
         envs: &[(&str, &str)],
         cwd: Option<&Path>,
     ) -> Exporter {
-        Self::start_command(config, args, envs, cwd, None)
+        Self::launch(config, args, envs, cwd, None)
     }
 
-    fn start_command(
+    /// Same as [`Exporter::start_with_args`], with the file descriptor
+    /// limits set first by the shell's `ulimit -n` with `ulimit_args`
+    /// (`"1024"` sets soft and hard, `"-S 1024"` the soft one only).
+    pub fn start_with_fd_limit(config: &str, args: &[&str], ulimit_args: &str) -> Exporter {
+        Self::launch(config, args, &[], None, Some(ulimit_args))
+    }
+
+    fn launch(
         config: &str,
         args: &[&str],
         envs: &[(&str, &str)],
         cwd: Option<&Path>,
-        nofile: Option<u64>,
+        ulimit: Option<&str>,
     ) -> Exporter {
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).expect("writing config");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wasm_exporter"));
+        let binary = env!("CARGO_BIN_EXE_wasm_exporter");
+        let mut command = match ulimit {
+            None => Command::new(binary),
+            Some(limit) => {
+                // exec keeps the pid, so kill() reaches the exporter.
+                let mut c = Command::new("bash");
+                c.args([
+                    "-c",
+                    &format!("ulimit -n {limit} && exec \"$0\" \"$@\""),
+                    binary,
+                ]);
+                c
+            }
+        };
         if let Some(cwd) = cwd {
             command.current_dir(cwd);
-        }
-        if let Some(n) = nofile {
-            use std::os::unix::process::CommandExt;
-            // SAFETY: setrlimit is async-signal-safe, and nothing else runs
-            // between fork and exec.
-            unsafe {
-                command.pre_exec(move || {
-                    let limit = libc::rlimit {
-                        rlim_cur: n,
-                        rlim_max: n,
-                    };
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
         }
         // Compiled components are cached across tests (Python and
         // JavaScript guests take seconds to compile), unless a test sets
@@ -341,6 +344,180 @@ pub fn promtool_check(text: &str) {
     );
 }
 
+/// Runs `promtool check metrics` once on many text expositions, one after
+/// the other; lint findings are accepted (arbitrary output need not follow
+/// naming conventions), parse errors are not. On a parse error, returns
+/// the index of the exposition at fault and promtool's message.
+pub fn promtool_batch(texts: &[String]) -> Result<(), (usize, String)> {
+    use std::io::Write as _;
+    let mut all = String::new();
+    let mut first_lines = Vec::with_capacity(texts.len());
+    for t in texts {
+        first_lines.push(all.lines().count() + 1);
+        all.push_str(t);
+    }
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running promtool (install Debian's `prometheus` package)");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(all.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    // 0: clean; 3: lint findings only; 1: the text did not parse.
+    if matches!(out.status.code(), Some(0 | 3)) {
+        return Ok(());
+    }
+    let message = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: usize = message
+        .split("line ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(1);
+    let case = first_lines
+        .partition_point(|&first| first <= line)
+        .saturating_sub(1);
+    Err((case, format!("{}: {message}", out.status)))
+}
+
+/// The pinned `prometheus_client` (the Python client library, whose
+/// parsers are the reference implementation of OpenMetrics), installed from
+/// PyPI into a venv under `target/` on first use.
+const PROMETHEUS_CLIENT: &str = "prometheus_client==0.26.0";
+
+fn python_with_prometheus_client() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let venv = root().join("target/property-venv");
+            let python = venv.join("bin/python");
+            let marker = venv.join(PROMETHEUS_CLIENT);
+            if marker.exists() {
+                return python;
+            }
+            let run = |cmd: &mut Command| {
+                let out = cmd.output().expect("running python3");
+                assert!(
+                    out.status.success(),
+                    "{cmd:?} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+            run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+            run(Command::new(&python).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                PROMETHEUS_CLIENT,
+            ]));
+            std::fs::write(&marker, "").expect("writing the venv marker");
+            python
+        })
+        .clone()
+}
+
+const PARSE_PY: &str = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families as text
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as om
+out = []
+for fmt, exposition in json.load(sys.stdin):
+    try:
+        series = []
+        for family in (om if fmt == "om" else text)(exposition):
+            for s in family.samples:
+                series.append([s.name, sorted(s.labels.items()), repr(float(s.value))])
+        out.append({"ok": series})
+    except Exception as e:
+        out.append({"err": f"{type(e).__name__}: {e}"})
+json.dump(out, sys.stdout)
+"#;
+
+/// Parses expositions with `prometheus_client` (its text-format parser, or
+/// its OpenMetrics parser), all in one Python process; for each, the series
+/// read (name, sorted labels, value) sorted, or the parser's error.
+pub fn external_parse(
+    texts: &[(wasm_exporter::exposition::Format, String)],
+) -> Vec<Result<Vec<crate::properties::Series>, String>> {
+    use std::io::Write as _;
+    use wasm_exporter::exposition::Format;
+    let input: Vec<(&str, &str)> = texts
+        .iter()
+        .map(|(f, t)| {
+            (
+                if *f == Format::OpenMetrics {
+                    "om"
+                } else {
+                    "text"
+                },
+                t.as_str(),
+            )
+        })
+        .collect();
+    let input = serde_json::to_vec(&input).unwrap();
+    let mut child = Command::new(python_with_prometheus_client())
+        .args(["-c", PARSE_PY])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running python");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(
+        out.status.success(),
+        "the parser script failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    results
+        .into_iter()
+        .map(|r| {
+            if let Some(e) = r.get("err") {
+                return Err(e.as_str().unwrap_or_default().to_string());
+            }
+            let mut series: Vec<_> = r["ok"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    let labels = s[1]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|kv| {
+                            (
+                                kv[0].as_str().unwrap().to_string(),
+                                kv[1].as_str().unwrap().to_string(),
+                            )
+                        })
+                        .collect();
+                    let value: f64 = s[2].as_str().unwrap().parse().unwrap();
+                    (
+                        s[0].as_str().unwrap().to_string(),
+                        labels,
+                        crate::properties::ValueKey::of(value),
+                    )
+                })
+                .collect();
+            series.sort();
+            Ok(series)
+        })
+        .collect()
+}
+
 /// A test PKI: a CA, a server certificate for 127.0.0.1 and localhost, a
 /// client certificate from the same CA, and one from another CA.
 pub struct Pki {
@@ -421,6 +598,17 @@ pub fn assert_has_lines(text: &str, lines: &[&str]) {
             "missing line {line:?} in:\n{text}"
         );
     }
+}
+
+/// Asserts that `module` was served in `s`: up, and no scrape error.
+pub fn assert_healthy(s: &Scrape, module: &str) {
+    assert_eq!(
+        s.value(&format!("wasm_exporter_module_up{{module=\"{module}\"}}")),
+        Some(1.0),
+        "module {module} is down:\n{}",
+        s.text
+    );
+    assert_eq!(s.all_errors(module), 0.0, "errors of {module}:\n{}", s.text);
 }
 
 /// Calls `done` every 100 ms until it holds, and panics naming `what` if

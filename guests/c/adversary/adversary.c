@@ -301,10 +301,10 @@ bool exports_scraper_collect(scraper_list_param_t *params, scraper_list_metric_f
         one(ret, "wasm_exporter_scrape_errors_total", 0);
     } else if (!strcmp(mode, "emit")) {
         char *name = param_get(params, "name");
-        char *value = param_get(params, "value");
-        one(ret, name ? name : "adversary_emit", value ? atof(value) : 1);
+        double value;
+        ok = param_double(params, "value", 1, &value, err);
+        if (ok) one(ret, name ? name : "adversary_emit", value);
         free(name);
-        free(value);
     } else if (!strcmp(mode, "escapes")) {
         ok = escapes(ret);
     } else if (!strcmp(mode, "special_values")) {

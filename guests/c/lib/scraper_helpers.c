@@ -1,5 +1,6 @@
 #include "scraper_helpers.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,55 @@ char *param_get(const scraper_list_param_t *params, const char *name) {
         }
     }
     return NULL;
+}
+
+bool param_double(const scraper_list_param_t *params, const char *name, double fallback,
+                  double *out, scraper_string_t *err) {
+    char *v = param_get(params, name);
+    if (!v) {
+        *out = fallback;
+        return true;
+    }
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    bool ok = end != v && *end == 0 && errno == 0;
+    if (ok) *out = d;
+    else fail(err, "parameter %s: \"%s\" is not a valid float", name, v);
+    free(v);
+    return ok;
+}
+
+bool param_long(const scraper_list_param_t *params, const char *name, long long fallback,
+                long long *out, scraper_string_t *err) {
+    char *v = param_get(params, name);
+    if (!v) {
+        *out = fallback;
+        return true;
+    }
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    bool ok = end != v && *end == 0 && errno == 0;
+    if (ok) *out = n;
+    else fail(err, "parameter %s: \"%s\" is not a valid int", name, v);
+    free(v);
+    return ok;
+}
+
+bool param_bool(const scraper_list_param_t *params, const char *name, bool fallback, bool *out,
+                scraper_string_t *err) {
+    char *v = param_get(params, name);
+    if (!v) {
+        *out = fallback;
+        return true;
+    }
+    bool ok = true;
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) *out = true;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) *out = false;
+    else ok = fail(err, "parameter %s: \"%s\" is not a valid bool", name, v);
+    free(v);
+    return ok;
 }
 
 bool fail(scraper_string_t *err, const char *fmt, ...) {

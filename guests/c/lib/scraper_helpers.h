@@ -1,5 +1,9 @@
 // Small helpers for C scrapers on top of the wit-bindgen C bindings:
-// growing lists of families and samples, parameter lookup, error strings.
+// growing lists of families and samples (family_add, sample_add), parameters
+// (param_get, and param_double / param_long / param_bool, which parse and
+// name the parameter in their error), errors (fail). Histograms and
+// summaries come with version 0.2 of the scraper world, whose metric model
+// carries them (as kinds and a sample function of their own).
 //
 // Ownership: everything handed to the host must be heap-allocated, because
 // the bindings free the returned value after the host has read it. These
@@ -31,6 +35,17 @@ void sample_add(family_t *family, double value, const char *const *label_values)
 // The value of parameter `name` as a new NUL-terminated string, or NULL
 // when the operator did not set it.
 char *param_get(const scraper_list_param_t *params, const char *name);
+
+// Parameter `name` parsed into `*out`, or `fallback` when it is not set.
+// Returns false with `err` naming the parameter when the value does not
+// parse (so `if (!param_long(params, "max", 10, &max, err)) return false;`).
+bool param_double(const scraper_list_param_t *params, const char *name, double fallback,
+                  double *out, scraper_string_t *err);
+bool param_long(const scraper_list_param_t *params, const char *name, long long fallback,
+                long long *out, scraper_string_t *err);
+// true/false (or 1/0).
+bool param_bool(const scraper_list_param_t *params, const char *name, bool fallback, bool *out,
+                scraper_string_t *err);
 
 // Sets `err` to a formatted message (printf-style) and returns false, so a
 // collect function can `return fail(err, "...", ...)`.

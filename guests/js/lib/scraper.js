@@ -1,6 +1,12 @@
 // Small helpers for JavaScript scrapers: parameters, families, and reading
 // granted files through WASI.
 //
+// Families (`family`, `sample`; GAUGE, COUNTER, UNTYPED), parameters
+// (`paramsMap`, `paramNumber`, `paramBool`), errors (`fail`, `collector`)
+// and files (`readText`). Histograms and summaries come with version 0.2 of
+// the scraper world, whose metric model carries them (as kinds and a sample
+// helper of their own).
+//
 // The host wants a failed collection as err("one line"), not as a trap: a
 // trap is counted as a crash and its message is a wasm backtrace. ComponentizeJS
 // turns a thrown string into err(string), so `fail` throws one, and
@@ -20,6 +26,31 @@ export function fail(reason) {
 /** The operator's parameters by name (the last one wins on repeats). */
 export function paramsMap(params) {
   return new Map(params.map((p) => [p.name, p.value]));
+}
+
+/**
+ * Parameter `name` as a number, or `fallback` when the operator did not set
+ * it; err naming the parameter when it is not a number.
+ */
+export function paramNumber(params, name, fallback) {
+  const text = paramsMap(params).get(name);
+  if (text === undefined) return fallback;
+  const value = text.trim() === '' ? NaN : Number(text);
+  if (Number.isNaN(value)) fail(`parameter ${name}: ${JSON.stringify(text)} is not a number`);
+  return value;
+}
+
+/**
+ * Parameter `name` as a boolean (true/false), or `fallback` when the
+ * operator did not set it; err naming the parameter otherwise.
+ */
+export function paramBool(params, name, fallback) {
+  const text = paramsMap(params).get(name);
+  if (text === undefined) return fallback;
+  const t = text.trim().toLowerCase();
+  if (t === 'true' || t === '1') return true;
+  if (t === 'false' || t === '0') return false;
+  fail(`parameter ${name}: ${JSON.stringify(text)} is not a bool`);
 }
 
 /** A family without samples, to be filled with `sample`. */

@@ -1,5 +1,11 @@
 """Small helpers for Python scrapers on top of the componentize-py bindings.
 
+Families (`family`, `sample`; GAUGE, COUNTER, UNTYPED), parameters
+(`params_dict`, `param` with a type), errors (`fail`, `collector`) and
+files (`read_text`). Histograms and summaries come with version 0.2 of the
+scraper world, whose metric model carries them (as `HISTOGRAM`/`SUMMARY`
+kinds and a sample helper of their own).
+
 The host wants a failed collection as `err("one line")`, not as a trap: a
 trap is counted as a crash, and its message is a wasm backtrace that tells
 the operator nothing. So every failure a scraper can foresee is raised as
@@ -27,6 +33,28 @@ def fail(reason):
 def params_dict(params):
     """The operator's parameters by name (the last one wins on repeats)."""
     return {p.name: p.value for p in params}
+
+
+def _parse_bool(text):
+    if text.strip().lower() in ("true", "1"):
+        return True
+    if text.strip().lower() in ("false", "0"):
+        return False
+    raise ValueError(text)
+
+
+def param(params, name, default=None, type=str):
+    """The value of parameter `name` converted with `type` (str, int, float
+    or bool), or `default` when the operator did not set it; `err` naming
+    the parameter when the value does not convert."""
+    values = params_dict(params)
+    if name not in values:
+        return default
+    text = values[name]
+    try:
+        return _parse_bool(text) if type is bool else type(text.strip() if type is not str else text)
+    except ValueError:
+        fail(f"parameter {name}: {text!r} is not a valid {type.__name__}")
 
 
 def family(name, help_text, kind, label_names=()):

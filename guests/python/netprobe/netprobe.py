@@ -19,7 +19,7 @@ import ipaddress
 import socket
 
 import wit_world
-from scraper_helpers import GAUGE, collector, fail, family, params_dict, sample
+from scraper_helpers import GAUGE, collector, fail, family, param, sample
 
 # Label values are capped by the host (4 KiB by default); an error text is
 # one line and much shorter, so cap it well below that.
@@ -29,14 +29,11 @@ MAX_ERROR_CHARS = 300
 class WitWorld(wit_world.WitWorld):
     @collector
     def collect(self, params):
-        p = params_dict(params)
-        host = p.get("host") or fail("parameter host is required")
-        port_text = p.get("port") or fail("parameter port is required")
-        try:
-            port = int(port_text)
-            timeout = int(p.get("timeout_ms", "1000")) / 1000.0
-        except ValueError as e:
-            fail(f"parameter port or timeout_ms: {e}")
+        host = param(params, "host") or fail("parameter host is required")
+        port = param(params, "port", type=int)
+        if port is None:
+            fail("parameter port is required")
+        timeout = param(params, "timeout_ms", 1000, type=int) / 1000.0
         if not 0 < port < 65536:
             fail(f"parameter port: {port} is not a TCP port")
 

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
 use prometheus::proto::{MetricFamily, MetricType};
-use sha2::{Digest, Sha256};
 
 use crate::config::{Grants, ModuleConfig};
+use crate::digest::sha256_hex;
 use crate::policy::files;
 use crate::runtime::{Failure, Reason};
 pub use manifest::{Manifest, MetricKind};
@@ -75,7 +75,7 @@ impl Plugin {
                 manifest.component
             );
         };
-        let digest = hex(&Sha256::digest(&component));
+        let digest = sha256_hex(&component);
         if let Some(expected) = &manifest.sha256
             && !expected.eq_ignore_ascii_case(&digest)
         {
@@ -379,15 +379,4 @@ fn asked_for<'a>(asked: impl Iterator<Item = &'a str>) -> String {
     } else {
         format!(" (it asks for {})", asked.join(", "))
     }
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }

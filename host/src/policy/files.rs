@@ -28,6 +28,7 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{Context, Result, bail, ensure};
 
 use super::kernelfs::{self, FsKind, KernelFs};
+use super::mounts;
 
 /// A directory the guest gets as a WASI preopen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +97,8 @@ pub struct FilePolicy {
     preopens: Vec<Preopen>,
     rules: Vec<Rule>,
     kernel: KernelFs,
+    /// Whether a granted path may lie on a filesystem that can hang.
+    may_hang: bool,
 }
 
 /// A directory grant: `host` shown to the guest at `guest`.
@@ -124,6 +127,7 @@ impl FilePolicy {
             preopens: Vec::new(),
             rules: Vec::new(),
             kernel: KernelFs::discover(),
+            may_hang: false,
         }
     }
 
@@ -131,7 +135,8 @@ impl FilePolicy {
     /// (a directory grant's directory, a file grant's first directory);
     /// every error names the grant.
     pub fn new(dirs: &[DirGrantSpec<'_>], files: &[FileGrantSpec<'_>]) -> Result<FilePolicy> {
-        let kernel = KernelFs::discover();
+        let mount_table = mounts::read();
+        let kernel = KernelFs::from_mounts(&mount_table);
         let mut preopens: Vec<Preopen> = Vec::new();
         let mut rules = Vec::new();
         for d in dirs {
@@ -196,11 +201,21 @@ impl FilePolicy {
                 },
             });
         }
+        let may_hang = preopens
+            .iter()
+            .any(|p| mounts::tree_may_hang(&mount_table, &p.host));
         Ok(FilePolicy {
             preopens,
             rules,
             kernel,
+            may_hang,
         })
+    }
+
+    /// Whether a granted path may lie on a filesystem whose reads can hang
+    /// (network, FUSE): then the module's calls need threads of their own.
+    pub fn may_hang(&self) -> bool {
+        self.may_hang
     }
 
     /// The directories the guest gets preopened.

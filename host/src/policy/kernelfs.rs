@@ -144,33 +144,26 @@ impl KernelFs {
     /// Reads the mount table of the exporter's mount namespace. Without it
     /// (no procfs at all), `/proc` and `/sys` are assumed.
     pub fn discover() -> KernelFs {
-        let (mut proc_mounts, mut sys_mounts) = (Vec::new(), Vec::new());
-        if let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") {
-            for line in text.lines() {
-                let Some((left, right)) = line.split_once(" - ") else {
-                    continue;
-                };
-                let (Some(point), Some(fstype)) = (left.split(' ').nth(4), right.split(' ').next())
-                else {
-                    continue;
-                };
-                let point = PathBuf::from(unescape_mount_point(point));
-                match fstype {
-                    "proc" => proc_mounts.push(point),
-                    "sysfs" => sys_mounts.push(point),
-                    _ => {}
-                }
+        KernelFs::from_mounts(&super::mounts::read())
+    }
+
+    /// Where procfs and sysfs are in `mounts`.
+    pub fn from_mounts(mounts: &[super::mounts::Mount]) -> KernelFs {
+        let points = |fstype: &str, default: &str| {
+            let found: Vec<PathBuf> = mounts
+                .iter()
+                .filter(|m| m.fstype == fstype)
+                .map(|m| m.point.clone())
+                .collect();
+            if found.is_empty() {
+                vec![PathBuf::from(default)]
+            } else {
+                found
             }
-        }
-        if proc_mounts.is_empty() {
-            proc_mounts.push(PathBuf::from("/proc"));
-        }
-        if sys_mounts.is_empty() {
-            sys_mounts.push(PathBuf::from("/sys"));
-        }
+        };
         KernelFs {
-            proc_mounts,
-            sys_mounts,
+            proc_mounts: points("proc", "/proc"),
+            sys_mounts: points("sysfs", "/sys"),
             own_pid: std::process::id(),
         }
     }
@@ -299,30 +292,6 @@ fn longest_mount<'p>(mounts: &'p [PathBuf], path: &'p Path) -> Option<(&'p Path,
         .max_by_key(|(m, _)| m.as_os_str().len())
 }
 
-/// Mount points in mountinfo escape space, tab, newline and backslash as
-/// octal.
-fn unescape_mount_point(s: &str) -> String {
-    let mut out = Vec::with_capacity(s.len());
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && bytes[i + 1..=i + 3]
-                .iter()
-                .all(|b| (b'0'..=b'7').contains(b))
-        {
-            let v = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,6 +370,5 @@ mod tests {
     fn discovers_real_mounts() {
         let k = KernelFs::discover();
         assert!(k.is_proc_path(Path::new("/proc/meminfo")));
-        assert_eq!(unescape_mount_point(r"/a\040b"), "/a b");
     }
 }

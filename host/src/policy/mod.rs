@@ -9,9 +9,12 @@
 //! - [`kernelfs`]: what of procfs and sysfs is never shown, whatever the
 //!   grant (process entries, the exporter's own process, known-dangerous
 //!   files, special files).
+//! - [`mounts`]: the mount table: which grants reach a filesystem that can
+//!   hang (network, FUSE), whose guests then run on threads of their own.
 
 pub mod files;
 pub mod kernelfs;
+pub mod mounts;
 
 use std::fmt;
 use std::sync::Arc;

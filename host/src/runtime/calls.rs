@@ -1,11 +1,14 @@
 //! The threads guest calls run on, at most one call per slot at a time.
 //!
-//! Each call runs on a thread of its own, driven with `block_on`, rather
-//! than as a task on a fixed set of async workers: a call stuck in the
-//! kernel (a read that never returns, out of reach of the epoch deadline)
-//! then holds one thread and its slot, never a worker that other calls
-//! need. A thread that finishes a call takes the next queued one itself,
-//! so a scrape with more modules than slots costs no extra thread wake-ups.
+//! A call that could block in the kernel (a read on a network or FUSE
+//! filesystem that never returns, out of reach of the epoch deadline) runs
+//! on a thread of its own, driven with `block_on`, rather than as a task on
+//! a fixed set of async workers: it then holds one thread and its slot,
+//! never a worker that other calls need. A thread that finishes a call
+//! takes the next queued one itself, so a scrape with more modules than
+//! slots costs no extra thread wake-ups. Every other call runs inline, in
+//! the task of the scrape ([`CallPool::run_inline`]): no hand-off at all.
+//! Both kinds take the same slots.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -114,6 +117,31 @@ impl CallPool {
         async move { outcome.await.unwrap_or_else(|_| Err(no_slot())) }
     }
 
+    /// Runs `call` right here, in the caller's task, once one of the same
+    /// slots is free: for calls that cannot block in the kernel (see
+    /// `policy::files::FilePolicy::may_hang`), which then cost no thread
+    /// hand-off. A timeout failure if no slot frees up before `deadline`.
+    pub async fn run_inline<F: Future>(
+        &self,
+        deadline: Instant,
+        call: F,
+    ) -> Result<F::Output, Failure> {
+        let permit = match tokio::time::timeout_at(
+            deadline.into(),
+            self.slots.clone().acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => permit,
+            _ => return Err(no_slot()),
+        };
+        let _slot = InlineSlot {
+            permit: Some(permit),
+            pool: self,
+        };
+        Ok(call.await)
+    }
+
     /// Starts a thread for the queue if a slot is free.
     fn start_thread_if_free(&self) {
         let (Some(runtime), Ok(slot)) = (&self.runtime, self.slots.clone().try_acquire_owned())
@@ -125,6 +153,29 @@ impl CallPool {
         runtime
             .handle()
             .spawn_blocking(move || run_queue(&handle, &queue, &slots, slot));
+    }
+}
+
+/// A slot held by an inline call. When the call ends (or is dropped), a
+/// call queued for a guest thread meanwhile may take the slot: the pool
+/// starts a thread for it, as a finishing guest thread would.
+struct InlineSlot<'a> {
+    permit: Option<OwnedSemaphorePermit>,
+    pool: &'a CallPool,
+}
+
+impl Drop for InlineSlot<'_> {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        let queued = !self
+            .pool
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty();
+        if queued {
+            self.pool.start_thread_if_free();
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 
 mod calls;
 mod capture;
+pub mod compiled;
 pub mod cost;
 pub mod denials;
 pub mod descriptors;
@@ -28,13 +29,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::config::BoundsChecks;
-use wasmtime::component::Linker;
-use wasmtime::{
-    Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy,
-    PoolingAllocationConfig,
-};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use calls::CallPool;
+use compiled::CompiledDir;
 pub use cost::CallCost;
 pub use descriptors::DescriptorBudget;
 pub use module::GuestModule;
@@ -58,7 +57,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// Engine-wide settings (they cannot differ per module). A reload that
 /// changes them builds a new engine; otherwise the engine is kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EngineSettings {
     /// Maximum wasm stack per call.
     pub wasm_stack: usize,
@@ -92,78 +91,43 @@ pub struct GuestRuntime {
     calls: CallPool,
     /// The descriptors all guest calls may hold together.
     descriptors: Arc<DescriptorBudget>,
+    /// Compiled components on disk, with `--cache.dir`.
+    compiled: Option<CompiledDir>,
+}
+
+/// How a component was compiled, for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compiled {
+    /// Found compiled in the cache directory.
+    Cached,
+    /// Compiled by a child process into the cache directory.
+    InChild,
+    /// Compiled in this process (no cache directory).
+    InProcess,
+}
+
+impl Compiled {
+    /// In words, for `config check` and the module's page.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Compiled::Cached => "found compiled in the cache",
+            Compiled::InChild => "compiled into the cache",
+            Compiled::InProcess => "compiled (no cache)",
+        }
+    }
 }
 
 impl GuestRuntime {
-    /// Creates the engine.
-    ///
-    /// Deadlines use epoch interruption rather than fuel: fuel makes every
-    /// guest instruction pay for accounting and measures work, not time,
-    /// while the promise to Prometheus is about wall-clock time. Epoch checks
-    /// cost one load and compare, and the same tick lets a running guest
-    /// yield its thread so other guests keep going.
-    ///
-    /// Instances come from wasmtime's pooling allocator, sized from the
-    /// limits (`concurrency` calls of the largest module), with copy-on-write
-    /// memory images: a scrape reuses a slot instead of mapping fresh memory.
+    /// Creates the engine ([`engine_config`]), opens the compiled-component
+    /// directory and starts the guest threads.
     pub fn new(settings: &EngineSettings) -> Result<Self> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        config.max_wasm_stack(settings.wasm_stack);
-        // The fiber stack must hold the wasm stack plus host frames.
-        config.async_stack_size(settings.wasm_stack + (1 << 20));
-        config.memory_init_cow(true);
-        if settings.bounds_checks == BoundsChecks::Explicit {
-            // Bounds checks in the guest's code instead of guard pages and
-            // signals: memory that a call grew stays mapped read/write in its
-            // pool slot (it is still zeroed or reset), so the next call
-            // neither shrinks nor grows it with mprotect. Each mprotect on a
-            // multi-threaded process costs a TLB flush on every CPU.
-            config.signals_based_traps(false);
-            config.memory_guard_size(0);
-            config.memory_reservation(settings.max_memory.next_multiple_of(WASM_PAGE) as u64);
-        }
-        let slots = u32::try_from(settings.concurrency).context("concurrency is too large")?;
-        let mut pool = PoolingAllocationConfig::new();
-        pool.total_component_instances(slots)
-            .total_core_instances(slots.saturating_mul(POOL_CORE_INSTANCES_PER_COMPONENT))
-            .max_core_instances_per_component(POOL_CORE_INSTANCES_PER_COMPONENT)
-            .total_memories(slots.saturating_mul(POOL_MEMORIES_PER_COMPONENT))
-            .max_memories_per_component(POOL_MEMORIES_PER_COMPONENT)
-            .max_memories_per_module(POOL_MEMORIES_PER_COMPONENT)
-            .total_tables(slots.saturating_mul(POOL_TABLES_PER_COMPONENT))
-            .max_tables_per_component(POOL_TABLES_PER_COMPONENT)
-            .max_tables_per_module(POOL_TABLES_PER_COMPONENT)
-            .table_elements(settings.max_table_elements)
-            .max_memory_size(settings.max_memory.next_multiple_of(WASM_PAGE))
-            .total_stacks(slots)
-            // Reset a slot's first pages with memset rather than madvise:
-            // madvise on reuse makes the kernel flush TLBs on every CPU
-            // (IPIs), which cost more than the rest of a small guest's call.
-            .linear_memory_keep_resident(KEEP_RESIDENT)
-            .table_keep_resident(KEEP_RESIDENT / 16)
-            .pagemap_scan(Enabled::Auto)
-            // What must still be returned to the kernel goes in batches.
-            .decommit_batch_size(DECOMMIT_BATCH);
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        if let Some(dir) = &settings.cache_dir {
-            // wasmtime takes only absolute cache paths; a relative one is
-            // meant from where the exporter was started.
-            let dir = &std::path::absolute(dir)
-                .with_context(|| format!("resolving the cache directory {}", dir.display()))?;
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the cache directory {}", dir.display()))?;
-            let mut cache = CacheConfig::new();
-            cache.with_directory(dir);
-            let cache = Cache::new(cache)
-                .map_err(anyhow::Error::from)
-                .with_context(|| format!("opening the compile cache in {}", dir.display()))?;
-            config.cache(Some(cache));
-        }
-        let engine = Engine::new(&config)
+        let engine = Engine::new(&engine_config(settings)?)
             .map_err(anyhow::Error::from)
             .context("creating the wasm engine")?;
+        let compiled = match &settings.cache_dir {
+            Some(dir) => Some(CompiledDir::open(dir, &engine)?),
+            None => None,
+        };
         let mut linker = Linker::new(&engine);
         wasi::link(&mut linker)?;
         let calls = CallPool::new(settings.concurrency)?;
@@ -174,7 +138,30 @@ impl GuestRuntime {
             linker,
             calls,
             descriptors: Arc::new(DescriptorBudget::from_rlimit()),
+            compiled,
         })
+    }
+
+    /// Compiles a component for this engine: through the compiled-component
+    /// directory when there is one (mapped from it, compiled by a child
+    /// process if missing), else here.
+    pub fn compile(&self, bytes: &[u8]) -> Result<(Component, Compiled)> {
+        match &self.compiled {
+            Some(dir) => {
+                let (component, origin) = dir.component(&self.engine, &self.settings, bytes)?;
+                Ok((
+                    component,
+                    match origin {
+                        compiled::Origin::Cached => Compiled::Cached,
+                        compiled::Origin::Compiled => Compiled::InChild,
+                    },
+                ))
+            }
+            None => Ok((
+                Component::new(&self.engine, bytes).map_err(anyhow::Error::from)?,
+                Compiled::InProcess,
+            )),
+        }
     }
 
     /// The settings the engine was made with.
@@ -211,12 +198,82 @@ impl GuestRuntime {
     {
         self.calls.spawn(deadline, call)
     }
+
+    /// Runs a guest call in the caller's task once a slot is free (see
+    /// [`CallPool::run_inline`]); for calls that cannot block in the
+    /// kernel.
+    pub async fn run_inline<F: Future>(
+        &self,
+        deadline: Instant,
+        call: F,
+    ) -> Result<F::Output, Failure> {
+        self.calls.run_inline(deadline, call).await
+    }
+}
+
+/// The wasmtime configuration for `settings`; the exporter and the
+/// processes that compile for it build the very same one, so that what
+/// one compiles the other can load.
+///
+/// Deadlines use epoch interruption rather than fuel: fuel makes every
+/// guest instruction pay for accounting and measures work, not time, while
+/// the promise to Prometheus is about wall-clock time. Epoch checks cost one
+/// load and compare, and the same tick lets a running guest yield its
+/// thread so other guests keep going.
+///
+/// Instances come from wasmtime's pooling allocator, sized from the limits
+/// (`concurrency` calls of the largest module), with copy-on-write memory
+/// images: a scrape reuses a slot instead of mapping fresh memory.
+pub fn engine_config(settings: &EngineSettings) -> Result<Config> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.max_wasm_stack(settings.wasm_stack);
+    // The fiber stack must hold the wasm stack plus host frames.
+    config.async_stack_size(settings.wasm_stack + (1 << 20));
+    config.memory_init_cow(true);
+    if settings.bounds_checks == BoundsChecks::Explicit {
+        // Bounds checks in the guest's code instead of guard pages and
+        // signals: memory that a call grew stays mapped read/write in its
+        // pool slot (it is still zeroed or reset), so the next call
+        // neither shrinks nor grows it with mprotect. Each mprotect on a
+        // multi-threaded process costs a TLB flush on every CPU.
+        config.signals_based_traps(false);
+        config.memory_guard_size(0);
+        config.memory_reservation(settings.max_memory.next_multiple_of(WASM_PAGE) as u64);
+    }
+    let slots = u32::try_from(settings.concurrency).context("concurrency is too large")?;
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(slots)
+        .total_core_instances(slots.saturating_mul(POOL_CORE_INSTANCES_PER_COMPONENT))
+        .max_core_instances_per_component(POOL_CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(slots.saturating_mul(POOL_MEMORIES_PER_COMPONENT))
+        .max_memories_per_component(POOL_MEMORIES_PER_COMPONENT)
+        .max_memories_per_module(POOL_MEMORIES_PER_COMPONENT)
+        .total_tables(slots.saturating_mul(POOL_TABLES_PER_COMPONENT))
+        .max_tables_per_component(POOL_TABLES_PER_COMPONENT)
+        .max_tables_per_module(POOL_TABLES_PER_COMPONENT)
+        .table_elements(settings.max_table_elements)
+        .max_memory_size(settings.max_memory.next_multiple_of(WASM_PAGE))
+        .total_stacks(slots)
+        // Reset a slot's first pages with memset rather than madvise:
+        // madvise on reuse makes the kernel flush TLBs on every CPU
+        // (IPIs), which cost more than the rest of a small guest's call.
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT / 16)
+        .pagemap_scan(Enabled::Auto)
+        // What lies beyond the resident part is returned to the kernel as
+        // soon as a call ends: an interpreter touches megabytes per call,
+        // and batching would keep them all resident until the batch fills.
+        .decommit_batch_size(DECOMMIT_BATCH);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Ok(config)
 }
 
 /// Bytes of each memory slot reset in place (and kept resident) on reuse.
 const KEEP_RESIDENT: usize = 1 << 20;
-/// Decommits batched together.
-const DECOMMIT_BATCH: usize = 16;
+/// Decommits batched together: none (see `decommit_batch_size` above).
+const DECOMMIT_BATCH: usize = 1;
 
 /// A wasm page: memory sizes are multiples of it.
 const WASM_PAGE: usize = 64 * 1024;

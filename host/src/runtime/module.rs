@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use wasmtime::component::{Component, ResourceTableError};
+use wasmtime::component::ResourceTableError;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use super::GuestRuntime;
 use super::bindings::wasm_exporter::scraper::types::Param;
 use super::bindings::{Scraper, ScraperPre};
 use super::capture::LogCapture;
@@ -17,6 +16,7 @@ use super::cost::{CallCost, CpuMetered};
 use super::descriptors::DescriptorBudget;
 use super::outcome::{CallOutcome, Failure, GuestOutput, Reason};
 use super::sandbox::{DeadlineExceeded, GuestState, LimitExceeded, SandboxSpec};
+use super::{Compiled, GuestRuntime};
 use crate::config::Limits;
 use crate::policy::Access;
 use crate::spec::ModuleSpec;
@@ -31,6 +31,8 @@ pub struct GuestModule {
     limits: Limits,
     /// The descriptors all guests share.
     budget: Arc<DescriptorBudget>,
+    /// How its component was compiled when it was loaded.
+    compiled: Compiled,
 }
 
 impl GuestModule {
@@ -38,11 +40,16 @@ impl GuestModule {
     /// WASI, so that a module that cannot run here is refused at start-up.
     pub fn load(runtime: &GuestRuntime, spec: &ModuleSpec) -> Result<Self> {
         let origin = spec.origin.display();
-        let component = Component::new(runtime.engine(), &spec.component)
-            .map_err(anyhow::Error::from)
-            .with_context(|| {
-                format!("compiling {origin} (is it a WebAssembly component built for wasm32-wasi?)")
-            })?;
+        let start = Instant::now();
+        let (component, how) = runtime.compile(&spec.component).with_context(|| {
+            format!("compiling {origin} (is it a WebAssembly component built for wasm32-wasi?)")
+        })?;
+        tracing::info!(
+            module = %spec.name,
+            compiled = ?how,
+            seconds = start.elapsed().as_secs_f64(),
+            "loaded {origin}"
+        );
         let instance_pre = runtime
             .linker()
             .instantiate_pre(&component)
@@ -70,7 +77,14 @@ impl GuestModule {
             access: spec.access.clone(),
             limits: spec.limits.clone(),
             budget: runtime.descriptor_budget().clone(),
+            compiled: how,
         })
+    }
+
+    /// How its component was compiled when it was loaded: found in the
+    /// compile cache, compiled into it, or compiled in memory.
+    pub fn compiled(&self) -> Compiled {
+        self.compiled
     }
 
     /// The module's name.
@@ -93,6 +107,13 @@ impl GuestModule {
         self.params
             .iter()
             .map(|p| (p.name.as_str(), p.value.as_str()))
+    }
+
+    /// Whether a call may block in the kernel, out of reach of its
+    /// deadline: when a granted path lies on a filesystem that can hang.
+    /// Such calls run on guest threads of their own; the others inline.
+    pub fn may_block(&self) -> bool {
+        self.access.files.may_hang()
     }
 
     /// Instantiates the component in a fresh sandbox and calls `collect`,

@@ -7,56 +7,31 @@
 //!
 //! Parameter `proc_dir` (default `/proc`): where the granted proc
 //! filesystem is in the guest.
-//!
-//! Build where the `wasm32-wasip2` target is installed (see README.md):
-//! `cargo build --release -p filefd-guest --target wasm32-wasip2`.
 
-wit_bindgen::generate!({
-    path: "../../../wit",
-    world: "scraper",
-});
-
-use wasm_exporter::scraper::types::{MetricKind, Sample};
+use wasm_exporter_guest::{Collector, Error, Family, Params, fail, read_to_string};
 
 struct FileFd;
 
-impl Guest for FileFd {
-    fn collect(params: Vec<Param>) -> Result<Vec<MetricFamily>, String> {
-        let proc_dir = params
-            .iter()
-            .find(|p| p.name == "proc_dir")
-            .map_or("/proc", |p| p.value.as_str());
-        let path = format!("{proc_dir}/sys/fs/file-nr");
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
+impl Collector for FileFd {
+    fn collect(params: &Params) -> Result<Vec<Family>, Error> {
+        let path = format!("{}/sys/fs/file-nr", params.get_or("proc_dir", "/proc"));
+        let text = read_to_string(&path)?;
         // "allocated  unused  maximum"
-        let fields: Vec<f64> = text
+        let fields = text
             .split_whitespace()
             .map(|f| {
                 f.parse::<f64>()
-                    .map_err(|_| format!("{path}: {f:?} is not a number"))
+                    .map_err(|_| Error::new(format!("{path}: {f:?} is not a number")))
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<f64>, Error>>()?;
         let [allocated, _, maximum] = fields[..] else {
-            return Err(format!("{path}: expected 3 fields, got {}", fields.len()));
+            fail!("{path}: expected 3 fields, got {}", fields.len());
         };
         Ok(vec![
-            gauge("filefd_allocated", "File handles allocated.", allocated),
-            gauge("filefd_maximum", "Maximum number of file handles.", maximum),
+            Family::gauge("filefd_allocated", "File handles allocated.").with_value(allocated),
+            Family::gauge("filefd_maximum", "Maximum number of file handles.").with_value(maximum),
         ])
     }
 }
 
-fn gauge(name: &str, help: &str, value: f64) -> MetricFamily {
-    MetricFamily {
-        name: name.into(),
-        help: help.into(),
-        kind: MetricKind::Gauge,
-        label_names: Vec::new(),
-        samples: vec![Sample {
-            label_values: Vec::new(),
-            value,
-        }],
-    }
-}
-
-export!(FileFd);
+wasm_exporter_guest::export_collector!(FileFd);

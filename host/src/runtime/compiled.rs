@@ -1,0 +1,197 @@
+//! Compiled components on disk (`--cache.dir`): compiled once, ahead of
+//! time by `wasm_exporter compile` or at the first start, then mapped from
+//! the file on every start.
+//!
+//! Two things make interpreter guests (Python, JavaScript: 15-20 MB
+//! components embedding CPython or SpiderMonkey) cheap this way:
+//! - **compiling happens in a child process**, one component at a time: the
+//!   hundreds of MiB Cranelift takes for one of them are the child's and go
+//!   away with it, never the serving process's;
+//! - **the machine code is mapped from the file** (`Component::deserialize_file`),
+//!   not copied onto the heap: its pages are shared, clean and evictable page
+//!   cache, and only the pages a guest runs are ever read in.
+//!
+//! Files are named by the component's SHA-256 and the engine's
+//! compatibility hash (wasmtime version, compiler settings, CPU features),
+//! written to a temporary name and renamed, so a reader never sees half a
+//! file. wasmtime checks each file again when it loads it; one that does not
+//! fit (another exporter version, another CPU) is compiled anew.
+//!
+//! The directory holds native code the exporter runs: it must belong to the
+//! exporter's user and be writable by nobody else, or it is refused.
+
+use std::hash::{Hash, Hasher};
+use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail, ensure};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use super::{EngineSettings, engine_config};
+use crate::digest::sha256_hex;
+
+/// The hidden command that compiles one component in a child process.
+pub const CHILD_COMMAND: &str = "__compile-component";
+
+/// Largest component a child reads from its stdin.
+const MAX_COMPONENT_BYTES: u64 = 256 << 20;
+
+/// The compiled-component directory of one engine.
+pub struct CompiledDir {
+    dir: PathBuf,
+    /// The engine's compatibility hash, in every file name.
+    compat: String,
+}
+
+/// Where a component came from: compiled now, or found compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Compiled now, in a child process, and kept.
+    Compiled,
+    /// Found in the directory.
+    Cached,
+}
+
+impl CompiledDir {
+    /// Opens (creating it if needed) `dir` for `engine`, refusing a
+    /// directory that someone else could write native code into.
+    pub fn open(dir: &Path, engine: &Engine) -> Result<CompiledDir> {
+        // A relative directory is meant from where the exporter started.
+        let dir = std::path::absolute(dir)
+            .with_context(|| format!("resolving the cache directory {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the cache directory {}", dir.display()))?;
+        let meta = std::fs::metadata(&dir)
+            .with_context(|| format!("reading the cache directory {}", dir.display()))?;
+        let uid = rustix::process::geteuid().as_raw();
+        ensure!(
+            meta.uid() == uid,
+            "the cache directory {} belongs to uid {}, not to the exporter's uid {uid}: its files are loaded as native code, so only the exporter's user may own it",
+            dir.display(),
+            meta.uid()
+        );
+        ensure!(
+            meta.mode() & 0o022 == 0,
+            "the cache directory {} is writable by group or others (mode {:o}): its files are loaded as native code; chmod go-w it",
+            dir.display(),
+            meta.mode() & 0o7777
+        );
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        Ok(CompiledDir {
+            dir,
+            compat: format!("{:016x}", hasher.finish()),
+        })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The component `bytes`, compiled: mapped from the directory if it is
+    /// there, otherwise compiled by a child process into the directory
+    /// first.
+    pub fn component(
+        &self,
+        engine: &Engine,
+        settings: &EngineSettings,
+        bytes: &[u8],
+    ) -> Result<(Component, Origin)> {
+        let file = self
+            .dir
+            .join(format!("{}-{}.cwasm", sha256_hex(bytes), self.compat));
+        if file.exists() {
+            match load(engine, &file) {
+                Ok(component) => return Ok((component, Origin::Cached)),
+                Err(e) => {
+                    tracing::warn!(
+                        file = %file.display(),
+                        "a compiled component in the cache cannot be used, compiling it again: {e:#}"
+                    );
+                    let _ = std::fs::remove_file(&file);
+                }
+            }
+        }
+        compile_in_child(settings, bytes, &file)?;
+        Ok((load(engine, &file)?, Origin::Compiled))
+    }
+}
+
+/// Maps a compiled component from `file`.
+fn load(engine: &Engine, file: &Path) -> Result<Component> {
+    // SAFETY: the file was written by this exporter (by a child running the
+    // same binary) into a directory only its user can write, and wasmtime
+    // checks that it was compiled by this version with these settings
+    // before it runs any of it.
+    unsafe { Component::deserialize_file(engine, file) }
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("loading the compiled component {}", file.display()))
+}
+
+/// Runs this binary's [`CHILD_COMMAND`] to compile `bytes` into `file`.
+fn compile_in_child(settings: &EngineSettings, bytes: &[u8], file: &Path) -> Result<()> {
+    let exe = std::env::current_exe().context("locating the exporter's own binary")?;
+    let partial = file.with_extension(format!("partial.{}", std::process::id()));
+    let start = Instant::now();
+    let mut child = Command::new(&exe)
+        .arg(CHILD_COMMAND)
+        .arg(serde_json::to_string(settings)?)
+        .arg(&partial)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {} to compile a component", exe.display()))?;
+    let written = child
+        .stdin
+        .take()
+        .context("the compiler's stdin")?
+        .write_all(bytes);
+    let out = child
+        .wait_with_output()
+        .context("waiting for the component compiler")?;
+    if !out.status.success() || written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+        bail!(
+            "compiling failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    std::fs::rename(&partial, file)
+        .with_context(|| format!("storing the compiled component as {}", file.display()))?;
+    tracing::debug!(
+        file = %file.display(),
+        seconds = start.elapsed().as_secs_f64(),
+        "compiled a component"
+    );
+    Ok(())
+}
+
+/// The child's side of [`CHILD_COMMAND`]: reads a component on stdin and
+/// writes it, compiled for an engine with `settings` (JSON), to `out`.
+pub fn run_child(settings: &str, out: &Path) -> Result<()> {
+    let settings: EngineSettings = serde_json::from_str(settings).context("the engine settings")?;
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .take(MAX_COMPONENT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .context("reading the component")?;
+    ensure!(
+        bytes.len() as u64 <= MAX_COMPONENT_BYTES,
+        "the component is larger than {MAX_COMPONENT_BYTES} bytes"
+    );
+    let engine = Engine::new(&engine_config(&settings)?)
+        .map_err(anyhow::Error::from)
+        .context("creating the wasm engine")?;
+    let compiled = engine
+        .precompile_component(&bytes)
+        .map_err(anyhow::Error::from)
+        .context("compiling the component")?;
+    std::fs::write(out, compiled).with_context(|| format!("writing {}", out.display()))
+}
