@@ -264,7 +264,7 @@ fn rules_and_dashboard_work_on_real_metrics() {
         rules.len() == self::rules().len()
             && rules
                 .iter()
-                .all(|r| r["health"] == "ok" && r["lastError"].as_str().unwrap_or("") == "")
+                .all(|r| r["health"] == "ok" && r["lastError"].as_str().unwrap_or("").is_empty())
     });
 
     // Each recording rule and each of the dashboard's queries finds
