@@ -2,22 +2,8 @@
 //! named, the exit code; and the systemd unit that runs it.
 
 use std::path::Path;
-use std::process::Command;
 
-use crate::support::{fixture, guest, plugin, proc_files, q, root};
-
-/// Runs `wasm_exporter ARGS`; (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wasm_exporter"))
-        .args(args)
-        .output()
-        .expect("running wasm_exporter");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::support::{fixture, guest, plugin, proc_files, q, root, run_with_output as run};
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
