@@ -126,7 +126,12 @@ fn run_exporter(root: &Path, extra: &[String]) -> Result<()> {
     args.push(config.display().to_string());
     args.extend(extra.iter().cloned());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    cargo(root, &args)
+    // Not a step: it runs until stopped. Built above, so it starts at once.
+    eprintln!(
+        "xtask: starting the exporter on {} (Ctrl-C stops it)",
+        config.display()
+    );
+    run_cargo(root, &args)
 }
 
 /// The path of an integration test binary built by
@@ -163,19 +168,24 @@ fn test_binary(root: &Path, name: &str) -> Result<PathBuf> {
     bail!("cargo built no test binary named {name}")
 }
 
+/// Runs cargo as a step: announced, and timed when it ends.
 fn cargo(root: &Path, args: &[&str]) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     progress::step(format!("cargo {}", args.join(" ")), || {
-        let status = Command::new(cargo)
-            .args(args)
-            .current_dir(root)
-            .status()
-            .with_context(|| format!("running cargo {}", args.join(" ")))?;
-        if !status.success() {
-            bail!("cargo {} failed ({status})", args.join(" "));
-        }
-        Ok(())
+        run_cargo(root, args)
     })
+}
+
+fn run_cargo(root: &Path, args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(args)
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("running cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
 }
 
 fn workspace_root() -> PathBuf {
