@@ -5,6 +5,15 @@
 # PATH; run alone, a build script works these out itself.
 root=${WASM_EXPORTER_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 out=${GUEST_OUT:-$root/target/guests}
+# The version of the scraper world (a directory of wit/) to build against:
+# the newest unless a guest's build.sh sets SCRAPER_WIT (guests kept on an
+# older version on purpose, to show that it keeps working).
+wit_version=${SCRAPER_WIT:-0.2.0}
+wit_dir=$root/wit/$wit_version
+if [ ! -d "$wit_dir" ]; then
+    echo "SCRAPER_WIT=$wit_version: there is no $wit_dir" >&2
+    exit 1
+fi
 if [ -n "${XTASK:-}" ]; then
     xtask_cmd=("$XTASK")
 else

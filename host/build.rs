@@ -45,22 +45,25 @@ fn main() {
     toolchain_pins();
 }
 
-/// The scraper world of wit/.
-fn scraper_world() -> (wit_parser::Resolve, wit_parser::WorldId) {
+/// The scraper world of version `version` (a directory of wit/).
+fn scraper_world(version: &str) -> (wit_parser::Resolve, wit_parser::WorldId) {
     let mut resolve = wit_parser::Resolve::default();
-    let (pkg, _) = resolve.push_dir("../wit").expect("wit/ parses");
+    let (pkg, _) = resolve
+        .push_dir(format!("../wit/{version}"))
+        .expect("wit/<version> parses");
     let world = resolve
         .select_world(&[pkg], Some("scraper"))
-        .expect("wit/ has the scraper world");
+        .expect("wit/<version> has the scraper world");
     (resolve, world)
 }
 
-/// C bindings of the scraper world, for `plugin new --lang c`: generated
-/// from wit/ at build time, so a scaffold always matches the host's world.
+/// C bindings of the newest scraper world, for `plugin new --lang c`:
+/// generated from wit/ at build time, so a scaffold always matches the
+/// host's world.
 fn c_bindings() {
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
         .join("c-bindings");
-    let (mut resolve, world) = scraper_world();
+    let (mut resolve, world) = scraper_world("0.2.0");
     let mut files = wit_bindgen_core::Files::default();
     wit_bindgen_c::Opts::default()
         .build()
@@ -80,7 +83,8 @@ fn c_bindings() {
 fn go_bindings() {
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let dir = out.join("go-bindings");
-    let (mut resolve, world) = scraper_world();
+    // The Go library (guests/go/lib) is written against world 0.1.0.
+    let (mut resolve, world) = scraper_world("0.1.0");
     let mut files = wit_bindgen_core::Files::default();
     wit_bindgen_go::Opts {
         format: wit_bindgen_go::Format::False,

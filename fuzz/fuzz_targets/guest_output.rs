@@ -1,8 +1,10 @@
-//! Arbitrary guest output, as a component could return it, through the
-//! output checks (`convert`), the merge of two modules and both exposition
-//! formats. Nothing may panic, and every accepted series must come out of
-//! the exposition as exactly one sample line that reads back to the same
-//! name, label values and value.
+//! Arbitrary guest output of world 0.2.0 (every kind, numbers, histograms
+//! and summaries), as a component could return it, through the output
+//! checks (`convert`), the merge of two modules and both exposition formats.
+//! Nothing may panic, and every accepted series must come out of the
+//! exposition as the sample lines its value takes (one for a number; each
+//! bucket or quantile, `_sum` and `_count` otherwise), each reading back to
+//! the series' label values, and a number to its value.
 
 #![no_main]
 
@@ -14,7 +16,9 @@ use wasm_exporter::config::Limits;
 use wasm_exporter::convert;
 use wasm_exporter::exposition::{self, Format};
 use wasm_exporter::merge::Merger;
-use wasm_exporter::runtime::bindings::wasm_exporter::scraper::types as wit;
+use wasm_exporter::model;
+use wasm_exporter::runtime::GuestFamilies;
+use wasm_exporter::runtime::bindings::v0_2::wasm_exporter::scraper::types as wit;
 
 /// Names are mostly drawn from the characters that matter to the rules, so
 /// that valid names (and near misses) are common; sometimes they are any
@@ -63,20 +67,80 @@ impl Value {
     }
 }
 
+/// What a sample holds: any case, whatever the family's kind.
+#[derive(Debug, Arbitrary)]
+enum SampleValue {
+    Number(Value),
+    Histogram {
+        buckets: Vec<(Value, u64)>,
+        count: u64,
+        sum: Option<Value>,
+    },
+    Summary {
+        quantiles: Vec<(Value, Value)>,
+        count: u64,
+        sum: Value,
+    },
+}
+
+impl SampleValue {
+    fn build(&self) -> wit::SampleValue {
+        match self {
+            SampleValue::Number(v) => wit::SampleValue::Number(v.build()),
+            SampleValue::Histogram {
+                buckets,
+                count,
+                sum,
+            } => wit::SampleValue::Histogram(wit::Histogram {
+                buckets: buckets
+                    .iter()
+                    .map(|(b, n)| wit::Bucket {
+                        upper_bound: b.build(),
+                        count: *n,
+                    })
+                    .collect(),
+                count: *count,
+                sum: sum.as_ref().map(Value::build),
+            }),
+            SampleValue::Summary {
+                quantiles,
+                count,
+                sum,
+            } => wit::SampleValue::Summary(wit::Summary {
+                quantiles: quantiles
+                    .iter()
+                    .map(|(q, v)| wit::Quantile {
+                        quantile: q.build(),
+                        value: v.build(),
+                    })
+                    .collect(),
+                count: *count,
+                sum: sum.build(),
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Arbitrary)]
 struct Family {
     name: Name,
     help: String,
+    unit: Name,
     /// Index into the kinds of the WIT world (new kinds slot in here).
     kind: u8,
     label_names: Vec<Name>,
-    samples: Vec<(Vec<String>, Value)>,
+    samples: Vec<(Vec<String>, SampleValue)>,
 }
 
 const KINDS: &[wit::MetricKind] = &[
     wit::MetricKind::Gauge,
     wit::MetricKind::Counter,
     wit::MetricKind::Untyped,
+    wit::MetricKind::Histogram,
+    wit::MetricKind::GaugeHistogram,
+    wit::MetricKind::Summary,
+    wit::MetricKind::Info,
+    wit::MetricKind::Stateset,
 ];
 
 impl Family {
@@ -84,6 +148,7 @@ impl Family {
         wit::MetricFamily {
             name: self.name.build(),
             help: self.help.clone(),
+            unit: self.unit.build(),
             kind: KINDS[usize::from(self.kind) % KINDS.len()],
             label_names: self.label_names.iter().map(Name::build).collect(),
             samples: self
@@ -142,7 +207,7 @@ fuzz_target!(|input: Input| {
     let mut merger = Merger::new(&reserved);
     for (module, families) in [("a", &input.first), ("b", &input.second)] {
         let families: Vec<wit::MetricFamily> = families.iter().map(Family::build).collect();
-        match convert::to_families(families, &limits) {
+        match convert::to_families(GuestFamilies::V0_2(families), &limits) {
             Ok(converted) => {
                 let _ = merger.add(module, converted);
             }
@@ -150,36 +215,55 @@ fuzz_target!(|input: Input| {
         }
     }
     let mut families = merger.finish();
-    families.sort_by(|a, b| a.name().cmp(b.name()));
+    for family in &mut families {
+        family.sort_series();
+    }
+    families.sort_by(|a, b| a.name.cmp(&b.name));
     for format in [Format::Text, Format::OpenMetrics] {
         let text = exposition::encode(&families, format);
         check_round_trip(&families, &text, format);
     }
 });
 
-/// Every series appears as one line, in order, that reads back to its
-/// label values and value.
-fn check_round_trip(families: &[prometheus::proto::MetricFamily], text: &str, format: Format) {
+/// Every series appears as the lines its value takes, in order, each with
+/// the series' label values (and `le` or `quantile` last); a number reads
+/// back to its value.
+fn check_round_trip(families: &[model::Family], text: &str, format: Format) {
+    let om = format == Format::OpenMetrics;
     let mut lines = text.lines().filter(|l| !l.starts_with('#'));
     for family in families {
-        for metric in family.get_metric() {
-            let line = lines.next().expect("a sample line per series");
-            let (values, value) = parse_sample(line);
-            let expected: Vec<&str> = metric.get_label().iter().map(|l| l.value()).collect();
-            assert_eq!(values, expected, "label values of {line:?}");
-            let original = match family.get_field_type() {
-                prometheus::proto::MetricType::COUNTER => metric.get_counter().value(),
-                prometheus::proto::MetricType::GAUGE => metric.get_gauge().value(),
-                _ => metric.untyped.value(),
+        for series in &family.series {
+            let (count, number) = match &series.value {
+                model::Value::Number(v) => (1, Some(*v)),
+                model::Value::Histogram(h) => {
+                    let tail = match (om, h.sum.is_some()) {
+                        (true, true) | (false, true) => 2,
+                        (true, false) => 0,
+                        (false, false) => 1,
+                    };
+                    (h.buckets.len() + tail, None)
+                }
+                model::Value::Summary(s) => (s.quantiles.len() + 2, None),
             };
-            assert!(
-                (value.is_nan() && original.is_nan()) || value == original,
-                "{line:?}: {value} != {original}"
-            );
+            for _ in 0..count {
+                let line = lines.next().expect("a sample line per exposed sample");
+                let (values, value) = parse_sample(line);
+                assert!(
+                    values.len() >= series.label_values.len()
+                        && values[..series.label_values.len()] == series.label_values[..],
+                    "label values of {line:?}"
+                );
+                if let Some(original) = number {
+                    assert!(
+                        (value.is_nan() && original.is_nan()) || value == original,
+                        "{line:?}: {value} != {original}"
+                    );
+                }
+            }
         }
     }
     assert!(lines.next().is_none(), "no extra sample lines");
-    if format == Format::OpenMetrics {
+    if om {
         assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -26,7 +26,9 @@ trap 'rm -rf "$work"' EXIT
 # keeps that layout.
 cp -r "$here/lib" "$here/third_party" "$work/"
 cp -r "$guest" "$work/guest"
-"${xtask_cmd[@]}" bindings go "$work/lib/internal/wit"
+# guests/go/lib is written against this version of the scraper world.
+wit=0.1.0
+"${xtask_cmd[@]}" bindings go "$work/lib/internal/wit" --wit "$wit"
 export GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod GOWORK=off
 unformatted=$(gofmt -l "$here/lib" "$guest")
 if [ -n "$unformatted" ]; then
@@ -38,5 +40,5 @@ fi
 (cd "$work/lib" && go vet . && go test -count=1 .)
 (cd "$work/guest" && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags='-s -w -checklinkname=0' -o "$work/core.wasm" .)
 mkdir -p "$out"
-"${xtask_cmd[@]}" componentize "$work/core.wasm" "$out/$name.wasm"
+"${xtask_cmd[@]}" componentize --wit "$wit" "$work/core.wasm" "$out/$name.wasm"
 echo "built $out/$name.wasm ($(wc -c <"$out/$name.wasm") bytes)"

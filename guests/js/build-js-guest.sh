@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shared build steps of the JavaScript guests:
-#   1. the WIT tree of their world (guests/js/wit plus the scraper and WASI
+#   1. the WIT tree of their world (guests/js/wit plus the newest scraper and WASI
 #      packages, through `cargo xtask bindings js`),
 #   2. ComponentizeJS (pinned in guests/toolchains.toml) bundles SpiderMonkey
 #      and the module, pre-initialised, into one component.

@@ -5,6 +5,7 @@
 # not run the interpreter's start-up again.
 # Usage: build-python-guest.sh NAME MODULE.py   (writes $GUEST_OUT/NAME.wasm)
 # MODULE.py defines `class WitWorld(wit_world.WitWorld)` with `collect`.
+# The world is the newest version of wit/ unless SCRAPER_WIT names another.
 set -euo pipefail
 name=$1
 module_path=$2
@@ -19,6 +20,6 @@ mkdir -p "$out"
 # script was started.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && componentize-py --quiet --wit-path "$root/wit" --world scraper componentize "$module" \
+(cd "$work" && componentize-py --quiet --wit-path "$wit_dir" --world scraper componentize "$module" \
     --python-path "$module_dir" --python-path "$here/lib" --output "$out/$name.wasm")
-echo "built $out/$name.wasm ($(wc -c <"$out/$name.wasm") bytes)"
+echo "built $out/$name.wasm ($(wc -c <"$out/$name.wasm") bytes, world $wit_version)"

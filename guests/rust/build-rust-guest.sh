@@ -33,5 +33,7 @@ RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc \
     /usr/bin/cargo build --quiet --release --manifest-path "$root/Cargo.toml" --package "$package" \
     --target wasm32-wasip1 -Zbuild-std=std,panic_abort --target-dir "$target_dir"
 mkdir -p "$out"
-"${xtask_cmd[@]}" componentize "$target_dir/wasm32-wasip1/release/${package//-/_}.wasm" "$out/$name.wasm"
+# guests/rust/lib is written against this version of the scraper world
+# (its wit/ link points there); the component must carry the same world.
+"${xtask_cmd[@]}" componentize --wit 0.1.0 "$target_dir/wasm32-wasip1/release/${package//-/_}.wasm" "$out/$name.wasm"
 echo "built $out/$name.wasm ($(wc -c <"$out/$name.wasm") bytes)"

@@ -255,6 +255,8 @@ pub struct ModuleConfig {
     pub source: Source,
     /// Parameters handed to `collect`, in file order.
     pub params: Vec<(String, String)>,
+    /// Operator labels added to every series of the module, in file order.
+    pub labels: Vec<(String, String)>,
     /// Capabilities.
     pub grants: Grants,
     /// Effective limits (defaults merged with the module's overrides).
@@ -282,6 +284,8 @@ struct RawModule {
     plugin: Option<PathBuf>,
     #[serde(default)]
     params: Mapping,
+    #[serde(default)]
+    labels: Mapping,
     #[serde(default)]
     grants: Grants,
     #[serde(default)]
@@ -358,6 +362,18 @@ fn resolve_module(m: RawModule, defaults: &Limits, base: &Path) -> Result<Module
             Ok((key, value))
         })
         .collect::<Result<Vec<_>>>()?;
+    let labels = m
+        .labels
+        .into_iter()
+        .map(|(k, v)| {
+            let name = scalar_to_string(&k).context("labels: label names must be strings")?;
+            let value = scalar_to_string(&v)
+                .with_context(|| format!("labels: label {name:?} must have a scalar value"))?;
+            crate::labels::check(&name, &value, limits.max_label_value_length)
+                .with_context(|| format!("labels: {name:?}"))?;
+            Ok((name, value))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let grants = resolve_grants(m.grants, base).context("grants")?;
     let source = match (m.component, m.plugin) {
         (Some(c), None) => Source::Component(base.join(c)),
@@ -371,6 +387,7 @@ fn resolve_module(m: RawModule, defaults: &Limits, base: &Path) -> Result<Module
         name: m.name,
         source,
         params,
+        labels,
         grants,
         limits,
     })
@@ -582,5 +599,29 @@ mod tests {
         assert!(e.contains("concurrency must be between 1 and 256"), "{e}");
         let e = err("modules:\n  - name: a\n    component: a.wasm\n    limits: {timeout: 0s}\n");
         assert!(e.contains("timeout must be greater than 0"), "{e}");
+        let e = err("modules:\n  - name: a\n    component: a.wasm\n    labels: {le: x}\n");
+        assert!(
+            e.contains("module \"a\": labels: \"le\"") && e.contains("reserved"),
+            "{e}"
+        );
+        let e = err("modules:\n  - name: a\n    component: a.wasm\n    labels: {a-b: x}\n");
+        assert!(e.contains("not a valid label name"), "{e}");
+        let e = err("modules:\n  - name: a\n    component: a.wasm\n    labels: {site: [x]}\n");
+        assert!(e.contains("label \"site\" must have a scalar value"), "{e}");
+    }
+
+    #[test]
+    fn operator_labels_keep_order_and_stringify_scalars() {
+        let c = parse(
+            "modules:\n  - name: a\n    component: a.wasm\n    labels:\n      site: berlin\n      rack: 7\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.modules[0].labels,
+            vec![
+                ("site".to_string(), "berlin".to_string()),
+                ("rack".to_string(), "7".to_string())
+            ]
+        );
     }
 }

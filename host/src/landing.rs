@@ -48,15 +48,21 @@ pub fn render(exporter: &Exporter, telemetry_path: &str) -> String {
                 }
                 let _ = write!(
                     modules,
-                    "<table><tr><th>declared metric</th><th>type</th><th>labels</th><th>help</th></tr>"
+                    "<table><tr><th>declared metric</th><th>type</th><th>unit</th><th>labels</th><th>help</th></tr>"
                 );
                 for d in &m.metrics {
+                    let labels = if d.is_pattern() {
+                        "any".to_string()
+                    } else {
+                        d.labels.join(", ")
+                    };
                     let _ = write!(
                         modules,
-                        "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                         escape(&d.name),
                         d.kind.as_str(),
-                        escape(&d.labels.join(", ")),
+                        escape(&d.unit),
+                        escape(&labels),
                         escape(&d.help)
                     );
                 }
@@ -71,9 +77,22 @@ pub fn render(exporter: &Exporter, telemetry_path: &str) -> String {
         }
         let _ = write!(
             modules,
-            "<p class=\"grants\">grants: {}</p>",
+            "<p class=\"world\">interface: {}</p><p class=\"grants\">grants: {}</p>",
+            module.guest().world(),
             escape(&module.guest().access().summary())
         );
+        if !module.labels().is_empty() {
+            let labels: Vec<String> = module
+                .labels()
+                .iter()
+                .map(|(k, v)| format!("{k}={v:?}"))
+                .collect();
+            let _ = write!(
+                modules,
+                "<p class=\"labels\">labels added to every series: <code>{}</code></p>",
+                escape(&labels.join(", "))
+            );
+        }
         let _ = write!(
             modules,
             "<p class=\"{class}\">last scrape: <b>{state}</b> in {:.3}s {}</p></section>",

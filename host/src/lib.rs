@@ -11,10 +11,11 @@
 //! - [`runtime`]: the wasm engine, the sandbox and its limits; a guest runs
 //!   in [`runtime::GuestModule::collect`], its opens are checked in
 //!   `runtime::wasi::filesystem`.
-//! - [`convert`]: checks a guest's output and turns it into metric families.
+//! - [`convert`]: checks a guest's output (either WIT version) and turns it
+//!   into the families of [`model`]; [`labels`] adds the operator's labels.
 //! - [`plugin`]: plugin packages, their manifests and the `plugin` commands.
 //! - [`merge`]: combines the modules' outputs of one scrape.
-//! - [`exposition`]: the text format.
+//! - [`exposition`]: the text format and OpenMetrics.
 //! - [`selfmetrics`]: the exporter's own metrics.
 //! - [`landing`] and [`modulepage`]: the web pages (`/`, `/modules/NAME`).
 //! - [`check`]: `wasm_exporter config check`.
@@ -32,9 +33,11 @@ pub mod convert;
 pub mod digest;
 pub mod exposition;
 pub mod fdlimit;
+pub mod labels;
 pub mod landing;
 pub mod logging;
 pub mod merge;
+pub mod model;
 pub mod modulepage;
 pub mod plugin;
 pub mod policy;

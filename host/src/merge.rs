@@ -2,24 +2,22 @@
 //! of families.
 //!
 //! Two modules may emit the same family (two instances of one scraper with
-//! different parameters, say) as long as they agree on its type and label
-//! names and never emit the same series; the first module in config order
-//! is kept, and a later module that conflicts fails as a whole, so a family
-//! never mixes types and a series never appears twice.
+//! different parameters or operator labels, say) as long as they agree on
+//! its type, unit and label names and never emit the same series; the first
+//! module in config order is kept, and a later module that conflicts fails
+//! as a whole, so a family never mixes types and a series never appears
+//! twice. Nor may a module's family take a name another family's samples
+//! use (a gauge `x_count` beside a histogram `x`).
 
 use std::collections::{HashMap, HashSet};
 
-use prometheus::proto::{Metric, MetricFamily, MetricType};
-
-use crate::convert::OpenMetricsNames;
+use crate::model::{Family, Kind, NameClaims};
 use crate::runtime::{Failure, Reason};
 
 struct Entry {
     /// Index into `Merger::families`.
     pos: usize,
     owner: String,
-    kind: MetricType,
-    label_names: Vec<String>,
     /// Label values of the series present, built only once a second module
     /// emits the family.
     series: Option<HashSet<Vec<String>>>,
@@ -28,23 +26,25 @@ struct Entry {
 /// Accumulates modules' families.
 pub struct Merger<'a> {
     reserved: &'a HashSet<String>,
-    /// Names taken in OpenMetrics, by the exporter's own families and the
+    /// Names taken in the exposition, by the exporter's own families and the
     /// modules' so far.
-    claims: OpenMetricsNames,
-    families: Vec<MetricFamily>,
+    claims: NameClaims,
+    families: Vec<Family>,
     index: HashMap<String, Entry>,
 }
 
 impl<'a> Merger<'a> {
-    /// A merger refusing the family names in `reserved` (the exporter's own).
+    /// A merger refusing the family names in `reserved` (the exporter's own)
+    /// and the names their samples take.
     pub fn new(reserved: &'a HashSet<String>) -> Self {
-        let mut claims = OpenMetricsNames::default();
+        let mut claims = NameClaims::default();
         for name in reserved {
-            // The exporter's counters are the families named `_total`.
+            // The exporter's counters are its families named `_total`; the
+            // rest are gauges.
             let kind = if name.ends_with("_total") {
-                MetricType::COUNTER
+                Kind::Counter
             } else {
-                MetricType::GAUGE
+                Kind::Gauge
             };
             claims.take(name, kind, " of the exporter");
         }
@@ -57,38 +57,32 @@ impl<'a> Merger<'a> {
     }
 
     /// Adds one module's families, all or nothing; returns the number of
-    /// series added.
-    pub fn add(&mut self, module: &str, families: Vec<MetricFamily>) -> Result<usize, Failure> {
-        let families: Vec<MetricFamily> = families
+    /// series added (each bucket and quantile counted, as the caps count
+    /// them).
+    pub fn add(&mut self, module: &str, families: Vec<Family>) -> Result<usize, Failure> {
+        let families: Vec<Family> = families
             .into_iter()
-            .filter(|f| !f.get_metric().is_empty())
+            .filter(|f| !f.series.is_empty())
             .collect();
         self.check(&families)?;
         let mut added = 0;
         for mut family in families {
-            added += family.get_metric().len();
-            match self.index.get_mut(family.name()) {
+            added += family.exposed_samples();
+            match self.index.get_mut(&family.name) {
                 Some(entry) => {
                     if let Some(series) = &mut entry.series {
-                        series.extend(family.get_metric().iter().map(label_values));
+                        series.extend(family.series.iter().map(|s| s.label_values.clone()));
                     }
-                    self.families[entry.pos]
-                        .mut_metric()
-                        .append(family.mut_metric());
+                    self.families[entry.pos].series.append(&mut family.series);
                 }
                 None => {
-                    self.claims.take(
-                        family.name(),
-                        family.get_field_type(),
-                        &format!(" of module {module:?}"),
-                    );
+                    self.claims
+                        .take(&family.name, family.kind, &format!(" of module {module:?}"));
                     self.index.insert(
-                        family.name().to_owned(),
+                        family.name.clone(),
                         Entry {
                             pos: self.families.len(),
                             owner: module.to_owned(),
-                            kind: family.get_field_type(),
-                            label_names: label_names(&family.get_metric()[0]),
                             series: None,
                         },
                     );
@@ -99,48 +93,56 @@ impl<'a> Merger<'a> {
         Ok(added)
     }
 
-    fn check(&mut self, families: &[MetricFamily]) -> Result<(), Failure> {
+    fn check(&mut self, families: &[Family]) -> Result<(), Failure> {
         for family in families {
-            let name = family.name();
+            let name = &family.name;
             if self.reserved.contains(name) {
                 return Err(invalid(format!(
                     "{name:?} is one of the exporter's own metric names"
                 )));
             }
             let Some(entry) = self.index.get_mut(name) else {
-                if let Some(clash) = self.claims.clash(name, family.get_field_type()) {
+                if let Some(clash) = self.claims.clash(name, family.kind) {
                     return Err(invalid(clash));
                 }
                 continue;
             };
-            if entry.kind != family.get_field_type() {
+            let existing = &self.families[entry.pos];
+            if existing.kind != family.kind {
                 return Err(invalid(format!(
-                    "{name:?} is a {:?} here but a {:?} in module {:?}",
-                    family.get_field_type(),
-                    entry.kind,
+                    "{name:?} is a {} here but a {} in module {:?}",
+                    family.kind.as_str(),
+                    existing.kind.as_str(),
                     entry.owner
                 )));
             }
-            let names = label_names(&family.get_metric()[0]);
-            if names != entry.label_names {
+            if existing.unit != family.unit {
                 return Err(invalid(format!(
-                    "{name:?} has label names {names:?} here but {:?} in module {:?}",
-                    entry.label_names, entry.owner
+                    "{name:?} has the unit {:?} here but {:?} in module {:?}",
+                    family.unit, existing.unit, entry.owner
                 )));
             }
-            let existing = &self.families[entry.pos];
-            let series = entry
-                .series
-                .get_or_insert_with(|| existing.get_metric().iter().map(label_values).collect());
+            if existing.label_names != family.label_names {
+                return Err(invalid(format!(
+                    "{name:?} has label names {:?} here but {:?} in module {:?}",
+                    family.label_names, existing.label_names, entry.owner
+                )));
+            }
+            let series = entry.series.get_or_insert_with(|| {
+                existing
+                    .series
+                    .iter()
+                    .map(|s| s.label_values.clone())
+                    .collect()
+            });
             if let Some(dup) = family
-                .get_metric()
+                .series
                 .iter()
-                .map(label_values)
-                .find(|v| series.contains(v))
+                .find(|s| series.contains(&s.label_values))
             {
                 return Err(invalid(format!(
-                    "series {name}{dup:?} was already emitted by module {:?}",
-                    entry.owner
+                    "series {name}{:?} was already emitted by module {:?}",
+                    dup.label_values, entry.owner
                 )));
             }
         }
@@ -148,17 +150,9 @@ impl<'a> Merger<'a> {
     }
 
     /// The merged families.
-    pub fn finish(self) -> Vec<MetricFamily> {
+    pub fn finish(self) -> Vec<Family> {
         self.families
     }
-}
-
-fn label_names(m: &Metric) -> Vec<String> {
-    m.get_label().iter().map(|l| l.name().to_owned()).collect()
-}
-
-fn label_values(m: &Metric) -> Vec<String> {
-    m.get_label().iter().map(|l| l.value().to_owned()).collect()
 }
 
 fn invalid(message: String) -> Failure {
@@ -168,45 +162,49 @@ fn invalid(message: String) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prometheus::proto::{Gauge, LabelPair};
+    use crate::model::{Series, Value};
 
-    fn family(name: &str, kind: MetricType, series: &[(&str, &str)]) -> MetricFamily {
-        let mut f = MetricFamily::default();
-        f.set_name(name.into());
-        f.set_field_type(kind);
-        f.set_metric(
-            series
+    fn family(name: &str, kind: Kind, series: &[(&str, &str)]) -> Family {
+        Family {
+            name: name.into(),
+            help: String::new(),
+            unit: String::new(),
+            kind,
+            label_names: series
+                .first()
+                .map(|(k, _)| vec![k.to_string()])
+                .unwrap_or_default(),
+            series: series
                 .iter()
-                .map(|(k, v)| {
-                    let mut l = LabelPair::default();
-                    l.set_name(k.to_string());
-                    l.set_value(v.to_string());
-                    let mut m = Metric::from_label(vec![l]);
-                    m.set_gauge(Gauge::default());
-                    m
+                .map(|(_, v)| Series {
+                    label_values: vec![v.to_string()],
+                    value: Value::Number(1.0),
                 })
                 .collect(),
-        );
-        f
+        }
     }
 
     #[test]
     fn merges_compatible_families_and_refuses_conflicts() {
         let reserved = HashSet::from(["own".to_string()]);
         let mut m = Merger::new(&reserved);
-        let g = MetricType::GAUGE;
+        let g = Kind::Gauge;
         assert_eq!(m.add("a", vec![family("x", g, &[("k", "1")])]).unwrap(), 1);
         assert_eq!(m.add("b", vec![family("x", g, &[("k", "2")])]).unwrap(), 1);
         let e = m.add("c", vec![family("x", g, &[("k", "1")])]).unwrap_err();
         assert!(e.message.contains("already emitted by module \"a\""), "{e}");
         let e = m
-            .add("d", vec![family("x", MetricType::COUNTER, &[("k", "3")])])
+            .add("d", vec![family("x", Kind::Counter, &[("k", "3")])])
             .unwrap_err();
         assert!(e.message.contains("in module \"a\""), "{e}");
         let e = m
             .add("e", vec![family("x", g, &[("other", "3")])])
             .unwrap_err();
         assert!(e.message.contains("label names"), "{e}");
+        let mut seconds = family("x", g, &[("k", "4")]);
+        seconds.unit = "seconds".into();
+        let e = m.add("e2", vec![seconds]).unwrap_err();
+        assert!(e.message.contains("unit \"seconds\" here but \"\""), "{e}");
         // All or nothing: the valid family of a failing module is not kept.
         let e = m
             .add(
@@ -218,19 +216,26 @@ mod tests {
             )
             .unwrap_err();
         assert!(e.message.contains("exporter's own"), "{e}");
-        // A counter `z` is `z_total` in OpenMetrics, as is the gauge `z_total`.
+        // A histogram `h` takes `h_count`, which a gauge of another module
+        // then may not take.
+        assert!(
+            m.add("g", vec![family("h", Kind::Histogram, &[("k", "1")])])
+                .is_ok()
+        );
         let e = m
-            .add("g", vec![family("z_total", g, &[("k", "1")])])
-            .and_then(|_| m.add("h", vec![family("z", MetricType::COUNTER, &[("k", "1")])]))
+            .add("h", vec![family("h_count", g, &[("k", "1")])])
             .unwrap_err();
-        assert!(e.message.contains("clash in OpenMetrics"), "{e}");
+        assert!(e.message.contains("clash"), "{e}");
         assert!(e.message.contains("of module \"g\""), "{e}");
-        let e = m
-            .add("i", vec![family("own", MetricType::COUNTER, &[("k", "1")])])
+        // The exporter's counter `own_total` would take `own`.
+        let reserved = HashSet::from(["own_total".to_string()]);
+        let mut m2 = Merger::new(&reserved);
+        let e = m2
+            .add("i", vec![family("own", g, &[("k", "1")])])
             .unwrap_err();
-        assert!(e.message.contains("exporter's own"), "{e}");
+        assert!(e.message.contains("of the exporter"), "{e}");
         let out = m.finish();
         assert_eq!(out.len(), 2);
-        assert_eq!(out[0].get_metric().len(), 2);
+        assert_eq!(out[0].series.len(), 2);
     }
 }

@@ -252,7 +252,7 @@ fn parameters(out: &mut String, module: &Module) {
         .plugin()
         .map(|p| &p.manifest.parameters[..])
         .unwrap_or(&[]);
-    let mut params = module.guest().params().peekable();
+    let mut params = module.guest().params().into_iter().peekable();
     if params.peek().is_none() {
         out.push_str("<p>None.</p>");
         return;

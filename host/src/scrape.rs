@@ -9,15 +9,14 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
 use futures_util::future::join_all;
-use prometheus::Registry;
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::MetricFamily;
 
 use crate::config::{Config, Limits};
 use crate::convert;
+use crate::labels;
 use crate::merge::Merger;
+use crate::model::Family;
 use crate::plugin::{self, Plugin};
 use crate::policy::Denial;
 use crate::runtime::denials::Denials;
@@ -69,10 +68,12 @@ pub struct LastFailure {
     pub output: GuestOutput,
 }
 
-/// A loaded module: what the runtime runs, and the plugin it came from.
+/// A loaded module: what the runtime runs, the plugin it came from and the
+/// operator's labels for its series.
 pub struct Module {
     guest: GuestModule,
     plugin: Option<Arc<Plugin>>,
+    labels: Vec<(String, String)>,
 }
 
 impl Module {
@@ -89,6 +90,11 @@ impl Module {
     /// What the runtime runs.
     pub fn guest(&self) -> &GuestModule {
         &self.guest
+    }
+
+    /// The operator's labels, added to every series of the module.
+    pub fn labels(&self) -> &[(String, String)] {
+        &self.labels
     }
 }
 
@@ -201,7 +207,7 @@ impl Exporter {
     /// `budget` is the time Prometheus allows for the scrape
     /// (`X-Prometheus-Scrape-Timeout-Seconds`); no module runs past it minus
     /// the configured margin, whatever its own timeout.
-    pub async fn scrape(&self, budget: Option<Duration>) -> Vec<MetricFamily> {
+    pub async fn scrape(&self, budget: Option<Duration>) -> Vec<Family> {
         let start = Instant::now();
         self.metrics.scrape_started();
         let budget_end = budget.map(|b| start + b.saturating_sub(self.margin));
@@ -369,21 +375,24 @@ impl Exporter {
         }
     }
 
-    /// Merges the guests' families with the self-metrics through a registry,
-    /// which sorts families by name and series by label values, so the
-    /// output order is the same on every scrape.
-    fn gather(&self, guests: Vec<MetricFamily>) -> Vec<MetricFamily> {
-        let registry = Registry::new();
-        let output = ScrapeOutput {
-            self_metrics: self.metrics.registry().clone(),
-            guests: Mutex::new(guests),
-        };
-        if let Err(e) = registry.register(Box::new(output)) {
-            // Unreachable: a fresh registry accepts its first collector.
-            tracing::error!("assembling the scrape failed: {e}");
-            return self.metrics.registry().gather();
+    /// The guests' families and the self-metrics, families sorted by name
+    /// and series by label values, so the output order is the same on every
+    /// scrape. (The merge has kept guests off the self-metrics' names.)
+    fn gather(&self, guests: Vec<Family>) -> Vec<Family> {
+        let mut families: Vec<Family> = self
+            .metrics
+            .registry()
+            .gather()
+            .into_iter()
+            .filter_map(Family::from_proto)
+            .collect();
+        families.reserve(guests.len());
+        for mut family in guests {
+            family.sort_series();
+            families.push(family);
         }
-        registry.gather()
+        families.sort_by(|a, b| a.name.cmp(&b.name));
+        families
     }
 }
 
@@ -447,7 +456,7 @@ struct Call<'a> {
 }
 
 /// A module's validated output (or why it failed) and what the run left.
-type RunOutcome = (Result<Vec<MetricFamily>, Failure>, Ran);
+type RunOutcome = (Result<Vec<Family>, Failure>, Ran);
 
 /// What running a module left besides its result.
 #[derive(Debug, Default)]
@@ -475,10 +484,7 @@ impl Ran {
 }
 
 /// Runs one module under its deadline and validates its output.
-async fn run_module(
-    module: &Module,
-    deadline: Instant,
-) -> (Result<Vec<MetricFamily>, Failure>, Ran) {
+async fn run_module(module: &Module, deadline: Instant) -> (Result<Vec<Family>, Failure>, Ran) {
     let start = Instant::now();
     let outcome = module.guest.collect(deadline).await;
     let mut emitted = Vec::new();
@@ -488,12 +494,16 @@ async fn run_module(
         .and_then(|families| {
             emitted = families
                 .iter()
-                .map(|f| (f.name().to_owned(), f.get_metric().len()))
+                .map(|f| (f.name.clone(), f.series.len()))
                 .collect();
             match module.plugin() {
                 Some(p) => plugin::check_declared(&p.manifest, &families).map(|()| families),
                 None => Ok(families),
             }
+        })
+        .and_then(|mut families| {
+            labels::apply(&mut families, &module.labels)?;
+            Ok(families)
         });
     let ran = Ran {
         duration: start.elapsed(),
@@ -511,29 +521,18 @@ async fn run_module(
 pub fn load(runtime: &GuestRuntime, config: &crate::config::ModuleConfig) -> Result<Module> {
     let resolved = spec::resolve(config)?;
     let guest = GuestModule::load(runtime, &resolved.spec)?;
+    if let Some(p) = &resolved.plugin {
+        let declared = &p.manifest.world;
+        ensure!(
+            declared == guest.world().name(),
+            "plugin {}: its manifest says world {declared} but the component implements {}; rebuild the component or correct the manifest",
+            p.manifest.name,
+            guest.world()
+        );
+    }
     Ok(Module {
         guest,
         plugin: resolved.plugin,
+        labels: resolved.labels,
     })
-}
-
-/// One scrape's output as a `Collector` of const metric families: the
-/// self-metrics and the guests' validated families. The guests' part is
-/// handed over on the first collect (a scrape's output is served once, so it
-/// is moved rather than copied).
-struct ScrapeOutput {
-    self_metrics: Registry,
-    guests: Mutex<Vec<MetricFamily>>,
-}
-
-impl Collector for ScrapeOutput {
-    fn desc(&self) -> Vec<&Desc> {
-        Vec::new()
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        let mut families = self.self_metrics.gather();
-        families.append(&mut self.guests.lock().unwrap_or_else(PoisonError::into_inner));
-        families
-    }
 }

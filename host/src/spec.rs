@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use crate::config::{Grants, Limits, ModuleConfig, Source};
+use crate::labels;
 use crate::plugin::Plugin;
 use crate::policy::files::{DirGrantSpec, FileGrantSpec};
 use crate::policy::{Access, FilePolicy};
@@ -32,14 +33,17 @@ pub struct ModuleSpec {
     pub limits: Limits,
 }
 
-/// A module spec with the plugin it came from, if any (its manifest
-/// declares the metrics each scrape is checked against).
+/// A module spec with what serving its output needs besides: the plugin it
+/// came from, if any (its manifest declares the metrics each scrape is
+/// checked against), and the operator's labels for its series.
 #[derive(Debug, Clone)]
 pub struct Resolved {
     /// What the runtime needs.
     pub spec: ModuleSpec,
     /// The plugin package, for plugins.
     pub plugin: Option<Arc<Plugin>>,
+    /// Operator labels, checked against the plugin's declarations.
+    pub labels: Vec<(String, String)>,
 }
 
 /// Reads the module's component (bare, or from its plugin, whose parameters
@@ -48,7 +52,11 @@ pub struct Resolved {
 pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
     let (component, plugin) = component(config)?;
     let (params, grants) = match &plugin {
-        Some(plugin) => plugin.resolve(config)?,
+        Some(plugin) => {
+            let resolved = plugin.resolve(config)?;
+            labels::check_against_manifest(&config.labels, &plugin.manifest).context("labels")?;
+            resolved
+        }
         None => (config.params.clone(), config.grants.clone()),
     };
     let access = access(&grants).context("grants")?;
@@ -65,6 +73,7 @@ pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
             limits: config.limits.clone(),
         },
         plugin: plugin.map(Arc::new),
+        labels: config.labels.clone(),
     })
 }
 

@@ -51,7 +51,7 @@ fn bad_configs_are_refused_with_a_clear_reason() {
         "modules:\n  - name: empty\n    component: empty-component.wasm\n",
         &[
             "module \\\"empty\\\"",
-            "does not implement the world wasm-exporter:scraper/scraper@0.1.0",
+            "implements none of the worlds this exporter serves (wasm-exporter:scraper/scraper@0.1.0, wasm-exporter:scraper/scraper@0.2.0)",
         ],
     );
     assert_refused(

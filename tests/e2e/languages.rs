@@ -1,8 +1,8 @@
 //! Guests written in Python (componentize-py) and JavaScript
 //! (ComponentizeJS): real collectors on fixture data with exact lines, the
 //! same collectors against this machine's /proc compared with a native read,
-//! the textfile collector's parser and its errors, a network probe that the
-//! sandbox must stop. (The templates authors start from are tested through
+//! a network probe that the sandbox must stop. (The textfile plugin, in
+//! Python too, is compared with node_exporter in `textfile.rs`.) (The templates authors start from are tested through
 //! `wasm_exporter plugin new`, in `plugins.rs`.)
 //!
 //! These components embed an interpreter (12-19 MB each) that takes a debug
@@ -351,124 +351,6 @@ fn js_loadavg_matches_the_real_proc() {
         running >= 1.0 && running <= served_total,
         "loadavg_processes_running {running} of {served_total}"
     );
-}
-
-// ---------------------------------------------------------------- textfile
-
-fn mtime(path: &Path) -> f64 {
-    std::fs::metadata(path)
-        .unwrap()
-        .modified()
-        .unwrap()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
-#[test]
-fn python_textfile_reexposes_good_files_exactly() {
-    let dir = fixture("textfile");
-    let exporter = start(&[module(
-        "textfile",
-        "textfile",
-        "",
-        Some((&dir, "/textfile")),
-    )]);
-    let s = exporter.scrape();
-    assert_healthy(&s, "textfile");
-    // a.prom and b.prom merged: backup_bytes_total from both (HELP of the
-    // first file, the missing target label empty), labels sorted by name,
-    // escapes decoded and re-encoded, samples without TYPE untyped. The
-    // exporter sorts families by name and series by label values.
-    let guest_lines = lines_where(&s, |name| {
-        !name.starts_with("wasm_exporter_") && !name.starts_with("process_")
-    });
-    let expected = [
-        "# HELP backup_bytes_total Bytes written by backups.",
-        "# TYPE backup_bytes_total counter",
-        "backup_bytes_total{job=\"db\",target=\"s3\"} 123456789",
-        "backup_bytes_total{job=\"files\",target=\"\"} 42",
-        "backup_bytes_total{job=\"logs\",target=\"tape\"} 7",
-        "# HELP backup_last_success_timestamp_seconds When the last backup succeeded.",
-        "# TYPE backup_last_success_timestamp_seconds gauge",
-        "backup_last_success_timestamp_seconds{job=\"db\"} 1700000000",
-        "backup_last_success_timestamp_seconds{job=\"files\"} 1700004200",
-        "# HELP special_values Metric read from /textfile/b.prom",
-        "# TYPE special_values untyped",
-        "special_values{kind=\"nan\"} NaN",
-        "special_values{kind=\"ninf\"} -Inf",
-        "special_values{kind=\"pinf\"} +Inf",
-        "# HELP temperature_celsius Metric read from /textfile/b.prom",
-        "# TYPE temperature_celsius untyped",
-        "temperature_celsius -3.5",
-        "# HELP textfile_mtime_seconds Last modification time of each textfile, seconds since the Unix epoch.",
-        "# TYPE textfile_mtime_seconds gauge",
-        "MTIME a.prom",
-        "MTIME b.prom",
-        r"# HELP weird_labels Escapes: a backslash \\ and a newline \n.",
-        "# TYPE weird_labels gauge",
-        r#"weird_labels{multi="a\nb",path="C:\\dir",quote="say \"hi\""} 1"#,
-    ];
-    assert_eq!(guest_lines.len(), expected.len(), "{}", s.text);
-    for (line, want) in guest_lines.iter().zip(expected) {
-        if let Some(file) = want.strip_prefix("MTIME ") {
-            // Only *.prom files count: notes.txt in the same directory does not.
-            let series = format!("textfile_mtime_seconds{{file=\"/textfile/{file}\"}}");
-            assert!(line.starts_with(&format!("{series} ")), "{line}");
-            let served = s.value(&series).unwrap();
-            let native = mtime(&dir.join(file));
-            assert!(
-                (served - native).abs() < 1e-3,
-                "{series} {served} vs {native}"
-            );
-        } else {
-            assert_eq!(*line, want, "in:\n{}", s.text);
-        }
-    }
-}
-
-#[test]
-fn python_textfile_malformed_file_fails_naming_file_and_line() {
-    let exporter = start(&[module(
-        "textfile",
-        "textfile",
-        "{dir: /tf}",
-        Some((&fixture("textfile_bad"), "/tf")),
-    )]);
-    for scrape_no in 1..=2 {
-        let s = exporter.scrape();
-        // bad.prom's line 3 has no closing brace. good.prom beside it is
-        // fine, but nothing of a failed collection is served.
-        assert_guest_error(
-            &exporter,
-            &s,
-            "textfile",
-            scrape_no as f64,
-            &["/tf/bad.prom:3: expected , or } after the value of label job"],
-        );
-        assert!(!s.has_family("fine_metric"), "{}", s.text);
-        assert!(!s.has_family("broken_metric"), "{}", s.text);
-    }
-}
-
-#[test]
-fn python_textfile_conflicting_types_fail_naming_both_files() {
-    let exporter = start(&[module(
-        "textfile",
-        "textfile",
-        "{dir: /tf}",
-        Some((&fixture("textfile_conflict"), "/tf")),
-    )]);
-    let s = exporter.scrape();
-    // jobs_done is a gauge in a.prom and a counter in b.prom.
-    assert_guest_error(
-        &exporter,
-        &s,
-        "textfile",
-        1.0,
-        &["/tf/b.prom:2: jobs_done is a counter here but a gauge at /tf/a.prom:1"],
-    );
-    assert!(!s.has_family("jobs_done"), "{}", s.text);
 }
 
 // ---------------------------------------------------------------- netprobe

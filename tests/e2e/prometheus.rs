@@ -204,3 +204,81 @@ fn prometheus_scrapes_and_stores_guest_metrics() {
         assert_eq!(t["lastError"], "", "{t}");
     }
 }
+
+/// Prometheus scrapes a guest's histograms, summaries, info and stateset
+/// families (in OpenMetrics, as it asks for) and computes quantiles from
+/// the buckets it stored; the metadata it keeps has the types and units.
+#[test]
+fn prometheus_computes_quantiles_from_guest_buckets() {
+    let exporter = Exporter::start(&format!(
+        "modules:\n  - name: shapes\n    component: {}\n    labels: {{site: lab}}\n",
+        q(&guest("shapes")),
+    ));
+    let prometheus = Prometheus::start(&format!(
+        "  - job_name: shapes\n    static_configs: [{{targets: ['{}']}}]\n",
+        exporter.addr
+    ));
+    assert_eq!(prometheus.value("up{job=\"shapes\"}"), 1.0);
+
+    // path="/a": 10 requests, 2 within 0.1 s, 6 within 0.5 s, 9 within 1 s.
+    // The median is the 5th: 3/4 of the way from 0.1 to 0.5 s.
+    let close = |got: f64, want: f64, q: &str| {
+        assert!((got - want).abs() < 1e-9, "{q} = {got}, expected {want}");
+    };
+    for (query, want) in [
+        (
+            "histogram_quantile(0.5, shapes_request_seconds_bucket{path=\"/a\",site=\"lab\"})",
+            0.4,
+        ),
+        (
+            "histogram_quantile(0.9, shapes_request_seconds_bucket{path=\"/a\"})",
+            1.0,
+        ),
+        // Both paths together: buckets 2, 7, 10, 13; the median is the 6.5th.
+        (
+            "histogram_quantile(0.5, sum by (le) (shapes_request_seconds_bucket))",
+            0.46,
+        ),
+        // The gauge histogram's buckets are buckets too: 3 of 7 within 1 s.
+        (
+            "histogram_quantile(0.4, shapes_queue_age_seconds_bucket)",
+            0.4 * 7.0 / 3.0,
+        ),
+    ] {
+        close(prometheus.value(query), want, query);
+    }
+    for (query, want) in [
+        ("shapes_request_seconds_count{path=\"/b\"}", 3.0),
+        ("shapes_request_seconds_sum{path=\"/a\"}", 4.5),
+        ("shapes_queue_age_seconds_gsum", 21.0),
+        ("shapes_rpc_seconds{method=\"get\",quantile=\"0.99\"}", 0.75),
+        ("shapes_rpc_seconds_count{method=\"get\"}", 120.0),
+        ("shapes_build_info{version=\"1.2.3\",site=\"lab\"}", 1.0),
+        ("shapes_mode{shapes_mode=\"fast\"}", 1.0),
+        ("shapes_mode{shapes_mode=\"slow\"}", 0.0),
+        ("shapes_sent_bytes_total", 1024.0),
+    ] {
+        close(prometheus.value(query), want, query);
+    }
+
+    // What Prometheus knows of each family, from the OpenMetrics metadata.
+    let metadata = request("GET", &format!("{}/api/v1/metadata", prometheus.base), &[]);
+    let v: serde_json::Value = serde_json::from_str(&metadata.body).unwrap();
+    for (family, kind, unit) in [
+        ("shapes_request_seconds", "histogram", "seconds"),
+        ("shapes_queue_age_seconds", "gaugehistogram", "seconds"),
+        ("shapes_rpc_seconds", "summary", "seconds"),
+        ("shapes_build", "info", ""),
+        ("shapes_mode", "stateset", ""),
+        ("shapes_sent_bytes", "counter", "bytes"),
+    ] {
+        let m = &v["data"][family][0];
+        assert_eq!(m["type"], kind, "{family}: {}", metadata.body);
+        assert_eq!(m["unit"], unit, "{family}: {}", metadata.body);
+    }
+    let targets = request("GET", &format!("{}/api/v1/targets", prometheus.base), &[]);
+    let v: serde_json::Value = serde_json::from_str(&targets.body).unwrap();
+    let target = &v["data"]["activeTargets"][0];
+    assert_eq!(target["health"], "up", "{target}");
+    assert_eq!(target["lastError"], "", "{target}");
+}

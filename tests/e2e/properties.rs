@@ -1,8 +1,10 @@
 //! Property tests of the guest-output boundary: generated guest output
 //! (names and label values of every byte class, empty and huge strings,
 //! NaN and ±Inf, duplicate series, mismatched label counts, every metric
-//! kind) through the output checks (`convert`), the merge of several
-//! modules, the registry's ordering and the exposition in both formats.
+//! kind of world 0.2.0: gauges, counters, untyped, histograms, gauge
+//! histograms, summaries, info and stateset families, with and without
+//! units) through the output checks (`convert`), the merge of several
+//! modules and the exposition in both formats.
 //!
 //! - Nothing panics.
 //! - Valid output with one fault injected is refused for that fault, with
@@ -10,7 +12,8 @@
 //! - Whatever is accepted renders to an exposition that parsers not
 //!   written here accept: `promtool check metrics` (Prometheus' own parser)
 //!   for the text format, the Python `prometheus_client` OpenMetrics parser
-//!   for OpenMetrics; and both parse back to exactly the series accepted.
+//!   for OpenMetrics; and both parse back to exactly the samples accepted
+//!   (every bucket, quantile, `_sum` and `_count`).
 //!
 //! The external parsers run once per batch of cases, not per case. Case
 //! counts are bounded so the test command stays fast; set
@@ -19,27 +22,43 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use prometheus::Registry;
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::{MetricFamily, MetricType};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use wasm_exporter::config::Limits;
 use wasm_exporter::convert;
 use wasm_exporter::exposition::{self, Format};
 use wasm_exporter::merge::Merger;
-use wasm_exporter::runtime::Reason;
-use wasm_exporter::runtime::bindings::wasm_exporter::scraper::types as wit;
+use wasm_exporter::model::{self, Kind, Value};
+use wasm_exporter::runtime::bindings::v0_2::wasm_exporter::scraper::types as wit;
+use wasm_exporter::runtime::{GuestFamilies, Reason};
 
 use crate::support::{external_parse, promtool_batch};
 
-/// The metric kinds of the WIT world; a new kind is added here and in
-/// [`sample_value`] and [`expected_series`].
+/// The metric kinds of the WIT world; a new kind is added here, in
+/// [`valid_value`] and in [`kind_of`].
 const KINDS: &[wit::MetricKind] = &[
     wit::MetricKind::Gauge,
     wit::MetricKind::Counter,
     wit::MetricKind::Untyped,
+    wit::MetricKind::Histogram,
+    wit::MetricKind::GaugeHistogram,
+    wit::MetricKind::Summary,
+    wit::MetricKind::Info,
+    wit::MetricKind::Stateset,
 ];
+
+fn kind_of(kind: wit::MetricKind) -> Kind {
+    match kind {
+        wit::MetricKind::Gauge => Kind::Gauge,
+        wit::MetricKind::Counter => Kind::Counter,
+        wit::MetricKind::Untyped => Kind::Untyped,
+        wit::MetricKind::Histogram => Kind::Histogram,
+        wit::MetricKind::GaugeHistogram => Kind::GaugeHistogram,
+        wit::MetricKind::Summary => Kind::Summary,
+        wit::MetricKind::Info => Kind::Info,
+        wit::MetricKind::Stateset => Kind::StateSet,
+    }
+}
 
 /// Cases per property; `PROPERTY_CASES` overrides.
 fn cases(default: u32) -> u32 {
@@ -67,8 +86,12 @@ fn valid_metric_name() -> impl Strategy<Value = String> {
     })
 }
 
+/// Label names; `le` and `quantile` are left out, as histograms and
+/// summaries reserve them (a fault puts them back).
 fn valid_label_name() -> impl Strategy<Value = String> {
-    "[a-zA-Z_][a-zA-Z0-9_]{0,10}".prop_filter("reserved prefix", |n| !n.starts_with("__"))
+    "[a-zA-Z_][a-zA-Z0-9_]{0,10}".prop_filter("reserved names", |n| {
+        !n.starts_with("__") && n != "le" && n != "quantile"
+    })
 }
 
 /// Label values and help texts: any characters (control characters, quotes,
@@ -94,15 +117,128 @@ fn any_value() -> impl Strategy<Value = f64> {
     ]
 }
 
+/// Finite bucket bounds and quantiles as real sources write them, and
+/// arbitrary ones.
+fn any_bound() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        2 => prop_oneof![Just(0.005), Just(0.1), Just(0.25), Just(1.0), Just(2.5), Just(10.0), Just(1e6), Just(0.0)],
+        2 => -1e4f64..1e4,
+        1 => any::<f64>().prop_filter("finite", |v| v.is_finite()),
+    ]
+}
+
+/// A valid histogram: sorted unique finite bounds and +Inf, cumulative
+/// counts, the count on +Inf, and a sum where the kind allows one.
+fn valid_histogram(gauge: bool) -> impl Strategy<Value = wit::SampleValue> {
+    (
+        proptest::collection::vec((any_bound(), 0u64..1_000), 0..5),
+        0u64..1_000,
+        proptest::option::of(prop_oneof![0.0f64..1e6, -1e6f64..0.0, Just(0.0)]),
+    )
+        .prop_map(move |(pairs, inf_extra, sum)| {
+            let mut pairs = pairs;
+            pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            pairs.dedup_by(|a, b| a.0 == b.0);
+            let mut total = 0u64;
+            let mut buckets: Vec<wit::Bucket> = pairs
+                .into_iter()
+                .map(|(upper_bound, n)| {
+                    total += n;
+                    wit::Bucket {
+                        upper_bound,
+                        count: total,
+                    }
+                })
+                .collect();
+            total += inf_extra;
+            buckets.push(wit::Bucket {
+                upper_bound: f64::INFINITY,
+                count: total,
+            });
+            let negative_bound = buckets.iter().any(|b| b.upper_bound < 0.0);
+            let sum = match sum {
+                // A histogram's sum is a counter: absent with a negative
+                // bound, never negative.
+                Some(_) if !gauge && negative_bound => None,
+                Some(s) if s < 0.0 && !negative_bound => Some(-s),
+                other => other,
+            };
+            wit::SampleValue::Histogram(wit::Histogram {
+                buckets,
+                count: total,
+                sum,
+            })
+        })
+}
+
+/// A valid summary: unique quantiles in [0, 1], values not negative (or
+/// NaN), a sum neither negative nor NaN.
+fn valid_summary() -> impl Strategy<Value = wit::SampleValue> {
+    (
+        proptest::collection::btree_map(
+            prop_oneof![
+                Just(0.0),
+                Just(0.5),
+                Just(0.9),
+                Just(0.99),
+                Just(1.0),
+                (0u32..=1000).prop_map(|q| f64::from(q) / 1000.0)
+            ]
+            .prop_map(f64::to_bits),
+            prop_oneof![4 => 0.0f64..1e6, 1 => Just(f64::NAN), 1 => Just(f64::INFINITY)],
+            0..4,
+        ),
+        0u64..u64::MAX,
+        0.0f64..1e9,
+    )
+        .prop_map(|(quantiles, count, sum)| {
+            wit::SampleValue::Summary(wit::Summary {
+                quantiles: quantiles
+                    .into_iter()
+                    .map(|(q, value)| wit::Quantile {
+                        quantile: f64::from_bits(q),
+                        value,
+                    })
+                    .collect(),
+                count,
+                sum,
+            })
+        })
+}
+
+/// A value valid for a family of `kind`.
+fn valid_value(kind: wit::MetricKind) -> BoxedStrategy<wit::SampleValue> {
+    use wit::MetricKind as K;
+    let number = |s: BoxedStrategy<f64>| s.prop_map(wit::SampleValue::Number).boxed();
+    match kind {
+        K::Gauge | K::Untyped => number(any_value().boxed()),
+        K::Counter => number(
+            any_value()
+                .prop_map(|v| if v.is_nan() { 0.0 } else { v.abs() })
+                .boxed(),
+        ),
+        K::Info => number(Just(1.0).boxed()),
+        K::Stateset => number(prop_oneof![Just(0.0), Just(1.0)].boxed()),
+        K::Histogram => valid_histogram(false).boxed(),
+        K::GaugeHistogram => valid_histogram(true).boxed(),
+        K::Summary => valid_summary().boxed(),
+    }
+}
+
+/// A sample as generated: label values and a value.
+type GenSample = (Vec<String>, wit::SampleValue);
+
 /// A family generated valid: label names distinct, one value per name,
-/// series distinct, counters neither negative nor NaN.
+/// series distinct, values valid for the kind, names and units as the kind
+/// requires.
 #[derive(Debug, Clone)]
 struct Family {
     name: String,
     help: String,
-    kind: usize,
+    unit: String,
+    kind: wit::MetricKind,
     label_names: Vec<String>,
-    samples: Vec<(Vec<String>, f64)>,
+    samples: Vec<GenSample>,
 }
 
 impl Family {
@@ -110,16 +246,42 @@ impl Family {
         wit::MetricFamily {
             name: self.name.clone(),
             help: self.help.clone(),
-            kind: KINDS[self.kind],
+            unit: self.unit.clone(),
+            kind: self.kind,
             label_names: self.label_names.clone(),
             samples: self
                 .samples
                 .iter()
                 .map(|(values, value)| wit::Sample {
                     label_values: values.clone(),
-                    value: *value,
+                    value: value.clone(),
                 })
                 .collect(),
+        }
+    }
+
+    /// Samples the exposition will hold (what the output caps count).
+    fn exposed(&self) -> usize {
+        self.samples
+            .iter()
+            .map(|(_, v)| match v {
+                wit::SampleValue::Number(_) => 1,
+                wit::SampleValue::Histogram(h) => h.buckets.len() + 2,
+                wit::SampleValue::Summary(s) => s.quantiles.len() + 2,
+            })
+            .sum()
+    }
+
+    /// Makes the family a `kind` one with valid values: every sample
+    /// `value`, the name and unit fit for the kind.
+    fn retype(&mut self, kind: wit::MetricKind, value: wit::SampleValue) {
+        self.kind = kind;
+        self.unit.clear();
+        if kind == wit::MetricKind::Info && !self.name.ends_with("_info") {
+            self.name = format!("m{}_info", self.name);
+        }
+        for (_, v) in &mut self.samples {
+            *v = value.clone();
         }
     }
 }
@@ -130,36 +292,65 @@ fn valid_family() -> impl Strategy<Value = Family> {
         any_text(),
         0..KINDS.len(),
         proptest::collection::btree_set(valid_label_name(), 0..4),
+        any::<bool>(),
     )
-        .prop_flat_map(|(name, help, kind, labels)| {
-            let labels: Vec<String> = labels.into_iter().collect();
+        .prop_flat_map(|(name, help, kind, labels, with_unit)| {
+            let kind = KINDS[kind];
+            let mut labels: Vec<String> = labels.into_iter().collect();
+            let mut name = name;
+            let mut unit = String::new();
+            match kind {
+                wit::MetricKind::Info => name.push_str("_info"),
+                wit::MetricKind::Stateset => {
+                    // The state's label is named like the family.
+                    name = name.replace(':', "_");
+                    if !labels.contains(&name) {
+                        labels.push(name.clone());
+                    }
+                }
+                wit::MetricKind::Counter if with_unit => {
+                    let base = name.strip_suffix("_total").unwrap_or(&name).to_string();
+                    name = format!("{base}_seconds_total");
+                    unit = "seconds".into();
+                }
+                _ if with_unit => {
+                    name.push_str("_seconds");
+                    unit = "seconds".into();
+                }
+                _ => {}
+            }
+            // A suffix or a replaced `:` may have made a `__` prefix.
+            if name.starts_with("__") {
+                name.insert(0, 'm');
+                if kind == wit::MetricKind::Stateset {
+                    labels.retain(|l| !l.starts_with("__"));
+                    labels.push(name.clone());
+                }
+            }
             let n = labels.len();
             let series = proptest::collection::vec(
-                (proptest::collection::vec(any_text(), n), any_value()),
-                0..6,
+                (proptest::collection::vec(any_text(), n), valid_value(kind)),
+                0..5,
             );
-            (Just(name), Just(help), Just(kind), Just(labels), series)
+            (
+                Just(name),
+                Just(help),
+                Just(unit),
+                Just(kind),
+                Just(labels),
+                series,
+            )
         })
-        .prop_map(|(name, help, kind, label_names, samples)| {
+        .prop_map(|(name, help, unit, kind, label_names, samples)| {
             let mut seen = HashSet::new();
             let samples = samples
                 .into_iter()
                 .filter(|(values, _)| seen.insert(values.clone()))
-                .map(|(values, v)| {
-                    let counter = KINDS[kind] == wit::MetricKind::Counter;
-                    let v = if counter && v.is_nan() {
-                        0.0
-                    } else if counter && v < 0.0 {
-                        -v
-                    } else {
-                        v
-                    };
-                    (values, v)
-                })
                 .collect();
             Family {
                 name,
                 help,
+                unit,
                 kind,
                 label_names,
                 samples,
@@ -169,20 +360,14 @@ fn valid_family() -> impl Strategy<Value = Family> {
 
 /// A module's valid output: families whose names do not meet in either
 /// format, whatever their kinds (a counter `x` is `x_total` in
-/// OpenMetrics, and takes `x_created` too).
+/// OpenMetrics, a histogram `x` takes `x_bucket`, `x_count` and `x_sum`).
 fn valid_output() -> impl Strategy<Value = Vec<Family>> {
     proptest::collection::vec(valid_family(), 0..5).prop_map(|families| {
         let mut taken = HashSet::new();
         families
             .into_iter()
             .filter(|f| {
-                let base = f.name.strip_suffix("_total").unwrap_or(&f.name);
-                let names = [
-                    f.name.clone(),
-                    base.to_string(),
-                    format!("{base}_total"),
-                    format!("{base}_created"),
-                ];
+                let names = model::taken_names(&f.name, kind_of(f.kind));
                 if names.iter().any(|n| taken.contains(n)) {
                     return false;
                 }
@@ -191,6 +376,137 @@ fn valid_output() -> impl Strategy<Value = Vec<Family>> {
             })
             .collect()
     })
+}
+
+/// A histogram value broken in one way; each is a rule of world 0.2.0.
+#[derive(Debug, Clone, Copy)]
+enum BadHistogram {
+    NoBuckets,
+    Unsorted,
+    RepeatedBound,
+    NotCumulative,
+    NoInf,
+    CountMismatch,
+    NanBound,
+    NanSum,
+    NegativeSum,
+    SumWithNegativeBound,
+}
+
+impl BadHistogram {
+    const ALL: [BadHistogram; 10] = [
+        Self::NoBuckets,
+        Self::Unsorted,
+        Self::RepeatedBound,
+        Self::NotCumulative,
+        Self::NoInf,
+        Self::CountMismatch,
+        Self::NanBound,
+        Self::NanSum,
+        Self::NegativeSum,
+        Self::SumWithNegativeBound,
+    ];
+
+    /// The broken value and a fragment of the refusal.
+    fn value(self) -> (wit::SampleValue, &'static str) {
+        let b = |upper_bound, count| wit::Bucket { upper_bound, count };
+        let inf = f64::INFINITY;
+        let (buckets, count, sum, fragment) = match self {
+            Self::NoBuckets => (vec![], 0, Some(0.0), "has no buckets"),
+            Self::Unsorted => (
+                vec![b(2.0, 1), b(1.0, 1), b(inf, 1)],
+                1,
+                Some(1.0),
+                "not sorted",
+            ),
+            Self::RepeatedBound => (
+                vec![b(1.0, 1), b(1.0, 1), b(inf, 1)],
+                1,
+                Some(1.0),
+                "not sorted",
+            ),
+            Self::NotCumulative => (
+                vec![b(1.0, 3), b(2.0, 2), b(inf, 3)],
+                3,
+                Some(1.0),
+                "not cumulative",
+            ),
+            Self::NoInf => (vec![b(1.0, 1), b(2.0, 2)], 2, Some(1.0), "no +Inf bucket"),
+            Self::CountMismatch => (
+                vec![b(1.0, 1), b(inf, 2)],
+                5,
+                Some(1.0),
+                "the +Inf bucket counts 2 but the count is 5",
+            ),
+            Self::NanBound => (
+                vec![b(f64::NAN, 1), b(inf, 1)],
+                1,
+                Some(1.0),
+                "upper bound is NaN",
+            ),
+            Self::NanSum => (vec![b(inf, 1)], 1, Some(f64::NAN), "NaN sum"),
+            Self::NegativeSum => (vec![b(1.0, 1), b(inf, 1)], 1, Some(-1.0), "negative sum"),
+            Self::SumWithNegativeBound => (
+                vec![b(-1.0, 1), b(inf, 1)],
+                1,
+                Some(1.0),
+                "negative bucket bound",
+            ),
+        };
+        (
+            wit::SampleValue::Histogram(wit::Histogram {
+                buckets,
+                count,
+                sum,
+            }),
+            fragment,
+        )
+    }
+}
+
+/// A summary value broken in one way.
+#[derive(Debug, Clone, Copy)]
+enum BadSummary {
+    QuantileAboveOne,
+    NegativeQuantile,
+    NanQuantile,
+    RepeatedQuantile,
+    NegativeValue,
+    NegativeSum,
+    NanSum,
+}
+
+impl BadSummary {
+    const ALL: [BadSummary; 7] = [
+        Self::QuantileAboveOne,
+        Self::NegativeQuantile,
+        Self::NanQuantile,
+        Self::RepeatedQuantile,
+        Self::NegativeValue,
+        Self::NegativeSum,
+        Self::NanSum,
+    ];
+
+    fn value(self) -> (wit::SampleValue, &'static str) {
+        let q = |quantile, value| wit::Quantile { quantile, value };
+        let (quantiles, sum, fragment) = match self {
+            Self::QuantileAboveOne => (vec![q(1.5, 1.0)], 1.0, "quantiles are between 0 and 1"),
+            Self::NegativeQuantile => (vec![q(-0.5, 1.0)], 1.0, "quantiles are between 0 and 1"),
+            Self::NanQuantile => (vec![q(f64::NAN, 1.0)], 1.0, "quantiles are between 0 and 1"),
+            Self::RepeatedQuantile => (vec![q(0.5, 1.0), q(0.5, 2.0)], 1.0, "twice"),
+            Self::NegativeValue => (vec![q(0.5, -1.0)], 1.0, "negative value"),
+            Self::NegativeSum => (vec![q(0.5, 1.0)], -1.0, "neither negative nor NaN"),
+            Self::NanSum => (vec![q(0.5, 1.0)], f64::NAN, "neither negative nor NaN"),
+        };
+        (
+            wit::SampleValue::Summary(wit::Summary {
+                quantiles,
+                count: 1,
+                sum,
+            }),
+            fragment,
+        )
+    }
 }
 
 /// One rule broken on purpose, and what the refusal must say.
@@ -204,6 +520,16 @@ enum Fault {
     DuplicateSeries,
     DuplicateFamily,
     NegativeCounter(f64),
+    Histogram(BadHistogram, bool),
+    Summary(BadSummary),
+    ReservedLabel(bool),
+    WrongValueCase,
+    InfoValue(f64),
+    InfoName,
+    StateValue(f64),
+    StateSetWithoutStateLabel,
+    UnitNotInName,
+    UnitOnInfo,
     LongLabelValue,
     LongName,
     LongHelp,
@@ -241,6 +567,17 @@ fn fault() -> impl Strategy<Value = Fault> {
             Just(f64::NAN)
         ]
         .prop_map(Fault::NegativeCounter),
+        (0..BadHistogram::ALL.len(), any::<bool>())
+            .prop_map(|(i, gauge)| Fault::Histogram(BadHistogram::ALL[i], gauge)),
+        (0..BadSummary::ALL.len()).prop_map(|i| Fault::Summary(BadSummary::ALL[i])),
+        any::<bool>().prop_map(Fault::ReservedLabel),
+        Just(Fault::WrongValueCase),
+        prop_oneof![Just(0.0), Just(2.0), Just(f64::NAN)].prop_map(Fault::InfoValue),
+        Just(Fault::InfoName),
+        prop_oneof![Just(0.5), Just(2.0), Just(-1.0), Just(f64::NAN)].prop_map(Fault::StateValue),
+        Just(Fault::StateSetWithoutStateLabel),
+        Just(Fault::UnitNotInName),
+        Just(Fault::UnitOnInfo),
         Just(Fault::LongLabelValue),
         Just(Fault::LongName),
         Just(Fault::LongHelp),
@@ -250,11 +587,16 @@ fn fault() -> impl Strategy<Value = Fault> {
     ]
 }
 
+fn number(v: f64) -> wit::SampleValue {
+    wit::SampleValue::Number(v)
+}
+
 impl Fault {
     /// Breaks `output` (which has at least one family with a sample and
     /// one label); returns the limits to check it under, the reason and a
     /// fragment the refusal's message must contain.
     fn inject(&self, output: &mut Vec<Family>) -> (Limits, Reason, String) {
+        use wit::MetricKind as K;
         let limits = Limits::default();
         let f = &mut output[0];
         let invalid = Reason::InvalidOutput;
@@ -300,12 +642,94 @@ impl Fault {
                 (limits, invalid, "returned twice".into())
             }
             Fault::NegativeCounter(v) => {
-                f.kind = KINDS
-                    .iter()
-                    .position(|k| *k == wit::MetricKind::Counter)
-                    .expect("counters exist");
-                f.samples[0].1 = *v;
+                f.retype(K::Counter, number(1.0));
+                f.samples[0].1 = number(*v);
                 (limits, invalid, "negative or NaN value".into())
+            }
+            Fault::Histogram(bad, gauge) => {
+                let kind = if *gauge {
+                    K::GaugeHistogram
+                } else {
+                    K::Histogram
+                };
+                let (value, fragment) = bad.value();
+                // A gauge histogram may have a negative sum with a
+                // negative bound: that rule is the histogram's alone.
+                let kind = match bad {
+                    BadHistogram::SumWithNegativeBound => K::Histogram,
+                    _ => kind,
+                };
+                f.retype(kind, BadHistogram::CountMismatch.fixed());
+                f.samples[0].1 = value;
+                (limits, invalid, fragment.into())
+            }
+            Fault::Summary(bad) => {
+                let (value, fragment) = bad.value();
+                f.retype(
+                    K::Summary,
+                    wit::SampleValue::Summary(wit::Summary {
+                        quantiles: vec![],
+                        count: 0,
+                        sum: 0.0,
+                    }),
+                );
+                f.samples[0].1 = value;
+                (limits, invalid, fragment.into())
+            }
+            Fault::ReservedLabel(summary) => {
+                let (kind, value, label) = if *summary {
+                    (K::Summary, valid_summary_value(), "quantile")
+                } else {
+                    (K::Histogram, BadHistogram::CountMismatch.fixed(), "le")
+                };
+                f.retype(kind, value);
+                f.label_names[0] = label.into();
+                (
+                    limits,
+                    invalid,
+                    format!("has the label \"{label}\", which the exposition"),
+                )
+            }
+            Fault::WrongValueCase => {
+                f.retype(K::Gauge, number(1.0));
+                f.samples[0].1 = valid_summary_value();
+                (limits, invalid, "holds a summary value".into())
+            }
+            Fault::InfoValue(v) => {
+                f.retype(K::Info, number(1.0));
+                f.samples[0].1 = number(*v);
+                (limits, invalid, "an info sample's value is 1".into())
+            }
+            Fault::InfoName => {
+                f.retype(K::Info, number(1.0));
+                f.name = f.name.trim_end_matches("_info").to_string() + "_inf";
+                (limits, invalid, "suffix _info".into())
+            }
+            Fault::StateValue(v) => {
+                f.retype(K::Stateset, number(1.0));
+                f.name = f.label_names[0].clone();
+                f.samples[0].1 = number(*v);
+                (limits, invalid, "a state's value is 1".into())
+            }
+            Fault::StateSetWithoutStateLabel => {
+                f.retype(K::Stateset, number(1.0));
+                f.name = format!("{}_state_x", f.label_names.join("_"));
+                (limits, invalid, "no label named".into())
+            }
+            Fault::UnitNotInName => {
+                f.retype(K::Gauge, number(1.0));
+                f.name = format!("m{}_sec", f.name);
+                f.unit = "seconds".into();
+                (limits, invalid, "to end in _seconds".into())
+            }
+            Fault::UnitOnInfo => {
+                f.retype(K::Info, number(1.0));
+                f.unit = "info".into();
+                (
+                    limits,
+                    invalid,
+                    "OpenMetrics gives info families none".into(),
+                )
             }
             Fault::LongLabelValue => {
                 f.samples[0].0[0] = "v".repeat(limits.max_label_value_length + 1);
@@ -327,12 +751,12 @@ impl Fault {
                 (limits, cap, "label names, the limit is".into())
             }
             Fault::TooManySeries => {
-                let total: usize = output.iter().map(|f| f.samples.len()).sum();
+                let total: usize = output.iter().map(Family::exposed).sum();
                 let limits = Limits {
                     max_series: total - 1,
                     ..limits
                 };
-                (limits, cap, "series returned, the limit is".into())
+                (limits, cap, "series returned".into())
             }
             Fault::TooManyFamilies => {
                 let limits = Limits {
@@ -345,35 +769,46 @@ impl Fault {
     }
 }
 
+impl BadHistogram {
+    /// A valid histogram value, for the samples a fault leaves alone.
+    fn fixed(self) -> wit::SampleValue {
+        wit::SampleValue::Histogram(wit::Histogram {
+            buckets: vec![
+                wit::Bucket {
+                    upper_bound: 1.0,
+                    count: 1,
+                },
+                wit::Bucket {
+                    upper_bound: f64::INFINITY,
+                    count: 2,
+                },
+            ],
+            count: 2,
+            sum: Some(1.5),
+        })
+    }
+}
+
+fn valid_summary_value() -> wit::SampleValue {
+    wit::SampleValue::Summary(wit::Summary {
+        quantiles: vec![wit::Quantile {
+            quantile: 0.5,
+            value: 1.0,
+        }],
+        count: 1,
+        sum: 1.0,
+    })
+}
+
 // ---- the pipeline ---------------------------------------------------------
 
-/// The scrape's ordering of families and series, through a registry as
-/// the exporter does.
-struct Gathered(Mutex<Vec<MetricFamily>>);
-
-impl Collector for Gathered {
-    fn desc(&self) -> Vec<&Desc> {
-        Vec::new()
-    }
-    fn collect(&self) -> Vec<MetricFamily> {
-        std::mem::take(&mut self.0.lock().unwrap())
-    }
-}
-
-fn gather(families: Vec<MetricFamily>) -> Vec<MetricFamily> {
-    let registry = Registry::new();
-    registry
-        .register(Box::new(Gathered(Mutex::new(families))))
-        .unwrap();
-    registry.gather()
-}
-
-/// One module's output through `convert` and the merge; the families
-/// served, or each module's refusal.
+/// Each module's output through `convert`, the merge and the ordering, as a
+/// scrape does;
+/// the families served, and each module's refusal.
 fn pipeline(
     modules: &[(Vec<wit::MetricFamily>, Limits)],
 ) -> (
-    Vec<MetricFamily>,
+    Vec<model::Family>,
     Vec<Option<wasm_exporter::runtime::Failure>>,
 ) {
     let reserved = HashSet::from([
@@ -383,11 +818,17 @@ fn pipeline(
     let mut merger = Merger::new(&reserved);
     let mut outcomes = Vec::new();
     for (i, (families, limits)) in modules.iter().enumerate() {
-        let outcome = convert::to_families(families.clone(), limits)
+        let outcome = convert::to_families(GuestFamilies::V0_2(families.clone()), limits)
             .and_then(|converted| merger.add(&format!("m{i}"), converted).map(|_| ()));
         outcomes.push(outcome.err());
     }
-    (gather(merger.finish()), outcomes)
+    // Sorted as a scrape sorts them.
+    let mut families = merger.finish();
+    for family in &mut families {
+        family.sort_series();
+    }
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    (families, outcomes)
 }
 
 /// A sample as a parser reads it back: name, sorted labels, value.
@@ -410,40 +851,77 @@ impl ValueKey {
     }
 }
 
-fn sample_value(kind: MetricType, m: &prometheus::proto::Metric) -> f64 {
-    match kind {
-        MetricType::COUNTER => m.get_counter().value(),
-        MetricType::GAUGE => m.get_gauge().value(),
-        _ => m.untyped.value(),
-    }
-}
-
-/// The series a parser must read from the exposition of `families` (in
-/// either format: they differ in counter names only, and the parsers
-/// agree on those).
-fn expected_series(families: &[MetricFamily]) -> Vec<Series> {
+/// The samples a parser must read from the exposition of `families` in
+/// `format`: every bucket, quantile, `_sum` and `_count`, with `le` and
+/// `quantile` spelled as that format spells them.
+fn expected_series(families: &[model::Family], format: Format) -> Vec<Series> {
+    let om = format == Format::OpenMetrics;
+    let spell: fn(f64) -> String = if om {
+        exposition::openmetrics_label_float
+    } else {
+        exposition::label_float
+    };
     let mut out = Vec::new();
     for f in families {
-        let kind = f.get_field_type();
-        // OpenMetrics names a counter's samples `_total`; so does the
-        // Python text parser when it reads a counter written without it.
-        let name = match kind {
-            MetricType::COUNTER => {
-                format!(
-                    "{}_total",
-                    f.name().strip_suffix("_total").unwrap_or(f.name())
-                )
-            }
-            _ => f.name().to_owned(),
-        };
-        for m in f.get_metric() {
-            let mut labels: Vec<(String, String)> = m
-                .get_label()
+        let name = f.name.as_str();
+        for s in &f.series {
+            let labels: Vec<(String, String)> = f
+                .label_names
                 .iter()
-                .map(|l| (l.name().to_owned(), l.value().to_owned()))
+                .cloned()
+                .zip(s.label_values.iter().cloned())
                 .collect();
-            labels.sort();
-            out.push((name.clone(), labels, ValueKey::of(sample_value(kind, m))));
+            let mut push = |sample: String, extra: Option<(&str, String)>, v: f64| {
+                let mut labels = labels.clone();
+                if let Some((k, v)) = extra {
+                    labels.push((k.to_owned(), v));
+                }
+                labels.sort();
+                out.push((sample, labels, ValueKey::of(v)));
+            };
+            match &s.value {
+                // OpenMetrics names a counter's samples `_total`; so does
+                // the Python text parser when it reads a counter written
+                // without it.
+                Value::Number(v) if f.kind == Kind::Counter => push(
+                    format!("{}_total", name.strip_suffix("_total").unwrap_or(name)),
+                    None,
+                    *v,
+                ),
+                Value::Number(v) => push(name.to_owned(), None, *v),
+                Value::Histogram(h) => {
+                    for b in &h.buckets {
+                        push(
+                            format!("{name}_bucket"),
+                            Some(("le", spell(b.upper_bound))),
+                            b.count as f64,
+                        );
+                    }
+                    let (count, sum) = if om && f.kind == Kind::GaugeHistogram {
+                        ("_gcount", "_gsum")
+                    } else {
+                        ("_count", "_sum")
+                    };
+                    // OpenMetrics writes the count only beside a sum.
+                    if !om || h.sum.is_some() {
+                        push(format!("{name}{count}"), None, h.count as f64);
+                    }
+                    if let Some(v) = h.sum {
+                        push(format!("{name}{sum}"), None, v);
+                    }
+                }
+                Value::Summary(q) => {
+                    for quantile in &q.quantiles {
+                        push(
+                            name.to_owned(),
+                            Some(("quantile", spell(quantile.quantile))),
+                            quantile.value,
+                        );
+                    }
+                    push(format!("{name}_count"), None, q.count as f64);
+                    push(format!("{name}_sum"), None, q.sum);
+                }
+            }
         }
     }
     out.sort();
@@ -453,7 +931,7 @@ fn expected_series(families: &[MetricFamily]) -> Vec<Series> {
 /// An accepted case waiting for the external parsers.
 struct Rendered {
     input: String,
-    families: Vec<MetricFamily>,
+    families: Vec<model::Family>,
 }
 
 /// Runs the external parsers on every rendered case: promtool on all text
@@ -466,8 +944,7 @@ fn check_externally(cases: &[Rendered]) {
     for (i, case) in cases.iter().enumerate() {
         let mut renamed = case.families.clone();
         for f in &mut renamed {
-            let name = format!("c{i}_{}", f.name());
-            f.set_name(name);
+            f.name = format!("c{i}_{}", f.name);
         }
         batch.push(exposition::encode(&renamed, Format::Text));
     }
@@ -500,7 +977,7 @@ fn check_externally(cases: &[Rendered]) {
                 case.input
             ),
         };
-        let expected = expected_series(&case.families);
+        let expected = expected_series(&case.families, *format);
         assert_eq!(
             series, expected,
             "{format:?} did not read back to the series accepted:\n{text}\n--- input:\n{}",
@@ -528,7 +1005,7 @@ fn valid_output_is_served_and_each_fault_is_refused_for_its_reason() {
                         "valid output refused: {failure}"
                     )));
                 }
-                let served: usize = families.iter().map(|f| f.get_metric().len()).sum();
+                let served: usize = families.iter().map(|f| f.series.len()).sum();
                 let sent: usize = output.iter().map(|f| f.samples.len()).sum();
                 prop_assert_eq!(served, sent);
                 rendered.lock().unwrap().push(Rendered {
@@ -587,20 +1064,22 @@ fn any_family() -> impl Strategy<Value = wit::MetricFamily> {
     (
         any_name(),
         any_text(),
+        prop_oneof![4 => Just(String::new()), 1 => Just("seconds".to_string()), 1 => ".{0,4}"],
         0..KINDS.len(),
         proptest::collection::vec(prop_oneof![4 => valid_label_name(), 1 => ".{0,6}"], 0..3),
         proptest::collection::vec(
             (
                 proptest::collection::vec(prop_oneof![3 => "[ab]", 1 => any_text()], 0..3),
-                any_value(),
+                any_sample_value(),
             ),
             0..5,
         ),
     )
         .prop_map(
-            |(name, help, kind, label_names, samples)| wit::MetricFamily {
+            |(name, help, unit, kind, label_names, samples)| wit::MetricFamily {
                 name,
                 help,
+                unit,
                 kind: KINDS[kind],
                 label_names,
                 samples: samples
@@ -612,6 +1091,40 @@ fn any_family() -> impl Strategy<Value = wit::MetricFamily> {
                     .collect(),
             },
         )
+}
+
+/// Any value of any case, whatever the family's kind: numbers of every
+/// class, histograms and summaries with arbitrary parts.
+fn any_sample_value() -> impl Strategy<Value = wit::SampleValue> {
+    prop_oneof![
+        3 => any_value().prop_map(wit::SampleValue::Number),
+        1 => (
+            proptest::collection::vec((any_value(), 0u64..100), 0..4),
+            prop_oneof![0u64..100, Just(u64::MAX)],
+            proptest::option::of(any_value()),
+        )
+            .prop_map(|(buckets, count, sum)| wit::SampleValue::Histogram(wit::Histogram {
+                buckets: buckets
+                    .into_iter()
+                    .map(|(upper_bound, count)| wit::Bucket { upper_bound, count })
+                    .collect(),
+                count,
+                sum,
+            })),
+        1 => (
+            proptest::collection::vec((any_value(), any_value()), 0..3),
+            any::<u64>(),
+            any_value(),
+        )
+            .prop_map(|(quantiles, count, sum)| wit::SampleValue::Summary(wit::Summary {
+                quantiles: quantiles
+                    .into_iter()
+                    .map(|(quantile, value)| wit::Quantile { quantile, value })
+                    .collect(),
+                count,
+                sum,
+            })),
+    ]
 }
 
 fn any_limits() -> impl Strategy<Value = Limits> {
@@ -650,7 +1163,7 @@ fn arbitrary_output_never_panics_and_what_is_served_parses_back() {
                 );
                 prop_assert!(!failure.message.is_empty());
             }
-            let served: usize = families.iter().map(|f| f.get_metric().len()).sum();
+            let served: usize = families.iter().map(|f| f.series.len()).sum();
             let accepted: usize = modules
                 .iter()
                 .zip(&outcomes)

@@ -668,8 +668,16 @@ impl Scrape {
             assert!(!line.starts_with('#'), "unexpected comment {line:?}");
             let (series, value) = split_sample(line);
             let family = series.split('{').next().unwrap();
+            // A sample belongs to the family of its name, or of its name
+            // without the suffix its type adds.
             assert!(
-                typed.contains(family) || typed.contains(family.trim_end_matches("_total")),
+                std::iter::once(family)
+                    .chain(
+                        ["_total", "_bucket", "_sum", "_count"]
+                            .iter()
+                            .filter_map(|s| family.strip_suffix(s))
+                    )
+                    .any(|f| typed.contains(f)),
                 "sample before its TYPE: {line:?}"
             );
             assert!(

@@ -12,19 +12,36 @@ use wit_parser::{Resolve, WorldId};
 /// The world every scraper implements.
 const WORLD: &str = "scraper";
 
-fn load_world(root: &Path) -> Result<(Resolve, WorldId)> {
+/// The version of the scraper world (`wit/<version>/`) guests are built
+/// against unless they ask for another: the newest.
+pub const LATEST_WIT: &str = "0.2.0";
+
+/// The scraper world of version `version` (a directory of `wit/`).
+fn load_world(root: &Path, version: &str) -> Result<(Resolve, WorldId)> {
+    let dir = wit_dir(root, version)?;
     let mut resolve = Resolve::default();
     let (pkg, _) = resolve
-        .push_dir(root.join("wit"))
-        .context("parsing the WIT package in wit/")?;
+        .push_dir(&dir)
+        .with_context(|| format!("parsing the WIT package in {}", dir.display()))?;
     let world = resolve.select_world(&[pkg], Some(WORLD))?;
     Ok((resolve, world))
 }
 
+/// `wit/<version>`, if the repository has that version.
+fn wit_dir(root: &Path, version: &str) -> Result<std::path::PathBuf> {
+    let dir = root.join("wit").join(version);
+    anyhow::ensure!(
+        !version.is_empty() && !version.contains('/') && dir.is_dir(),
+        "there is no WIT version {version:?} (the versions are the directories of wit/)"
+    );
+    Ok(dir)
+}
+
 /// Writes `scraper.h`, `scraper.c` and `scraper_component_type.o` (the
-/// world's type information, which the linker keeps) into `dir`.
-pub fn c_bindings(root: &Path, dir: &Path) -> Result<()> {
-    let (mut resolve, world) = load_world(root)?;
+/// world's type information, which the linker keeps) of WIT version
+/// `version` into `dir`.
+pub fn c_bindings(root: &Path, version: &str, dir: &Path) -> Result<()> {
+    let (mut resolve, world) = load_world(root, version)?;
     let mut files = wit_bindgen_core::Files::default();
     wit_bindgen_c::Opts::default()
         .build()
@@ -37,12 +54,12 @@ pub fn c_bindings(root: &Path, dir: &Path) -> Result<()> {
 /// (`guests/go/lib`, module `wasm_exporter/scraper`) keeps the bindings.
 pub const GO_BINDINGS_PACKAGE: &str = "wasm_exporter/scraper/internal/wit";
 
-/// Writes the Go bindings of the world into `dir` as a library package
+/// Writes the Go bindings of the world of WIT version `version` into `dir` as a library package
 /// ([`GO_BINDINGS_PACKAGE`]): `imports/...` with the types and
 /// `exports/wit_exports` with the `//go:wasmexport` entry points, which call
 /// `exports/export_wit_world.Collect` (written by hand, in the library).
-pub fn go_bindings(root: &Path, dir: &Path) -> Result<()> {
-    let (mut resolve, world) = load_world(root)?;
+pub fn go_bindings(root: &Path, version: &str, dir: &Path) -> Result<()> {
+    let (mut resolve, world) = load_world(root, version)?;
     let mut files = wit_bindgen_core::Files::default();
     wit_bindgen_go::Opts {
         // Generated code is not read; not depending on gofmt being on PATH
@@ -72,13 +89,13 @@ fn write_files(files: &wit_bindgen_core::Files, dir: &Path) -> Result<()> {
 const JS_WORLD: &str = "js-scraper";
 
 /// Writes the WIT tree of the JS guests' world into `dir`: the world of
-/// `guests/js/wit`, with the scraper package and the WASI packages of
-/// `wasi_wit` under `deps/`, and checks that it resolves, so that a broken
-/// tree fails here with wit-parser's message rather than deep inside
+/// `guests/js/wit`, with the newest scraper package and the WASI packages
+/// of `wasi_wit` under `deps/`, and checks that it resolves, so that a
+/// broken tree fails here with wit-parser's message rather than deep inside
 /// ComponentizeJS.
 pub fn js_wit(root: &Path, wasi_wit: &Path, dir: &Path) -> Result<()> {
     copy_wit_files(&root.join("guests/js/wit"), dir)?;
-    copy_wit_files(&root.join("wit"), &dir.join("deps/scraper"))?;
+    copy_wit_files(&wit_dir(root, LATEST_WIT)?, &dir.join("deps/scraper"))?;
     for entry in
         std::fs::read_dir(wasi_wit).with_context(|| format!("reading {}", wasi_wit.display()))?
     {
@@ -109,11 +126,12 @@ fn copy_wit_files(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Embeds the world's type information into the core module at `core` and
-/// encodes it as a component at `out`. With `wasi`, the module's
-/// `wasi_snapshot_preview1` imports are adapted to WASI 0.2.
-pub fn componentize(root: &Path, core: &Path, out: &Path, wasi: bool) -> Result<()> {
-    let (resolve, world) = load_world(root)?;
+/// Embeds the type information of the world of WIT version `version` into
+/// the core module at `core` and encodes it as a component at `out`. With
+/// `wasi`, the module's `wasi_snapshot_preview1` imports are adapted to
+/// WASI 0.2.
+pub fn componentize(root: &Path, version: &str, core: &Path, out: &Path, wasi: bool) -> Result<()> {
+    let (resolve, world) = load_world(root, version)?;
     let mut module =
         std::fs::read(core).with_context(|| format!("reading core module {}", core.display()))?;
     wit_component::embed_component_metadata(
@@ -142,6 +160,10 @@ pub fn componentize(root: &Path, core: &Path, out: &Path, wasi: bool) -> Result<
     Ok(())
 }
 
+/// The WIT version of the WAT fixtures: they lay out 0.1.0's types in
+/// memory by hand, and they are the oldest guests the host keeps serving.
+const WAT_WIT: &str = "0.1.0";
+
 /// Componentizes a WAT fixture (functions without WASI imports), wrapped in
 /// a module with the shared `prelude`.
 pub fn componentize_wat(root: &Path, prelude: &str, wat: &Path, out: &Path) -> Result<()> {
@@ -151,7 +173,7 @@ pub fn componentize_wat(root: &Path, prelude: &str, wat: &Path, out: &Path) -> R
     let core = wat::parse_str(&text).with_context(|| format!("parsing {}", wat.display()))?;
     let tmp = out.with_extension("core.wasm");
     std::fs::write(&tmp, core).with_context(|| format!("writing {}", tmp.display()))?;
-    let result = componentize(root, &tmp, out, false);
+    let result = componentize(root, WAT_WIT, &tmp, out, false);
     let _ = std::fs::remove_file(&tmp);
     result
 }

@@ -6,10 +6,10 @@
 //! cargo xtask test         build all guests, then fmt, clippy and every test
 //! cargo xtask guests       build all guests into target/guests
 //! cargo xtask toolchains   install the pinned guest toolchains
-//! cargo xtask bindings c DIR         write C bindings for the WIT world
-//! cargo xtask bindings go DIR        write Go bindings (library package)
-//! cargo xtask bindings js DIR        write the WIT tree of the JS guests' world
-//! cargo xtask componentize CORE OUT  make a core module a component
+//! cargo xtask bindings c DIR [--wit V]   write C bindings for the WIT world
+//! cargo xtask bindings go DIR [--wit V]   write Go bindings (library package)
+//! cargo xtask bindings js DIR            write the WIT tree of the JS guests' world
+//! cargo xtask componentize CORE OUT [--wit V]  make a core module a component
 //! ```
 
 mod component;
@@ -39,21 +39,33 @@ fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("guests") => guests::build_all(&root).map(|_| ()),
         Some("toolchains") => toolchains::ensure(&root).map(|_| ()),
-        Some("bindings") => match &args[1..] {
-            [lang, dir] if lang == "c" => component::c_bindings(&root, Path::new(dir)),
-            [lang, dir] if lang == "go" => component::go_bindings(&root, Path::new(dir)),
-            [lang, dir] if lang == "js" => {
-                component::js_wit(&root, &toolchains::js_wasi_wit(&root)?, Path::new(dir))
+        Some("bindings") => {
+            let (args, wit) = wit_option(&args[1..])?;
+            match args.as_slice() {
+                [lang, dir] if lang == "c" => component::c_bindings(&root, &wit, Path::new(dir)),
+                [lang, dir] if lang == "go" => component::go_bindings(&root, &wit, Path::new(dir)),
+                [lang, dir] if lang == "js" && wit == component::LATEST_WIT => {
+                    component::js_wit(&root, &toolchains::js_wasi_wit(&root)?, Path::new(dir))
+                }
+                _ => {
+                    bail!("usage: cargo xtask bindings c|go DIR [--wit VERSION] | bindings js DIR")
+                }
             }
-            _ => bail!("usage: cargo xtask bindings c|go|js DIR"),
-        },
-        Some("componentize") => match &args[1..] {
-            [core, out] => component::componentize(&root, Path::new(core), Path::new(out), true),
-            [core, out, flag] if flag == "--no-wasi" => {
-                component::componentize(&root, Path::new(core), Path::new(out), false)
+        }
+        Some("componentize") => {
+            let (args, wit) = wit_option(&args[1..])?;
+            match args.as_slice() {
+                [core, out] => {
+                    component::componentize(&root, &wit, Path::new(core), Path::new(out), true)
+                }
+                [core, out, flag] if flag == "--no-wasi" => {
+                    component::componentize(&root, &wit, Path::new(core), Path::new(out), false)
+                }
+                _ => bail!(
+                    "usage: cargo xtask componentize CORE.wasm OUT.wasm [--no-wasi] [--wit VERSION]"
+                ),
             }
-            _ => bail!("usage: cargo xtask componentize CORE.wasm OUT.wasm [--no-wasi]"),
-        },
+        }
         Some("test") => test(&root),
         Some("run") => run_exporter(&root, &args[1..]),
         _ => {
@@ -61,6 +73,25 @@ fn run(args: &[String]) -> Result<()> {
             bail!("unknown or missing command")
         }
     }
+}
+
+/// Takes `--wit VERSION` out of `args`: the WIT version (a directory of
+/// `wit/`) to build against, the newest when not given.
+fn wit_option(args: &[String]) -> Result<(Vec<String>, String)> {
+    let mut rest = Vec::with_capacity(args.len());
+    let mut wit = component::LATEST_WIT.to_string();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if arg == "--wit" {
+            wit = it
+                .next()
+                .context("--wit needs a version (0.1.0, 0.2.0)")?
+                .clone();
+        } else {
+            rest.push(arg.clone());
+        }
+    }
+    Ok((rest, wit))
 }
 
 /// Everything CI checks: guests from source, formatting, lints, tests.

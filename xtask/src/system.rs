@@ -1,9 +1,9 @@
 //! Debian packages the tasks need beyond Rust: Python's venv (guest
 //! toolchains), Node.js and npm (JavaScript guests), a real Prometheus
-//! server with promtool and a headless Chromium (end-to-end tests), and the
-//! Rust guests' toolchain at the exact versions of `guests/toolchains.toml`.
-//! Installed with apt when missing and allowed (as root), otherwise named
-//! in the error.
+//! server with promtool, node_exporter and a headless Chromium (end-to-end
+//! tests), and the Rust guests' toolchain at the exact versions of
+//! `guests/toolchains.toml`. Installed with apt when missing and allowed (as
+//! root), otherwise named in the error.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -58,6 +58,11 @@ pub fn ensure_for_tests() -> Result<()> {
         Need {
             check: || has("chromium"),
             package: "chromium",
+        },
+        // The textfile plugin is compared with node_exporter's collector.
+        Need {
+            check: || has("prometheus-node-exporter"),
+            package: "prometheus-node-exporter",
         },
     ])
 }

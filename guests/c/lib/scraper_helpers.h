@@ -14,23 +14,70 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <stdint.h>
+
 #include "scraper.h"
 
+// The helpers serve both versions of the scraper world; the bindings say
+// which one this guest is built against (only 0.2.0 has histograms).
+#ifdef WASM_EXPORTER_SCRAPER_TYPES_METRIC_KIND_HISTOGRAM
+#define SCRAPER_WIT_0_2 1
+#endif
+
 typedef scraper_metric_family_t family_t;
+
+// Short names of the metric kinds.
+#define GAUGE WASM_EXPORTER_SCRAPER_TYPES_METRIC_KIND_GAUGE
+#define COUNTER WASM_EXPORTER_SCRAPER_TYPES_METRIC_KIND_COUNTER
+#define UNTYPED WASM_EXPORTER_SCRAPER_TYPES_METRIC_KIND_UNTYPED
+#ifdef SCRAPER_WIT_0_2
+#define HISTOGRAM WASM_EXPORTER_SCRAPER_TYPES_METRIC_KIND_HISTOGRAM
+#define GAUGE_HISTOGRAM WASM_EXPORTER_SCRAPER_TYPES_METRIC_KIND_GAUGE_HISTOGRAM
+#define SUMMARY WASM_EXPORTER_SCRAPER_TYPES_METRIC_KIND_SUMMARY
+#define INFO WASM_EXPORTER_SCRAPER_TYPES_METRIC_KIND_INFO
+#define STATESET WASM_EXPORTER_SCRAPER_TYPES_METRIC_KIND_STATESET
+#endif
 
 // Families one collect can return with these helpers.
 #define MAX_FAMILIES 256
 
-// Appends an empty family. `label_names` holds `nlabels` names. The pointer
+// Appends an empty family of `kind` (GAUGE, COUNTER...). `label_names`
+// holds `nlabels` names. The pointer
 // stays valid for the whole collect, however many families follow (up to
 // MAX_FAMILIES; one more aborts, which the host reports as a trap).
 family_t *family_add(scraper_list_metric_family_t *out, const char *name, const char *help,
                      wasm_exporter_scraper_types_metric_kind_t kind, size_t nlabels,
                      const char *const *label_names);
 
-// Appends a sample; `label_values` holds as many values as the family has
-// label names.
+// Appends a sample holding a number (gauge, counter, untyped, and 1 for an
+// INFO family); `label_values` holds as many values as the family has label
+// names.
 void sample_add(family_t *family, double value, const char *const *label_values);
+
+#ifdef SCRAPER_WIT_0_2
+// Sets the family's unit ("seconds", "bytes"): the name must end in _UNIT
+// (before _total for a counter).
+void family_set_unit(family_t *family, const char *unit);
+
+// Appends a histogram sample (HISTOGRAM or GAUGE_HISTOGRAM family): `n`
+// buckets with ascending upper bounds `bounds` and cumulative counts
+// `counts`, all observations `count`, and their sum (`sum` NULL: no sum).
+// The +Inf bucket is added with `count` unless the last bound is INFINITY.
+void histogram_add(family_t *family, size_t n, const double *bounds, const uint64_t *counts,
+                   uint64_t count, const double *sum, const char *const *label_values);
+
+// Appends a summary sample: `n` quantiles (0..1) with their values (NAN
+// when nothing was observed), all observations `count` and their sum.
+void summary_add(family_t *family, size_t n, const double *quantiles, const double *values,
+                 uint64_t count, double sum, const char *const *label_values);
+
+// Appends the `n` states of a STATESET family (one sample each, 1 for an
+// enabled state, 0 otherwise). The family's label names include its own
+// name, which holds the state; `label_values` holds the values of its other
+// labels, in order.
+void stateset_add(family_t *family, size_t n, const char *const *states, const bool *enabled,
+                  const char *const *label_values);
+#endif
 
 // The value of parameter `name` as a new NUL-terminated string, or NULL
 // when the operator did not set it.

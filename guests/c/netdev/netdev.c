@@ -15,22 +15,21 @@
 
 #include "scraper_helpers.h"
 
-#define COUNTER WASM_EXPORTER_SCRAPER_TYPES_METRIC_KIND_COUNTER
-
 // Columns of /proc/net/dev after "iface:": receive bytes packets errs drop
 // fifo frame compressed multicast, then transmit bytes packets errs drop ...
+// The byte counters carry their unit (OpenMetrics `# UNIT`).
 static const struct {
-    const char *name, *help;
+    const char *name, *help, *unit;
     int column;
 } COLUMNS[] = {
-    {"netdev_receive_bytes_total", "Bytes received by the interface.", 0},
-    {"netdev_receive_packets_total", "Packets received by the interface.", 1},
-    {"netdev_receive_errors_total", "Receive errors of the interface.", 2},
-    {"netdev_receive_drop_total", "Received packets the interface dropped.", 3},
-    {"netdev_transmit_bytes_total", "Bytes sent by the interface.", 8},
-    {"netdev_transmit_packets_total", "Packets sent by the interface.", 9},
-    {"netdev_transmit_errors_total", "Transmit errors of the interface.", 10},
-    {"netdev_transmit_drop_total", "Packets the interface dropped on transmit.", 11},
+    {"netdev_receive_bytes_total", "Bytes received by the interface.", "bytes", 0},
+    {"netdev_receive_packets_total", "Packets received by the interface.", "", 1},
+    {"netdev_receive_errors_total", "Receive errors of the interface.", "", 2},
+    {"netdev_receive_drop_total", "Received packets the interface dropped.", "", 3},
+    {"netdev_transmit_bytes_total", "Bytes sent by the interface.", "bytes", 8},
+    {"netdev_transmit_packets_total", "Packets sent by the interface.", "", 9},
+    {"netdev_transmit_errors_total", "Transmit errors of the interface.", "", 10},
+    {"netdev_transmit_drop_total", "Packets the interface dropped on transmit.", "", 11},
 };
 #define NCOLUMNS (sizeof COLUMNS / sizeof COLUMNS[0])
 
@@ -46,8 +45,10 @@ bool exports_scraper_collect(scraper_list_param_t *params, scraper_list_metric_f
     if (!f) return fail(err, "opening %s: %s", path, strerror(errno));
     const char *labels[] = {"device"};
     family_t *families[NCOLUMNS];
-    for (size_t i = 0; i < NCOLUMNS; i++)
+    for (size_t i = 0; i < NCOLUMNS; i++) {
         families[i] = family_add(ret, COLUMNS[i].name, COLUMNS[i].help, COUNTER, 1, labels);
+        family_set_unit(families[i], COLUMNS[i].unit);
+    }
 
     char line[1024];
     int lineno = 0;

@@ -81,7 +81,8 @@ bool exports_scraper_collect(scraper_list_param_t *params, scraper_list_metric_f
 
     const char *labels[] = {"cpu", "mode"};
     family_t *cpu = family_add(ret, "cpu_seconds_total", "Seconds each CPU spent in each mode.",
-                               WASM_EXPORTER_SCRAPER_TYPES_METRIC_KIND_COUNTER, 2, labels);
+                               COUNTER, 2, labels);
+    family_set_unit(cpu, "seconds");
     bool ok = add_cpu_times(dir, cpu, err);
 
     free(proc_dir);

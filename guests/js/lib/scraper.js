@@ -14,9 +14,16 @@
 // stderr (the host log).
 import { getDirectories } from 'wasi:filesystem/preopens@0.2.12';
 
+// Metric kinds of the scraper world (0.2.0, the version JS guests are
+// built against).
 export const GAUGE = 'gauge';
 export const COUNTER = 'counter';
 export const UNTYPED = 'untyped';
+export const HISTOGRAM = 'histogram';
+export const GAUGE_HISTOGRAM = 'gauge-histogram';
+export const SUMMARY = 'summary';
+export const INFO = 'info';
+export const STATESET = 'stateset';
 
 /** Ends the collection with err(reason). */
 export function fail(reason) {
@@ -53,14 +60,79 @@ export function paramBool(params, name, fallback) {
   fail(`parameter ${name}: ${JSON.stringify(text)} is not a bool`);
 }
 
-/** A family without samples, to be filled with `sample`. */
-export function family(name, help, kind, labelNames = []) {
-  return { name, help, kind, labelNames: [...labelNames], samples: [] };
+/**
+ * A family without samples, to be filled with `sample` (or `histogram`,
+ * `summary`, `states`). `unit` ('seconds', 'bytes') must be the end of the
+ * name, before `_total` for a counter.
+ */
+export function family(name, help, kind, labelNames = [], unit = '') {
+  return { name, help, unit, kind, labelNames: [...labelNames], samples: [] };
 }
 
-/** Appends one series; label values in the order of the family's names. */
+/**
+ * Appends one series holding a number (gauge, counter, untyped; 1 for an
+ * INFO family); label values in the order of the family's names.
+ */
 export function sample(fam, value, ...labelValues) {
-  fam.samples.push({ labelValues: labelValues.map(String), value: Number(value) });
+  fam.samples.push({ labelValues: labelValues.map(String), value: { tag: 'number', val: Number(value) } });
+}
+
+/**
+ * Appends a histogram series to a HISTOGRAM or GAUGE_HISTOGRAM family.
+ * `buckets` are [upper bound, cumulative count] pairs in ascending order;
+ * the +Inf bucket is added with `count` unless the last bound is Infinity.
+ * `count` defaults to the +Inf bucket's count (or the last one's); `sum`
+ * is the sum of the observations, or undefined when unknown.
+ */
+export function histogram(fam, { buckets, count, sum }, ...labelValues) {
+  const pairs = buckets.map(([le, n]) => [Number(le), BigInt(n)]);
+  const total = count === undefined ? (pairs.length ? pairs[pairs.length - 1][1] : 0n) : BigInt(count);
+  if (!pairs.length || pairs[pairs.length - 1][0] !== Infinity) pairs.push([Infinity, total]);
+  fam.samples.push({
+    labelValues: labelValues.map(String),
+    value: {
+      tag: 'histogram',
+      val: {
+        buckets: pairs.map(([upperBound, n]) => ({ upperBound, count: n })),
+        count: total,
+        sum: sum === undefined ? undefined : Number(sum),
+      },
+    },
+  });
+}
+
+/**
+ * Appends a summary series to a SUMMARY family: `quantiles` as
+ * [quantile, value] pairs (NaN when nothing was observed), `count` and
+ * `sum` of all observations.
+ */
+export function summary(fam, { quantiles, count, sum }, ...labelValues) {
+  fam.samples.push({
+    labelValues: labelValues.map(String),
+    value: {
+      tag: 'summary',
+      val: {
+        quantiles: quantiles.map(([quantile, value]) => ({ quantile: Number(quantile), value: Number(value) })),
+        count: BigInt(count),
+        sum: Number(sum),
+      },
+    },
+  });
+}
+
+/**
+ * Appends one series per state to a STATESET family: `enabled` maps each
+ * state name to whether it holds. The family's label names include its own
+ * name, which holds the state; `labelValues` are those of its other labels.
+ */
+export function states(fam, enabled, ...labelValues) {
+  const at = fam.labelNames.indexOf(fam.name);
+  if (at < 0) fail(`stateset ${fam.name} needs a label named ${fam.name} for its states`);
+  for (const [state, on] of Object.entries(enabled)) {
+    const values = [...labelValues];
+    values.splice(at, 0, state);
+    sample(fam, on ? 1 : 0, ...values);
+  }
 }
 
 /** Wraps a collect function so that anything it throws becomes err. */

@@ -24,13 +24,13 @@ USER_HZ = 100.0
 # rather than counted twice.
 MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
-# Single-value lines: (key, metric, kind, help).
+# Single-value lines: (key, metric, kind, help, unit).
 SCALARS = (
-    ("ctxt", "cpustat_context_switches_total", COUNTER, "Context switches since boot."),
-    ("processes", "cpustat_forks_total", COUNTER, "Processes and threads created since boot."),
-    ("btime", "cpustat_boot_time_seconds", GAUGE, "Boot time, in seconds since the Unix epoch."),
-    ("procs_running", "cpustat_procs_running", GAUGE, "Processes in runnable state."),
-    ("procs_blocked", "cpustat_procs_blocked", GAUGE, "Processes blocked waiting for I/O."),
+    ("ctxt", "cpustat_context_switches_total", COUNTER, "Context switches since boot.", ""),
+    ("processes", "cpustat_forks_total", COUNTER, "Processes and threads created since boot.", ""),
+    ("btime", "cpustat_boot_time_seconds", GAUGE, "Boot time, in seconds since the Unix epoch.", "seconds"),
+    ("procs_running", "cpustat_procs_running", GAUGE, "Processes in runnable state.", ""),
+    ("procs_blocked", "cpustat_procs_blocked", GAUGE, "Processes blocked waiting for I/O.", ""),
 )
 
 
@@ -46,6 +46,7 @@ class WitWorld(wit_world.WitWorld):
             "Seconds each CPU spent in each mode.",
             COUNTER,
             ["cpu", "mode"],
+            unit="seconds",
         )
         scalars = {key: None for key, *_ in SCALARS}
         for lineno, line in enumerate(text.splitlines(), start=1):
@@ -69,10 +70,10 @@ class WitWorld(wit_world.WitWorld):
         if not cpu.samples:
             fail(f"{path}: no cpuN lines")
         families = [cpu]
-        for key, name, kind, help_text in SCALARS:
+        for key, name, kind, help_text, unit in SCALARS:
             # Older kernels lack some lines; serve what is there.
             if scalars[key] is not None:
-                f = family(name, help_text, kind)
+                f = family(name, help_text, kind, unit=unit)
                 sample(f, scalars[key])
                 families.append(f)
         return families

@@ -15,7 +15,7 @@ bool exports_scraper_collect(scraper_list_param_t *params, scraper_list_metric_f
     const char *labels[] = {"greeting"};
     const char *values[] = {greeting ? greeting : "hello"};
     family_t *f = family_add(ret, "{{metric}}_info", "A constant, to show the shape of a plugin.",
-                             WASM_EXPORTER_SCRAPER_TYPES_METRIC_KIND_GAUGE, 1, labels);
+                             WASM_EXPORTER_SCRAPER_TYPES_METRIC_KIND_INFO, 1, labels);
     sample_add(f, 1, values);
     free(greeting);
     scraper_list_param_free(params);

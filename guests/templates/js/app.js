@@ -6,10 +6,10 @@
 // manifest declares. On failure, call fail('...') naming what went wrong:
 // the exporter counts a guest_error and serves none of this plugin's series
 // for that scrape.
-import { GAUGE, collector, family, paramsMap, sample } from './lib/scraper.js';
+import { INFO, collector, family, paramsMap, sample } from './lib/scraper.js';
 
 export const collect = collector((params) => {
-  const info = family('{{metric}}_info', 'A constant, to show the shape of a plugin.', GAUGE, ['greeting']);
+  const info = family('{{metric}}_info', 'A constant, to show the shape of a plugin.', INFO, ['greeting']);
   sample(info, 1, paramsMap(params).get('greeting') ?? 'hello');
   return [info];
 });

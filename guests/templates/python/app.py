@@ -8,12 +8,12 @@ serves none of this plugin's series for that scrape.
 """
 
 import wit_world
-from scraper_helpers import GAUGE, collector, family, params_dict, sample
+from scraper_helpers import INFO, collector, family, params_dict, sample
 
 
 class WitWorld(wit_world.WitWorld):
     @collector
     def collect(self, params):
-        info = family("{{metric}}_info", "A constant, to show the shape of a plugin.", GAUGE, ["greeting"])
+        info = family("{{metric}}_info", "A constant, to show the shape of a plugin.", INFO, ["greeting"])
         sample(info, 1, params_dict(params).get("greeting", "hello"))
         return [info]

@@ -12,7 +12,7 @@ use crate::cli::{PluginCommand, RunArgs};
 use crate::config::{Config, DirGrant, FileGrant, Grants, Limits, ModuleConfig, Source};
 use crate::exposition::{self, Format};
 use crate::runtime::{EngineSettings, GuestModule, GuestRuntime};
-use crate::{convert, spec, version};
+use crate::{convert, spec};
 
 /// Runs a `wasm_exporter plugin` command; `Ok(false)` when a check failed
 /// (the report says why).
@@ -110,6 +110,7 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
         name: m.name.clone(),
         source: Source::Plugin(path.to_path_buf()),
         params: options.params.clone(),
+        labels: Vec::new(),
         grants: Grants {
             dirs: options
                 .dirs
@@ -180,8 +181,15 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
     out.line(format!("grants: {}", module.access().summary()));
     out.line(format!(
         "component: compiles and implements {}",
-        version::WIT_WORLD
+        module.world()
     ));
+    if module.world().name() != m.world {
+        return Ok(out.fail(format!(
+            "world: the manifest says {} but the component implements {}; rebuild the component or correct the manifest",
+            m.world,
+            module.world()
+        )));
+    }
 
     let start = Instant::now();
     let call = module.collect(start + limits.timeout).await;
@@ -201,7 +209,7 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
             )));
         }
     };
-    let series: usize = families.iter().map(|f| f.get_metric().len()).sum();
+    let series: usize = families.iter().map(|f| f.exposed_samples()).sum();
     out.line(format!(
         "collect: ok in {ms:.1} ms, {} families, {series} series",
         families.len()
@@ -210,7 +218,7 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
     out.text
         .push_str(&exposition::encode(&families, Format::Text));
     out.line("--- declarations");
-    let emitted: Vec<&str> = families.iter().map(|f| f.name()).collect();
+    let emitted: Vec<&str> = families.iter().map(|f| f.name.as_str()).collect();
     let silent: Vec<&str> = m
         .metrics
         .iter()

@@ -10,9 +10,10 @@ use std::collections::{BTreeMap, HashSet};
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
-use crate::convert::{RESERVED_PREFIX, is_label_name, is_metric_name};
+use crate::convert::{RESERVED_PREFIX, is_label_name, is_metric_name, reserved_label};
+use crate::model::{self, Kind};
 use crate::policy::files::check_guest_path;
-use crate::version::WIT_WORLD;
+use crate::version::World;
 
 /// The manifest format version this host reads.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -38,7 +39,8 @@ pub struct Manifest {
     /// load. `plugin pack` fills it in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
-    /// The WIT world the component implements, with its version.
+    /// The WIT world the component implements, with its version (one of
+    /// [`World::ALL`]).
     pub world: String,
     /// Parameters the plugin takes.
     #[serde(default)]
@@ -145,23 +147,31 @@ pub struct EnvRequest {
     pub optional: bool,
 }
 
-/// A metric family the plugin may emit.
+/// A metric family the plugin may emit, or (a name with `*`) every family
+/// whose name matches, for a plugin that re-exposes families it does not
+/// know in advance (the textfile plugin).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeclaredMetric {
-    /// Family name.
+    /// Family name, or a pattern where `*` stands for any run of name
+    /// characters (`*` alone: any name). An exact declaration of a name
+    /// wins over a pattern that matches it.
     pub name: String,
-    /// `gauge`, `counter` or `untyped`.
+    /// The type; `any` only for a pattern.
     #[serde(rename = "type")]
     pub kind: MetricKind,
     /// Help text.
     pub help: String,
-    /// The exact set of dimension label names.
+    /// The unit (world 0.2.0), or empty for none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub unit: String,
+    /// The exact set of dimension label names (not checked for a pattern,
+    /// which must leave it empty).
     #[serde(default)]
     pub labels: Vec<String>,
 }
 
-/// Declared metric types (those the WIT world can return).
+/// Declared metric types: those of the WIT worlds, and `any`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MetricKind {
@@ -171,17 +181,84 @@ pub enum MetricKind {
     Counter,
     /// Unknown type.
     Untyped,
+    /// Cumulative buckets (world 0.2.0).
+    Histogram,
+    /// Buckets of what is there now (world 0.2.0).
+    Gaugehistogram,
+    /// Quantiles with count and sum (world 0.2.0).
+    Summary,
+    /// Information as labels (world 0.2.0).
+    Info,
+    /// Boolean states (world 0.2.0).
+    Stateset,
+    /// Any type: only for a pattern.
+    Any,
 }
 
 impl MetricKind {
     /// The name used in manifests and messages.
     pub fn as_str(self) -> &'static str {
-        match self {
-            MetricKind::Gauge => "gauge",
-            MetricKind::Counter => "counter",
-            MetricKind::Untyped => "untyped",
+        match self.kind() {
+            Some(k) => k.as_str(),
+            None => "any",
         }
     }
+
+    /// The model's type it declares (`None` for `any`).
+    pub fn kind(self) -> Option<Kind> {
+        Some(match self {
+            MetricKind::Gauge => Kind::Gauge,
+            MetricKind::Counter => Kind::Counter,
+            MetricKind::Untyped => Kind::Untyped,
+            MetricKind::Histogram => Kind::Histogram,
+            MetricKind::Gaugehistogram => Kind::GaugeHistogram,
+            MetricKind::Summary => Kind::Summary,
+            MetricKind::Info => Kind::Info,
+            MetricKind::Stateset => Kind::StateSet,
+            MetricKind::Any => return None,
+        })
+    }
+
+    /// Whether a family of type `kind` matches the declaration.
+    pub fn matches(self, kind: Kind) -> bool {
+        self.kind().is_none_or(|k| k == kind)
+    }
+}
+
+impl DeclaredMetric {
+    /// Whether the declaration is a pattern rather than one name.
+    pub fn is_pattern(&self) -> bool {
+        self.name.contains('*')
+    }
+
+    /// Whether family `name` is what the declaration declares.
+    pub fn covers(&self, name: &str) -> bool {
+        if self.is_pattern() {
+            glob_match(&self.name, name)
+        } else {
+            self.name == name
+        }
+    }
+}
+
+/// `*` matches any run of characters, everything else itself.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    for (i, part) in parts.iter().enumerate() {
+        if i + 1 == parts.len() {
+            return rest.ends_with(part);
+        }
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 impl Manifest {
@@ -238,9 +315,10 @@ impl Manifest {
             );
         }
         ensure!(
-            self.world == WIT_WORLD,
-            "world {:?} is not supported: this exporter runs {WIT_WORLD}",
-            self.world
+            self.world().is_some(),
+            "world {:?} is not supported: this exporter serves {}",
+            self.world,
+            World::all_names()
         );
         self.validate_parameters().context("parameters")?;
         self.validate_capabilities().context("capabilities")?;
@@ -323,31 +401,109 @@ impl Manifest {
             !self.metrics.is_empty(),
             "a plugin must declare at least one metric"
         );
+        let world = self.world().unwrap_or(World::V0_1);
         let mut seen = HashSet::new();
         for m in &self.metrics {
+            let name = &m.name;
+            if m.is_pattern() {
+                ensure!(
+                    is_metric_name(&name.replace('*', "x")),
+                    "{name:?} is not a valid metric name pattern (name characters and *)"
+                );
+                ensure!(
+                    m.labels.is_empty(),
+                    "{name:?} is a pattern: its families' labels are not declared, so it lists none"
+                );
+            } else {
+                ensure!(is_metric_name(name), "{name:?} is not a valid metric name");
+                ensure!(
+                    m.kind != MetricKind::Any,
+                    "{name:?}: type any is for patterns only; declare the type"
+                );
+            }
             ensure!(
-                is_metric_name(&m.name),
-                "{:?} is not a valid metric name",
-                m.name
+                !name.starts_with(RESERVED_PREFIX),
+                "{name:?}: the prefix {RESERVED_PREFIX} is reserved for the exporter's own metrics"
             );
+            ensure!(seen.insert(name), "{name:?} is declared twice");
+            let kind = m.kind.kind();
             ensure!(
-                !m.name.starts_with(RESERVED_PREFIX),
-                "{:?}: the prefix {RESERVED_PREFIX} is reserved for the exporter's own metrics",
-                m.name
+                world >= World::V0_2
+                    || matches!(
+                        m.kind,
+                        MetricKind::Gauge | MetricKind::Counter | MetricKind::Untyped
+                    ),
+                "{name:?}: type {} needs world {}",
+                m.kind.as_str(),
+                World::V0_2
             );
-            ensure!(seen.insert(&m.name), "{:?} is declared twice", m.name);
+            if !m.unit.is_empty() {
+                ensure!(
+                    world >= World::V0_2,
+                    "{name:?}: units need world {}",
+                    World::V0_2
+                );
+                ensure!(
+                    m.unit
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+                    "{name:?}: unit {:?} may only contain [a-zA-Z0-9_:]",
+                    m.unit
+                );
+                ensure!(
+                    !matches!(kind, Some(Kind::Info | Kind::StateSet)),
+                    "{name:?}: {} families have no unit",
+                    m.kind.as_str()
+                );
+                if let Some(kind) = kind
+                    && !m.is_pattern()
+                {
+                    let family = model::openmetrics_family_name(name, kind);
+                    ensure!(
+                        family
+                            .strip_suffix(m.unit.as_str())
+                            .is_some_and(|rest| rest.ends_with('_') && rest.len() > 1),
+                        "{name:?}: with the unit {:?}, the name must end in _{}",
+                        m.unit,
+                        m.unit
+                    );
+                }
+            }
+            if kind == Some(Kind::Info) && !m.is_pattern() {
+                ensure!(
+                    name.strip_suffix("_info").is_some_and(|f| !f.is_empty()),
+                    "{name:?}: an info metric is named with the suffix _info"
+                );
+            }
+            if kind == Some(Kind::StateSet) && !m.is_pattern() {
+                ensure!(
+                    m.labels.contains(name),
+                    "{name:?}: a stateset has a label named like itself for the state names; add {name:?} to its labels"
+                );
+            }
             let mut labels = HashSet::new();
             for l in &m.labels {
                 ensure!(
                     is_label_name(l),
-                    "{:?} (of {:?}) is not a valid label name",
-                    l,
-                    m.name
+                    "{:?} (of {name:?}) is not a valid label name",
+                    l
                 );
-                ensure!(labels.insert(l), "{:?} has the label {:?} twice", m.name, l);
+                ensure!(labels.insert(l), "{name:?} has the label {l:?} twice");
+                if let Some(reserved) = kind.and_then(reserved_label) {
+                    ensure!(
+                        l != reserved,
+                        "{name:?}: a {} may not have the label {reserved:?}, which its samples use",
+                        m.kind.as_str()
+                    );
+                }
             }
         }
         Ok(())
+    }
+
+    /// The world the manifest names, if this exporter serves it.
+    pub fn world(&self) -> Option<World> {
+        World::parse(&self.world)
     }
 
     /// Resolves the operator's parameter values against the declarations:
@@ -395,9 +551,13 @@ impl Manifest {
         Ok(out)
     }
 
-    /// The declaration of family `name`, if any.
+    /// The declaration of family `name`, if any: its exact declaration,
+    /// or else the first pattern that matches it.
     pub fn metric(&self, name: &str) -> Option<&DeclaredMetric> {
-        self.metrics.iter().find(|m| m.name == name)
+        self.metrics
+            .iter()
+            .find(|m| !m.is_pattern() && m.name == name)
+            .or_else(|| self.metrics.iter().find(|m| m.covers(name)))
     }
 }
 
@@ -617,7 +777,22 @@ metrics:
             ),
             (
                 ("type: gauge, help: Memory", "type: histogram, help: Memory"),
-                "unknown variant `histogram`",
+                "type histogram needs world wasm-exporter:scraper/scraper@0.2.0",
+            ),
+            (
+                ("type: gauge, help: Memory", "type: gauges, help: Memory"),
+                "unknown variant `gauges`",
+            ),
+            (
+                (
+                    "help: Memory in use.}",
+                    "help: Memory in use., unit: usage}",
+                ),
+                "units need world",
+            ),
+            (
+                ("type: gauge, help: Memory", "type: any, help: Memory"),
+                "for patterns only",
             ),
             (
                 ("authors: [Someone]", "authors: [Someone]\nlogo: x.png"),
@@ -625,6 +800,89 @@ metrics:
             ),
         ] {
             let e = err(replace);
+            assert!(e.contains(expected), "{replace:?}: {e}");
+        }
+    }
+
+    const V2: &str = r#"
+manifest_version: 1
+name: textfile
+version: 1.0.0
+description: Files.
+component: textfile.wasm
+world: wasm-exporter:scraper/scraper@0.2.0
+metrics:
+  - {name: req_seconds, type: histogram, help: Latency., unit: seconds, labels: [path]}
+  - {name: sent_bytes_total, type: counter, help: Sent., unit: bytes}
+  - {name: build_info, type: info, help: Build., labels: [version]}
+  - {name: mode, type: stateset, help: Mode., labels: [mode]}
+  - {name: node_textfile_scrape_error, type: gauge, help: Errors.}
+  - {name: "*", type: any, help: Whatever the files hold.}
+"#;
+
+    #[test]
+    fn validates_0_2_declarations_and_patterns() {
+        let m = Manifest::parse(V2).unwrap();
+        assert_eq!(m.world(), Some(World::V0_2));
+        // An exact declaration wins over the pattern; the pattern takes the rest.
+        assert_eq!(
+            m.metric("node_textfile_scrape_error").unwrap().kind,
+            MetricKind::Gauge
+        );
+        assert_eq!(m.metric("anything_else").unwrap().name, "*");
+        assert!(MetricKind::Any.matches(Kind::Summary));
+        assert!(!MetricKind::Gauge.matches(Kind::Summary));
+        for (pattern, name, matches) in [
+            ("*", "x", true),
+            ("app_*", "app_x", true),
+            ("app_*", "other", false),
+            ("*_seconds", "a_seconds", true),
+            ("*_seconds", "a_seconds_total", false),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "acb", false),
+        ] {
+            assert_eq!(glob_match(pattern, name), matches, "{pattern} {name}");
+        }
+        for (replace, expected) in [
+            (("unit: seconds", "unit: bytes"), "must end in _bytes"),
+            (
+                (
+                    "type: info, help: Build.",
+                    "type: info, help: Build., unit: x",
+                ),
+                "info families have no unit",
+            ),
+            (("name: build_info", "name: build"), "suffix _info"),
+            (
+                ("labels: [mode]", "labels: [state]"),
+                "a label named like itself",
+            ),
+            (
+                ("labels: [path]", "labels: [le]"),
+                "may not have the label \"le\"",
+            ),
+            (
+                (
+                    "{name: \"*\", type: any, help: Whatever the files hold.}",
+                    "{name: \"*\", type: any, help: W, labels: [a]}",
+                ),
+                "its families' labels are not declared",
+            ),
+            (
+                ("name: \"*\"", "name: \"a-*\""),
+                "not a valid metric name pattern",
+            ),
+            (
+                (
+                    "world: wasm-exporter:scraper/scraper@0.2.0",
+                    "world: wasm-exporter:scraper/scraper@0.3.0",
+                ),
+                "serves wasm-exporter:scraper/scraper@0.1.0, wasm-exporter:scraper/scraper@0.2.0",
+            ),
+        ] {
+            let text = V2.replace(replace.0, replace.1);
+            assert_ne!(text, V2, "{replace:?} must change the manifest");
+            let e = format!("{:#}", Manifest::parse(&text).unwrap_err());
             assert!(e.contains(expected), "{replace:?}: {e}");
         }
     }
@@ -646,6 +904,7 @@ metrics:
         };
         let mut full = Manifest::parse(GOOD).unwrap();
         full.sha256 = Some("0".repeat(64));
+        full.metrics[0].unit = "bytes".into();
         let yaml: serde_json::Value = serde_json::to_value(&full).unwrap();
         let own = |v: &serde_json::Value| -> Vec<String> {
             let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
@@ -669,7 +928,33 @@ metrics:
             keys(&p["capabilities"]["properties"]["env"]["items"]),
             own(&yaml["capabilities"]["env"][0])
         );
-        assert_eq!(p["world"]["const"], WIT_WORLD);
+        let worlds: Vec<&str> = p["world"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        assert_eq!(worlds, World::ALL.map(World::name));
+        let kinds: Vec<&str> = p["metrics"]["items"]["properties"]["type"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "gauge",
+                "counter",
+                "untyped",
+                "histogram",
+                "gaugehistogram",
+                "summary",
+                "info",
+                "stateset",
+                "any"
+            ]
+        );
         assert_eq!(p["manifest_version"]["const"], MANIFEST_VERSION);
     }
 }

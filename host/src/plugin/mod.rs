@@ -10,13 +10,12 @@ pub mod scaffold;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail, ensure};
-use prometheus::proto::{MetricFamily, MetricType};
-
 use crate::config::{Grants, ModuleConfig};
 use crate::digest::sha256_hex;
+use crate::model::Family;
 use crate::policy::files;
 use crate::runtime::{Failure, Reason};
+use anyhow::{Context, Result, bail, ensure};
 pub use manifest::{Manifest, MetricKind};
 
 /// The manifest's file name in a plugin.
@@ -241,46 +240,48 @@ impl Plugin {
 }
 
 /// Checks a module's validated output against its plugin's declarations:
-/// every family must be declared, with the declared type and exactly the
-/// declared label names.
-pub fn check_declared(manifest: &Manifest, families: &[MetricFamily]) -> Result<(), Failure> {
+/// every family must be declared, with the declared type and unit and
+/// exactly the declared label names. A family that only a pattern declares
+/// is checked for its type (unless `any`) and its unit (if the pattern
+/// gives one).
+pub fn check_declared(manifest: &Manifest, families: &[Family]) -> Result<(), Failure> {
     for f in families {
+        let name = &f.name;
         let undeclared = |why: String| {
             Failure::new(
                 Reason::UndeclaredMetric,
                 format!("plugin {}: {why}", manifest.name),
             )
         };
-        let Some(declared) = manifest.metric(f.name()) else {
+        let Some(declared) = manifest.metric(name) else {
             return Err(undeclared(format!(
-                "emitted {:?}, which its manifest does not declare",
-                f.name()
+                "emitted {name:?}, which its manifest does not declare"
             )));
         };
-        let kind = match f.get_field_type() {
-            MetricType::GAUGE => MetricKind::Gauge,
-            MetricType::COUNTER => MetricKind::Counter,
-            _ => MetricKind::Untyped,
-        };
-        if kind != declared.kind {
+        if !declared.kind.matches(f.kind) {
             return Err(undeclared(format!(
-                "emitted {:?} as a {}, but its manifest declares a {}",
-                f.name(),
-                kind.as_str(),
+                "emitted {name:?} as a {}, but its manifest declares a {}",
+                f.kind.as_str(),
                 declared.kind.as_str()
             )));
         }
-        if let Some(m) = f.get_metric().first() {
-            let mut got: Vec<&str> = m.get_label().iter().map(|l| l.name()).collect();
-            let mut want: Vec<&str> = declared.labels.iter().map(String::as_str).collect();
-            got.sort_unstable();
-            want.sort_unstable();
-            if got != want {
-                return Err(undeclared(format!(
-                    "emitted {:?} with labels {got:?}, but its manifest declares {want:?}",
-                    f.name()
-                )));
-            }
+        if (!declared.is_pattern() || !declared.unit.is_empty()) && f.unit != declared.unit {
+            return Err(undeclared(format!(
+                "emitted {name:?} with the unit {:?}, but its manifest declares {:?}",
+                f.unit, declared.unit
+            )));
+        }
+        if declared.is_pattern() {
+            continue;
+        }
+        let mut got: Vec<&str> = f.label_names.iter().map(String::as_str).collect();
+        let mut want: Vec<&str> = declared.labels.iter().map(String::as_str).collect();
+        got.sort_unstable();
+        want.sort_unstable();
+        if got != want {
+            return Err(undeclared(format!(
+                "emitted {name:?} with labels {got:?}, but its manifest declares {want:?}"
+            )));
         }
     }
     Ok(())
@@ -306,7 +307,9 @@ pub fn check_namespaces<'a>(
                 by_name.insert(&manifest.name, (module, manifest));
             }
         }
-        for m in &manifest.metrics {
+        // A pattern owns no name: the families it lets through are checked
+        // against every other module's when the scrape is merged.
+        for m in manifest.metrics.iter().filter(|m| !m.is_pattern()) {
             if let Some((other_module, other_plugin)) = owners.get(m.name.as_str()) {
                 bail!(
                     "metric {:?} is declared by plugin {} (module {module:?}) and by plugin {other_plugin} (module {other_module:?}); a metric name may belong to one plugin only",

@@ -37,17 +37,31 @@ use compiled::CompiledDir;
 pub use cost::CallCost;
 pub use descriptors::DescriptorBudget;
 pub use module::GuestModule;
-pub use outcome::{CallOutcome, Failure, GuestOutput, Reason};
+pub use outcome::{CallOutcome, Failure, GuestFamilies, GuestOutput, Reason};
 pub use sandbox::GuestState;
 
-/// Bindings generated from `wit/scraper.wit`.
+/// Bindings generated from `wit/`, one module per version of the scraper
+/// world ([`crate::version::World`]); they share no types.
 pub mod bindings {
-    wasmtime::component::bindgen!({
-        world: "scraper",
-        path: "../wit",
-        imports: { default: async | trappable },
-        exports: { default: async },
-    });
+    /// `wit/0.1.0`: gauges, counters, untyped.
+    pub mod v0_1 {
+        wasmtime::component::bindgen!({
+            world: "scraper",
+            path: "../wit/0.1.0",
+            imports: { default: async | trappable },
+            exports: { default: async },
+        });
+    }
+
+    /// `wit/0.2.0`: adds histograms, summaries, info, stateset and units.
+    pub mod v0_2 {
+        wasmtime::component::bindgen!({
+            world: "scraper",
+            path: "../wit/0.2.0",
+            imports: { default: async | trappable },
+            exports: { default: async },
+        });
+    }
 }
 
 /// How often the engine's epoch advances. Guests check the epoch in loops

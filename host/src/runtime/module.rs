@@ -9,24 +9,35 @@ use anyhow::{Context, Result};
 use wasmtime::component::ResourceTableError;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use super::bindings::wasm_exporter::scraper::types::Param;
-use super::bindings::{Scraper, ScraperPre};
+use super::bindings::{v0_1, v0_2};
 use super::capture::LogCapture;
 use super::cost::{CallCost, CpuMetered};
 use super::descriptors::DescriptorBudget;
-use super::outcome::{CallOutcome, Failure, GuestOutput, Reason};
+use super::outcome::{CallOutcome, Failure, GuestFamilies, GuestOutput, Reason};
 use super::sandbox::{DeadlineExceeded, GuestState, LimitExceeded, SandboxSpec};
 use super::{Compiled, GuestRuntime};
 use crate::config::Limits;
 use crate::policy::Access;
 use crate::spec::ModuleSpec;
-use crate::version::WIT_WORLD;
+use crate::version::World;
+
+/// A component linked for the world version it implements, with the
+/// module's parameters in that version's types.
+enum Linked {
+    V0_1(
+        v0_1::ScraperPre<GuestState>,
+        Vec<v0_1::wasm_exporter::scraper::types::Param>,
+    ),
+    V0_2(
+        v0_2::ScraperPre<GuestState>,
+        Vec<v0_2::wasm_exporter::scraper::types::Param>,
+    ),
+}
 
 /// A scraper module ready to run.
 pub struct GuestModule {
     name: String,
-    pre: ScraperPre<GuestState>,
-    params: Vec<Param>,
+    linked: Linked,
     access: Arc<Access>,
     limits: Limits,
     /// The descriptors all guests share.
@@ -59,21 +70,38 @@ impl GuestModule {
                     "linking {origin}: it imports something the host does not offer (the host offers WASI 0.2 only)"
                 )
             })?;
-        let pre = ScraperPre::new(instance_pre)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("{origin} does not implement the world {WIT_WORLD}"))?;
-        let params = spec
-            .params
-            .iter()
-            .map(|(name, value)| Param {
-                name: name.clone(),
-                value: value.clone(),
-            })
-            .collect();
+        // Which world the component implements shows in the type of its
+        // `collect` export: the newest version is tried first, and a
+        // component that matches none is refused with each version's reason.
+        let params = || spec.params.iter().cloned();
+        let linked = match v0_2::ScraperPre::new(instance_pre.clone()) {
+            Ok(pre) => Linked::V0_2(
+                pre,
+                params()
+                    .map(|(name, value)| v0_2::wasm_exporter::scraper::types::Param { name, value })
+                    .collect(),
+            ),
+            Err(newest) => match v0_1::ScraperPre::new(instance_pre) {
+                Ok(pre) => Linked::V0_1(
+                    pre,
+                    params()
+                        .map(|(name, value)| v0_1::wasm_exporter::scraper::types::Param {
+                            name,
+                            value,
+                        })
+                        .collect(),
+                ),
+                Err(oldest) => anyhow::bail!(
+                    "{origin} implements none of the worlds this exporter serves ({}): as {}: {newest:#}; as {}: {oldest:#}",
+                    World::all_names(),
+                    World::V0_2,
+                    World::V0_1,
+                ),
+            },
+        };
         Ok(Self {
             name: spec.name.clone(),
-            pre,
-            params,
+            linked,
             access: spec.access.clone(),
             limits: spec.limits.clone(),
             budget: runtime.descriptor_budget().clone(),
@@ -92,6 +120,14 @@ impl GuestModule {
         &self.name
     }
 
+    /// The world version the component implements.
+    pub fn world(&self) -> World {
+        match self.linked {
+            Linked::V0_1(..) => World::V0_1,
+            Linked::V0_2(..) => World::V0_2,
+        }
+    }
+
     /// The module's limits.
     pub fn limits(&self) -> &Limits {
         &self.limits
@@ -103,10 +139,17 @@ impl GuestModule {
     }
 
     /// The parameters handed to `collect` (name, value), in order.
-    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.params
-            .iter()
-            .map(|p| (p.name.as_str(), p.value.as_str()))
+    pub fn params(&self) -> Vec<(&str, &str)> {
+        match &self.linked {
+            Linked::V0_1(_, params) => params
+                .iter()
+                .map(|p| (p.name.as_str(), p.value.as_str()))
+                .collect(),
+            Linked::V0_2(_, params) => params
+                .iter()
+                .map(|p| (p.name.as_str(), p.value.as_str()))
+                .collect(),
+        }
     }
 
     /// Whether a call may block in the kernel, out of reach of its
@@ -145,7 +188,11 @@ impl GuestModule {
                 };
             }
         };
-        let mut store = Store::new(self.pre.engine(), state);
+        let engine = match &self.linked {
+            Linked::V0_1(pre, _) => pre.engine(),
+            Linked::V0_2(pre, _) => pre.engine(),
+        };
+        let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(lift_budget(limits));
         store.set_epoch_deadline(1);
@@ -160,8 +207,18 @@ impl GuestModule {
         let cpu_ns = AtomicU64::new(0);
         let call = CpuMetered::new(
             async {
-                let scraper: Scraper = self.pre.instantiate_async(&mut store).await?;
-                scraper.call_collect(&mut store, &self.params).await
+                match &self.linked {
+                    Linked::V0_1(pre, params) => {
+                        let scraper = pre.instantiate_async(&mut store).await?;
+                        let answer = scraper.call_collect(&mut store, params).await?;
+                        wasmtime::Result::Ok(answer.map(GuestFamilies::V0_1))
+                    }
+                    Linked::V0_2(pre, params) => {
+                        let scraper = pre.instantiate_async(&mut store).await?;
+                        let answer = scraper.call_collect(&mut store, params).await?;
+                        Ok(answer.map(GuestFamilies::V0_2))
+                    }
+                }
             },
             &cpu_ns,
         );

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::bindings::wasm_exporter::scraper::types::MetricFamily;
+use super::bindings::{v0_1, v0_2};
 use super::cost::CallCost;
 use super::denials::Denials;
 
@@ -99,13 +99,38 @@ impl fmt::Display for Failure {
 pub struct CallOutcome {
     /// The families the guest returned (not yet validated), or why the
     /// call failed.
-    pub result: Result<Vec<MetricFamily>, Failure>,
+    pub result: Result<GuestFamilies, Failure>,
     /// What the call cost.
     pub cost: CallCost,
     /// What it was refused.
     pub denials: Denials,
     /// What it wrote to stdout and stderr (kept up to `max_log_bytes`).
     pub output: GuestOutput,
+}
+
+/// What a guest's `collect` returned, in the types of the world version it
+/// implements; `convert` checks it and reads it into the one model.
+#[derive(Debug, Clone)]
+pub enum GuestFamilies {
+    /// From a `wasm-exporter:scraper@0.1.0` component.
+    V0_1(Vec<v0_1::wasm_exporter::scraper::types::MetricFamily>),
+    /// From a `wasm-exporter:scraper@0.2.0` component.
+    V0_2(Vec<v0_2::wasm_exporter::scraper::types::MetricFamily>),
+}
+
+impl GuestFamilies {
+    /// How many families the guest returned.
+    pub fn len(&self) -> usize {
+        match self {
+            GuestFamilies::V0_1(f) => f.len(),
+            GuestFamilies::V0_2(f) => f.len(),
+        }
+    }
+
+    /// Whether the guest returned no family.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A call's stdout and stderr, line by line.
