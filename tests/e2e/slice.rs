@@ -137,7 +137,7 @@ fn trapping_guest_costs_only_its_own_series() {
         );
     }
     let line = exporter.wait_for_log(
-        &["module=crashy", "reason=trap"],
+        &["crashy", "reason=trap"],
         std::time::Duration::from_secs(5),
     );
     assert!(line.contains("unreachable"), "{line}");
