@@ -342,6 +342,7 @@ fn limits(out: &mut String, module: &Module) {
 fn running(out: &mut String, module: &Module) {
     let guest = module.guest();
     out.push_str("<h2>How it runs</h2><table>");
+    row(out, "interface", &escape(&guest.world().to_string()));
     row(out, "component", guest.compiled().describe());
     let calls = if guest.may_block() {
         "on a guest thread of its own: a granted path may lie on a filesystem whose reads can \

@@ -107,7 +107,8 @@ fn module_page_shows_everything_escaped() {
     // How it runs: its grants are on a local filesystem, so its calls run
     // inline; every exporter of the tests shares one compile cache.
     assert!(
-        sysinfo.contains("<tr><th>calls</th><td>inline with the scrape: ")
+        sysinfo.contains("<tr><th>interface</th><td>wasm-exporter:scraper/scraper@0.1.0</td>")
+            && sysinfo.contains("<tr><th>calls</th><td>inline with the scrape: ")
             && (sysinfo.contains("<tr><th>component</th><td>found compiled in the cache</td>")
                 || sysinfo.contains("<tr><th>component</th><td>compiled into the cache</td>")),
         "{sysinfo}"
