@@ -118,6 +118,9 @@ pub enum Command {
     /// Work with plugin packages.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Work with the configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Compile every module of a config into `--cache.dir` ahead of time
     /// (a build step: production hosts then start without compiling).
     Compile {
@@ -141,6 +144,25 @@ pub enum Command {
         settings: String,
         /// Where to write the compiled component.
         out: PathBuf,
+    },
+}
+
+/// `wasm_exporter config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load a configuration as the exporter would (every module resolved,
+    /// its grants checked against its manifest, its component compiled),
+    /// print one line per module and exit non-zero if any would not load.
+    Check {
+        /// The configuration file.
+        file: PathBuf,
+        /// Also check this web configuration file (TLS, basic auth).
+        #[arg(long = "web.config.file", value_name = "FILE")]
+        web_config_file: Option<PathBuf>,
+        /// The exporter's compile cache: compiled components are stored
+        /// there, so the start that follows does not compile them again.
+        #[arg(long = "cache.dir", value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
     },
 }
 

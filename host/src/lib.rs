@@ -18,6 +18,8 @@
 //! - [`merge`]: combines the modules' outputs of one scrape.
 //! - [`exposition`]: the text format and OpenMetrics.
 //! - [`selfmetrics`]: the exporter's own metrics.
+//! - [`landing`] and [`modulepage`]: the web pages (`/`, `/modules/NAME`).
+//! - [`check`]: `wasm_exporter config check`.
 //! - [`config`]: the configuration file; [`reload`] keeps it live.
 //! - [`webconfig`]: TLS and basic auth (exporter-toolkit web config).
 //! - [`connlimit`]: the front door's connection and request limits;
@@ -26,6 +28,7 @@
 //!   plugins, each in its own subdirectory.
 
 pub mod cachedir;
+pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod config;
@@ -39,6 +42,7 @@ pub mod landing;
 pub mod logging;
 pub mod merge;
 pub mod model;
+pub mod modulepage;
 pub mod plugin;
 pub mod policy;
 pub mod reload;

@@ -1,6 +1,8 @@
 //! End-to-end tests: the real `wasm_exporter` binary, real wasm guests
 //! (built by `cargo xtask guests`), a real HTTP client.
 
+mod browser;
+mod check;
 mod collectors;
 mod config_errors;
 mod files;
@@ -10,7 +12,9 @@ mod hungfs;
 mod languages;
 mod libraries;
 mod load;
+mod mixin;
 mod model;
+mod pages;
 mod plugins;
 mod prometheus;
 mod properties;

@@ -2,26 +2,35 @@
 //! exporter, in plain HTTP and over TLS with basic auth; the test asserts on
 //! what Prometheus stored, through its HTTP API.
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::support::{Exporter, Pki, fixture, free_port, guest, q, request, wait_until};
 
 /// A Prometheus server on loopback, killed when dropped.
-struct Prometheus {
+pub struct Prometheus {
     child: Child,
-    base: String,
+    pub base: String,
     _dir: tempfile::TempDir,
 }
 
 impl Prometheus {
-    fn start(scrape_configs: &str) -> Prometheus {
+    pub fn start(scrape_configs: &str) -> Prometheus {
+        Self::start_with_rules(scrape_configs, &[])
+    }
+
+    /// Starts Prometheus with these rule files loaded (evaluated every
+    /// second).
+    pub fn start_with_rules(scrape_configs: &str, rule_files: &[&Path]) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("prometheus.yml");
+        let rules: Vec<String> = rule_files.iter().map(|f| q(f)).collect();
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n{scrape_configs}"
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nrule_files: [{}]\nscrape_configs:\n{scrape_configs}",
+                rules.join(", ")
             ),
         )
         .unwrap();
@@ -60,7 +69,7 @@ impl Prometheus {
     }
 
     /// Runs an instant query; returns (labels, value) per series.
-    fn query(&self, promql: &str) -> Vec<(serde_json::Value, f64)> {
+    pub fn query(&self, promql: &str) -> Vec<(serde_json::Value, f64)> {
         let a = request(
             "GET",
             &format!(
@@ -85,7 +94,7 @@ impl Prometheus {
     }
 
     /// The single value of `promql`, once Prometheus has one.
-    fn value(&self, promql: &str) -> f64 {
+    pub fn value(&self, promql: &str) -> f64 {
         let mut last = Vec::new();
         wait_until(
             Duration::from_secs(30),
@@ -106,7 +115,7 @@ impl Drop for Prometheus {
     }
 }
 
-fn percent_encode(s: &str) -> String {
+pub fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

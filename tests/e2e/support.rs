@@ -768,12 +768,20 @@ fn split_sample(line: &str) -> (&str, &str) {
 
 /// Runs the binary with `args` to completion; returns (exit code, stderr).
 pub fn run_to_exit(args: &[&str]) -> (i32, String) {
+    let (code, _, stderr) = run_with_output(args);
+    (code, stderr)
+}
+
+/// Runs the binary with `args` to completion; returns (exit code, stdout,
+/// stderr).
+pub fn run_with_output(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_wasm_exporter"))
         .args(args)
         .output()
         .expect("running wasm_exporter");
     (
         out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }

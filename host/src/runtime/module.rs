@@ -9,13 +9,13 @@ use anyhow::{Context, Result};
 use wasmtime::component::ResourceTableError;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use super::GuestRuntime;
 use super::bindings::{v0_1, v0_2};
 use super::capture::LogCapture;
 use super::cost::{CallCost, CpuMetered};
 use super::descriptors::DescriptorBudget;
 use super::outcome::{CallOutcome, Failure, GuestFamilies, GuestOutput, Reason};
 use super::sandbox::{DeadlineExceeded, GuestState, LimitExceeded, SandboxSpec};
+use super::{Compiled, GuestRuntime};
 use crate::config::Limits;
 use crate::policy::Access;
 use crate::spec::ModuleSpec;
@@ -42,6 +42,8 @@ pub struct GuestModule {
     limits: Limits,
     /// The descriptors all guests share.
     budget: Arc<DescriptorBudget>,
+    /// How its component was compiled when it was loaded.
+    compiled: Compiled,
 }
 
 impl GuestModule {
@@ -103,7 +105,14 @@ impl GuestModule {
             access: spec.access.clone(),
             limits: spec.limits.clone(),
             budget: runtime.descriptor_budget().clone(),
+            compiled: how,
         })
+    }
+
+    /// How its component was compiled when it was loaded: found in the
+    /// compile cache, compiled into it, or compiled in memory.
+    pub fn compiled(&self) -> Compiled {
+        self.compiled
     }
 
     /// The module's name.
@@ -127,6 +136,20 @@ impl GuestModule {
     /// What the module may reach.
     pub fn access(&self) -> &Access {
         &self.access
+    }
+
+    /// The parameters handed to `collect` (name, value), in order.
+    pub fn params(&self) -> Vec<(&str, &str)> {
+        match &self.linked {
+            Linked::V0_1(_, params) => params
+                .iter()
+                .map(|p| (p.name.as_str(), p.value.as_str()))
+                .collect(),
+            Linked::V0_2(_, params) => params
+                .iter()
+                .map(|p| (p.name.as_str(), p.value.as_str()))
+                .collect(),
+        }
     }
 
     /// Whether a call may block in the kernel, out of reach of its
