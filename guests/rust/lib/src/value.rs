@@ -54,12 +54,11 @@ pub struct Histogram {
 impl Histogram {
     /// A histogram of `count` observations summing to `sum` (None: the sum
     /// is not known, or a bucket bound is negative, where OpenMetrics wants
-    /// no sum), with the buckets `(upper bound, cumulative count)` in
-    /// ascending order of bounds. The `+Inf` bucket, which holds every
-    /// observation, is added with `count` unless the last bound given is
-    /// already `+Inf`.
+    /// no sum), with the buckets `(upper bound, cumulative count)` in any
+    /// order (they are sorted by bound). The `+Inf` bucket, which holds
+    /// every observation, is added with `count` unless it is given.
     ///
-    /// The exporter checks the rest (bounds ascending and unique, counts
+    /// The exporter checks the rest (bounds unique and not NaN, counts
     /// non-decreasing, the `+Inf` bucket equal to `count`) and names the
     /// family when a rule is broken.
     pub fn new<I>(buckets: I, count: u64, sum: Option<f64>) -> Histogram
@@ -67,6 +66,7 @@ impl Histogram {
         I: IntoIterator<Item = (f64, u64)>,
     {
         let mut buckets: Vec<(f64, u64)> = buckets.into_iter().collect();
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
         if buckets.last().is_none_or(|&(bound, _)| bound != f64::INFINITY) {
             buckets.push((f64::INFINITY, count));
         }
@@ -78,7 +78,7 @@ impl Histogram {
     }
 
     /// A histogram of `observations` in buckets with these upper bounds
-    /// (ascending; `+Inf` is added): counts every observation into each
+    /// (in any order; `+Inf` is added): counts every observation into each
     /// bucket whose bound it does not exceed, and sums them. For a guest
     /// that reads single observations (a job log) rather than buckets.
     ///
@@ -213,8 +213,10 @@ mod tests {
     fn the_inf_bucket_is_added_once() {
         let h = Histogram::new([(1.0, 1)], 3, None);
         assert_eq!(h.buckets(), [(1.0, 1), (f64::INFINITY, 3)]);
-        let h = Histogram::new([(1.0, 1), (f64::INFINITY, 3)], 3, Some(2.0));
+        let h = Histogram::new([(f64::INFINITY, 3), (1.0, 1)], 3, Some(2.0));
         assert_eq!(h.buckets(), [(1.0, 1), (f64::INFINITY, 3)]);
+        let h = Histogram::new([(1.0, 2), (0.5, 1)], 2, None);
+        assert_eq!(h.buckets(), [(0.5, 1), (1.0, 2), (f64::INFINITY, 2)]);
         assert_eq!(
             Histogram::new([], 0, Some(0.0)).buckets(),
             [(f64::INFINITY, 0)]
