@@ -12,9 +12,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::{
-    Exporter, Scrape, assert_has_lines, assert_healthy, fixture, guest, q, root,
-};
+use crate::support::{Exporter, Scrape, assert_has_lines, assert_healthy, fixture, guest, q, root};
 
 /// An exporter serving the component `name` of `target/guests` with
 /// `proc_dir` granted as /proc (nothing granted if None).
@@ -240,7 +238,20 @@ fn rust_and_go_histograms_and_summaries_are_served_in_both_formats() {
     // tests/fixtures/durations/durations: backup 0.25 0.75 3 12, report
     // 0.125 0.5 0.5; default buckets 0.1,0.5,1,5,10, quantiles 0.5,0.9,0.99
     // (nearest rank).
+    // Families in the order of their names, as the exporter serves them.
     let text = [
+        "# HELP job_duration_quantiles_seconds Quantiles of the recorded job run durations (nearest rank).",
+        "# TYPE job_duration_quantiles_seconds summary",
+        "job_duration_quantiles_seconds{job=\"backup\",quantile=\"0.5\"} 0.75",
+        "job_duration_quantiles_seconds{job=\"backup\",quantile=\"0.9\"} 12",
+        "job_duration_quantiles_seconds{job=\"backup\",quantile=\"0.99\"} 12",
+        "job_duration_quantiles_seconds_sum{job=\"backup\"} 16",
+        "job_duration_quantiles_seconds_count{job=\"backup\"} 4",
+        "job_duration_quantiles_seconds{job=\"report\",quantile=\"0.5\"} 0.5",
+        "job_duration_quantiles_seconds{job=\"report\",quantile=\"0.9\"} 0.5",
+        "job_duration_quantiles_seconds{job=\"report\",quantile=\"0.99\"} 0.5",
+        "job_duration_quantiles_seconds_sum{job=\"report\"} 1.125",
+        "job_duration_quantiles_seconds_count{job=\"report\"} 3",
         "# HELP job_duration_seconds Duration of the recorded job runs.",
         "# TYPE job_duration_seconds histogram",
         "job_duration_seconds_bucket{job=\"backup\",le=\"0.1\"} 0",
@@ -259,18 +270,6 @@ fn rust_and_go_histograms_and_summaries_are_served_in_both_formats() {
         "job_duration_seconds_bucket{job=\"report\",le=\"+Inf\"} 3",
         "job_duration_seconds_sum{job=\"report\"} 1.125",
         "job_duration_seconds_count{job=\"report\"} 3",
-        "# HELP job_duration_quantiles_seconds Quantiles of the recorded job run durations (nearest rank).",
-        "# TYPE job_duration_quantiles_seconds summary",
-        "job_duration_quantiles_seconds{job=\"backup\",quantile=\"0.5\"} 0.75",
-        "job_duration_quantiles_seconds{job=\"backup\",quantile=\"0.9\"} 12",
-        "job_duration_quantiles_seconds{job=\"backup\",quantile=\"0.99\"} 12",
-        "job_duration_quantiles_seconds_sum{job=\"backup\"} 16",
-        "job_duration_quantiles_seconds_count{job=\"backup\"} 4",
-        "job_duration_quantiles_seconds{job=\"report\",quantile=\"0.5\"} 0.5",
-        "job_duration_quantiles_seconds{job=\"report\",quantile=\"0.9\"} 0.5",
-        "job_duration_quantiles_seconds{job=\"report\",quantile=\"0.99\"} 0.5",
-        "job_duration_quantiles_seconds_sum{job=\"report\"} 1.125",
-        "job_duration_quantiles_seconds_count{job=\"report\"} 3",
     ];
     for name in DURATIONS {
         let exporter = serve_durations(name, "{}");

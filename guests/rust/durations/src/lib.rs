@@ -50,9 +50,9 @@ fn numbers(params: &Params, name: &str, default: &str) -> Result<Vec<f64>, Error
         .get_or(name, default)
         .split(',')
         .map(|v| {
-            v.trim().parse().map_err(|_| {
-                Error::new(format!("parameter {name}: {v:?} is not a number"))
-            })
+            v.trim()
+                .parse()
+                .map_err(|_| Error::new(format!("parameter {name}: {v:?} is not a number")))
         })
         .collect()
 }

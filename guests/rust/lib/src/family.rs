@@ -35,10 +35,9 @@ impl Kind {
     /// value they hold if not).
     fn takes(self, value: &Value) -> bool {
         match value {
-            Value::Number(_) => !matches!(
-                self,
-                Kind::Histogram | Kind::GaugeHistogram | Kind::Summary
-            ),
+            Value::Number(_) => {
+                !matches!(self, Kind::Histogram | Kind::GaugeHistogram | Kind::Summary)
+            }
             Value::Histogram(_) => matches!(self, Kind::Histogram | Kind::GaugeHistogram),
             Value::Summary(_) => self == Kind::Summary,
         }
@@ -362,8 +361,11 @@ mod tests {
             panic!("{h:?}")
         };
         assert_eq!(first.buckets(), [(0.1, 1), (f64::INFINITY, 2)]);
-        let gh = Family::gauge_histogram("queue_age_seconds", "Q.")
-            .with_value(Histogram::new([(10.0, 5)], 7, Some(21.0)));
+        let gh = Family::gauge_histogram("queue_age_seconds", "Q.").with_value(Histogram::new(
+            [(10.0, 5)],
+            7,
+            Some(21.0),
+        ));
         assert!(gh.check().is_ok());
         let s = Family::summary("s_seconds", "S.").with_value(Summary::new([(0.5, 1.0)], 3, 4.0));
         assert!(s.check().is_ok());
@@ -398,8 +400,14 @@ mod tests {
         assert_eq!(
             series,
             [
-                (vec!["sda".into(), "fast".into(), "a".into()], Value::Number(1.0)),
-                (vec!["sda".into(), "slow".into(), "a".into()], Value::Number(0.0)),
+                (
+                    vec!["sda".into(), "fast".into(), "a".into()],
+                    Value::Number(1.0)
+                ),
+                (
+                    vec!["sda".into(), "slow".into(), "a".into()],
+                    Value::Number(0.0)
+                ),
             ]
         );
         let mut f = Family::stateset("mode", "M.").with_labels(["state"]);

@@ -67,7 +67,10 @@ impl Histogram {
     {
         let mut buckets: Vec<(f64, u64)> = buckets.into_iter().collect();
         buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-        if buckets.last().is_none_or(|&(bound, _)| bound != f64::INFINITY) {
+        if buckets
+            .last()
+            .is_none_or(|&(bound, _)| bound != f64::INFINITY)
+        {
             buckets.push((f64::INFINITY, count));
         }
         Histogram {
