@@ -173,8 +173,9 @@ impl Exporter {
                 budget_end.map_or(own_end, |b| b.min(own_end))
             })
             .collect();
-        // Every call starts now: those that may block in the kernel on a
-        // guest thread of their own, the others here, polled together.
+        // Every call starts now, in config order: those that may block in the
+        // kernel on a guest thread of their own, the others here, polled
+        // together.
         let calls: Vec<Option<Call<'_>>> = self
             .modules
             .iter()
@@ -199,12 +200,19 @@ impl Exporter {
                     stuck: stuck.clone(),
                 };
                 let module = module.clone();
-                let task = self.runtime.spawn_call(deadline, async move {
-                    // Moved in, so dropped whether the call returns or is
-                    // dropped without ever starting.
-                    let _ended = ended;
-                    run_module(&module, deadline).await
-                });
+                let runtime = &self.runtime;
+                // Queued when first polled, not now: the calls then take the
+                // slots in the order of the config, inline ones included.
+                let task = async move {
+                    runtime
+                        .spawn_call(deadline, async move {
+                            // Moved in, so dropped whether the call returns or
+                            // is dropped without ever starting.
+                            let _ended = ended;
+                            run_module(&module, deadline).await
+                        })
+                        .await
+                };
                 Some(Call {
                     task: Box::pin(task),
                     phase: Some(phase),

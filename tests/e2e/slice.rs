@@ -136,7 +136,10 @@ fn trapping_guest_costs_only_its_own_series() {
             Some(1.0)
         );
     }
-    let line = exporter.wait_for_log(&["crashy", "trap"], std::time::Duration::from_secs(5));
+    let line = exporter.wait_for_log(
+        &["crashy", "reason=trap"],
+        std::time::Duration::from_secs(5),
+    );
     assert!(line.contains("unreachable"), "{line}");
 }
 
@@ -209,7 +212,7 @@ fn landing_page_health_and_http_errors() {
         "sysinfo <small>plugin sysinfo 1.0.0</small>",
         "<img src=\"/plugins/sysinfo/logo.png\"",
         "Memory usage and block device sizes",
-        "<tr><td><code>sys_disk_size</code></td><td>gauge</td><td>disk_name</td><td>Size of the block device in bytes.</td></tr>",
+        "<tr><td><code>sys_disk_size</code></td><td>gauge</td><td></td><td>disk_name</td><td>Size of the block device in bytes.</td></tr>",
         "last scrape: <b>up</b>",
         "5 series",
     ] {
