@@ -137,6 +137,8 @@ fn describe(module: &Module, config: &ModuleConfig) -> String {
         (None, Source::Component(path) | Source::Plugin(path)) => {
             format!("component {}", path.display())
         }
+        // An `oci://` source always loads as a plugin; kept for completeness.
+        (None, Source::Oci(reference)) => format!("plugin {reference}"),
     }
 }
 
