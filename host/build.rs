@@ -83,8 +83,8 @@ fn c_bindings() {
 fn go_bindings() {
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let dir = out.join("go-bindings");
-    // The Go library (guests/go/lib) is written against world 0.1.0.
-    let (mut resolve, world) = scraper_world("0.1.0");
+    // The Go library (guests/go/lib) is written against world 0.2.0.
+    let (mut resolve, world) = scraper_world("0.2.0");
     let mut files = wit_bindgen_core::Files::default();
     wit_bindgen_go::Opts {
         format: wit_bindgen_go::Format::False,

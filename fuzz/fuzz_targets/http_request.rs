@@ -67,7 +67,9 @@ fuzz_target!(|data: &[u8]| {
         }
         Route::BadRequest(message) => assert!(message.contains("X-Prometheus-Scrape-Timeout")),
         Route::MethodNotAllowed(allowed) => assert!(!allowed.contains(&method)),
-        Route::PluginFile(rest) => assert!(uri.path().ends_with(rest.as_str())),
+        Route::PluginFile(rest) | Route::ModulePage(rest) => {
+            assert!(uri.path().ends_with(rest.as_str()))
+        }
         Route::Landing | Route::Health | Route::Reload | Route::NotFound => {}
     }
     let authorization = map.get("authorization").and_then(|v| v.to_str().ok());

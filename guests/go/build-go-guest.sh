@@ -27,7 +27,7 @@ trap 'rm -rf "$work"' EXIT
 cp -r "$here/lib" "$here/third_party" "$work/"
 cp -r "$guest" "$work/guest"
 # guests/go/lib is written against this version of the scraper world.
-wit=0.1.0
+wit=0.2.0
 "${xtask_cmd[@]}" bindings go "$work/lib/internal/wit" --wit "$wit"
 export GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod GOWORK=off
 unformatted=$(gofmt -l "$here/lib" "$guest")

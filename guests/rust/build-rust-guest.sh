@@ -35,5 +35,5 @@ RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc \
 mkdir -p "$out"
 # guests/rust/lib is written against this version of the scraper world
 # (its wit/ link points there); the component must carry the same world.
-"${xtask_cmd[@]}" componentize --wit 0.1.0 "$target_dir/wasm32-wasip1/release/${package//-/_}.wasm" "$out/$name.wasm"
+"${xtask_cmd[@]}" componentize --wit 0.2.0 "$target_dir/wasm32-wasip1/release/${package//-/_}.wasm" "$out/$name.wasm"
 echo "built $out/$name.wasm ($(wc -c <"$out/$name.wasm") bytes)"

@@ -35,9 +35,11 @@ pub struct Cli {
     #[arg(long = "web.config.file", value_name = "FILE")]
     pub web_config_file: Option<PathBuf>,
 
-    /// Cache compiled components in this directory, so a restart does not
-    /// compile them again. It must be writable by the exporter only: its
-    /// files are loaded as native code.
+    /// Cache compiled components in this directory (`compiled/`), so a
+    /// restart does not compile them again, and keep plugins pulled from
+    /// registries (`plugins/`), so a restart does not need the registry. It
+    /// must be writable by the exporter only: its files are loaded as
+    /// native code.
     #[arg(long = "cache.dir", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 
@@ -116,6 +118,9 @@ pub enum Command {
     /// Work with plugin packages.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Work with the configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Compile every module of a config into `--cache.dir` ahead of time
     /// (a build step: production hosts then start without compiling).
     Compile {
@@ -126,7 +131,8 @@ pub enum Command {
             value_name = "FILE"
         )]
         config_file: PathBuf,
-        /// Directory to fill, the `--cache.dir` the exporter will use.
+        /// Directory to fill, the `--cache.dir` the exporter will use
+        /// (`oci://` plugins are pulled into it too).
         #[arg(long = "cache.dir", value_name = "DIR")]
         cache_dir: PathBuf,
     },
@@ -141,6 +147,25 @@ pub enum Command {
     },
 }
 
+/// `wasm_exporter config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load a configuration as the exporter would (every module resolved,
+    /// its grants checked against its manifest, its component compiled),
+    /// print one line per module and exit non-zero if any would not load.
+    Check {
+        /// The configuration file.
+        file: PathBuf,
+        /// Also check this web configuration file (TLS, basic auth).
+        #[arg(long = "web.config.file", value_name = "FILE")]
+        web_config_file: Option<PathBuf>,
+        /// The exporter's compile cache: compiled components are stored
+        /// there, so the start that follows does not compile them again.
+        #[arg(long = "cache.dir", value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+    },
+}
+
 /// `wasm_exporter plugin ...`.
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
@@ -152,6 +177,11 @@ pub enum PluginCommand {
         path: PathBuf,
         #[command(flatten)]
         run: RunArgs,
+        /// Check the archive's signature (ARCHIVE.minisig) against this
+        /// minisign public key file, besides the trusted keys of
+        /// --config.file (repeatable).
+        #[arg(long = "trusted-key", value_name = "KEY.pub")]
+        trusted_keys: Vec<PathBuf>,
     },
     /// Create a plugin from a template that builds and passes `check`.
     New {
@@ -175,6 +205,56 @@ pub enum PluginCommand {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Sign a plugin archive with a minisign secret key: writes
+    /// ARCHIVE.minisig, which `minisign -Vm ARCHIVE -p KEY.pub` verifies.
+    Sign {
+        /// Plugin archive (.tar.gz).
+        archive: PathBuf,
+        /// Secret key file, as `minisign -G` writes it.
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// File holding the password of an encrypted key (without it, the
+        /// password is asked for on the terminal).
+        #[arg(long = "password-file", value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+    /// Push a plugin archive, and its ARCHIVE.minisig when there is one, to
+    /// an OCI registry; prints the digest to pin in the config.
+    Push {
+        /// Plugin archive (.tar.gz).
+        archive: PathBuf,
+        /// oci://HOST[:PORT]/REPOSITORY[:TAG] (the tag defaults to the
+        /// plugin's version).
+        target: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Pull a plugin from an OCI registry into an archive, with
+    /// ARCHIVE.minisig when a signature is attached.
+    Pull {
+        /// oci://HOST[:PORT]/REPOSITORY(:TAG|@sha256:DIGEST).
+        source: String,
+        /// Archive to write (default: NAME-VERSION.tar.gz here).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+}
+
+/// How `push` and `pull` reach the registry.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistryArgs {
+    /// Registry credentials, in Docker's config.json format.
+    #[arg(long = "registry.auth-file", value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
+    /// PEM file of CA certificates to trust for the registry, besides the
+    /// system's.
+    #[arg(long = "registry.ca-file", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Talk to the registry over plain HTTP (no TLS).
+    #[arg(long = "registry.plain-http")]
+    pub plain_http: bool,
 }
 
 /// How `check` (and `pack`) run the plugin.

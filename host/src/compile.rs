@@ -1,9 +1,10 @@
 //! `wasm_exporter compile`: fills `--cache.dir` with every module of a
 //! config, compiled, so that the hosts that run the exporter never compile
 //! (a build step, e.g. in the Dockerfile). Each plugin package is checked
-//! as at start-up (manifest, digest; grants are not: the build machine need
-//! not have the granted paths) and each component compiled by a child
-//! process, one at a time.
+//! as at start-up (signature, manifest, digest; grants are not: the build
+//! machine need not have the granted paths), an `oci://` plugin pulled into
+//! the cache directory as the exporter would, and each component compiled
+//! by a child process, one at a time.
 
 use std::path::Path;
 use std::time::Instant;
@@ -23,7 +24,8 @@ pub fn run(config_file: &Path, cache_dir: &Path) -> Result<bool> {
     let mut ok = true;
     for module in &config.modules {
         let start = Instant::now();
-        let outcome = spec::component(module).and_then(|(bytes, _)| runtime.compile(&bytes));
+        let outcome = spec::component(module, Some(cache_dir))
+            .and_then(|(bytes, _, _)| runtime.compile(&bytes));
         let seconds = start.elapsed().as_secs_f64();
         match outcome {
             Ok((_, Compiled::Cached)) => println!("{}: already compiled", module.name),

@@ -7,12 +7,17 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use bytesize::ByteSize;
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::{Mapping, Value};
+
+use crate::plugin::oci::{OciReference, Registry, RegistryConfig};
+use crate::plugin::source::Supply;
+use crate::plugin::trust::{SignaturePolicy, SignaturesConfig, TrustedKeys};
 
 /// Largest `global.concurrency` accepted.
 pub const MAX_CONCURRENCY: usize = 256;
@@ -351,15 +356,8 @@ pub enum Source {
     Component(PathBuf),
     /// A plugin package (directory or `.tar.gz`) with a manifest.
     Plugin(PathBuf),
-}
-
-impl Source {
-    /// The file or directory.
-    pub fn path(&self) -> &Path {
-        match self {
-            Source::Component(p) | Source::Plugin(p) => p,
-        }
-    }
+    /// A plugin in an OCI registry, pinned by digest.
+    Oci(OciReference),
 }
 
 /// One scraper module, resolved and validated.
@@ -377,6 +375,8 @@ pub struct ModuleConfig {
     pub grants: Grants,
     /// Effective limits (defaults merged with the module's overrides).
     pub limits: Limits,
+    /// The signature the plugin must carry, and how its registry is reached.
+    pub supply: Supply,
 }
 
 #[derive(Deserialize)]
@@ -388,6 +388,10 @@ struct RawConfig {
     defaults: Option<Mapping>,
     #[serde(default)]
     modules: Vec<RawModule>,
+    #[serde(default)]
+    signatures: SignaturesConfig,
+    #[serde(default)]
+    registry: RegistryConfig,
 }
 
 #[derive(Deserialize)]
@@ -397,7 +401,9 @@ struct RawModule {
     #[serde(default)]
     component: Option<PathBuf>,
     #[serde(default)]
-    plugin: Option<PathBuf>,
+    plugin: Option<String>,
+    #[serde(default)]
+    require_signature: Option<bool>,
     #[serde(default)]
     params: Mapping,
     #[serde(default)]
@@ -438,6 +444,15 @@ impl Config {
         );
         let defaults =
             merge_limits(&Limits::default(), raw.defaults.as_ref()).context("defaults")?;
+        let keys = Arc::new(TrustedKeys::from_config(&raw.signatures, base)?);
+        let registry = Arc::new(Registry::from_config(&raw.registry, base).context("registry")?);
+        let supply = |require: Option<bool>| Supply {
+            signatures: SignaturePolicy {
+                required: require.unwrap_or(raw.signatures.required),
+                keys: keys.clone(),
+            },
+            registry: registry.clone(),
+        };
 
         let mut seen = HashSet::new();
         let mut modules = Vec::with_capacity(raw.modules.len());
@@ -447,7 +462,9 @@ impl Config {
             } else {
                 format!("module {:?}", m.name)
             };
-            let module = resolve_module(m, &defaults, base).with_context(|| label.clone())?;
+            let supply = supply(m.require_signature);
+            let module =
+                resolve_module(m, &defaults, base, supply).with_context(|| label.clone())?;
             if raw.global.require_plugins && matches!(module.source, Source::Component(_)) {
                 bail!(
                     "{label}: global.require_plugins is set, so the module must be a `plugin:`, not a bare `component:`"
@@ -465,7 +482,12 @@ impl Config {
     }
 }
 
-fn resolve_module(m: RawModule, defaults: &Limits, base: &Path) -> Result<ModuleConfig> {
+fn resolve_module(
+    m: RawModule,
+    defaults: &Limits,
+    base: &Path,
+    supply: Supply,
+) -> Result<ModuleConfig> {
     validate_module_name(&m.name)?;
     let limits = merge_limits(defaults, m.limits.as_ref()).context("limits")?;
     let params = m
@@ -500,12 +522,25 @@ fn resolve_module(m: RawModule, defaults: &Limits, base: &Path) -> Result<Module
     let grants = resolve_grants(m.grants, base).context("grants")?;
     let source = match (m.component, m.plugin) {
         (Some(c), None) => Source::Component(base.join(c)),
+        (None, Some(p)) if p.starts_with(OciReference::SCHEME) => {
+            let reference = OciReference::parse(&p).context("plugin")?;
+            ensure!(
+                reference.digest.is_some(),
+                "plugin: {reference} must be pinned by digest, as oci://HOST/REPO@sha256:DIGEST (`wasm_exporter plugin push` prints it): a tag can move"
+            );
+            Source::Oci(reference)
+        }
         (None, Some(p)) => Source::Plugin(base.join(p)),
         (Some(_), Some(_)) => bail!("set `component` or `plugin`, not both"),
         (None, None) => {
             bail!("missing `plugin` (a plugin directory or archive) or `component` (a .wasm file)")
         }
     };
+    if supply.signatures.required && matches!(source, Source::Component(_)) {
+        bail!(
+            "a signature is required (signatures.required or require_signature) and a bare `component:` carries none: package it as a plugin and sign the archive"
+        );
+    }
     Ok(ModuleConfig {
         name: m.name,
         source,
@@ -513,6 +548,7 @@ fn resolve_module(m: RawModule, defaults: &Limits, base: &Path) -> Result<Module
         labels,
         grants,
         limits,
+        supply,
     })
 }
 

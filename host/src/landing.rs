@@ -4,13 +4,14 @@
 use std::fmt::Write as _;
 
 use crate::scrape::Exporter;
-use crate::version;
+use crate::{modulepage, version};
 
 /// Renders the page.
 pub fn render(exporter: &Exporter, telemetry_path: &str) -> String {
     let mut modules = String::new();
     for (module, status) in exporter.modules().iter().zip(exporter.status()) {
         let name = escape(module.name());
+        let page = escape(&modulepage::path(module.name()));
         let (state, class) = match status.up {
             None if !module.guest().scraped() => ("served through /probe only", "unknown"),
             None => ("not scraped yet", "unknown"),
@@ -34,10 +35,19 @@ pub fn render(exporter: &Exporter, telemetry_path: &str) -> String {
                 }
                 let _ = write!(
                     modules,
-                    "{name} <small>plugin {} {}</small></h3><p>{}</p>",
+                    "<a href=\"{page}\">{name}</a> <small>plugin {} {}</small></h3><p>{}</p>",
                     escape(&m.name),
                     escape(&m.version),
                     escape(&m.description)
+                );
+                let _ = write!(
+                    modules,
+                    "<p class=\"provenance\">{}{}</p>",
+                    escape(&p.provenance.to_string()),
+                    p.pulled_from
+                        .as_deref()
+                        .map(|r| format!(" · pulled from <code>{}</code>", escape(r)))
+                        .unwrap_or_default()
                 );
                 if p.readme.is_some() {
                     let _ = write!(
@@ -71,7 +81,7 @@ pub fn render(exporter: &Exporter, telemetry_path: &str) -> String {
             None => {
                 let _ = write!(
                     modules,
-                    "{name} <small>bare component: no declared metrics</small></h3>"
+                    "<a href=\"{page}\">{name}</a> <small>bare component: no declared metrics</small></h3>"
                 );
             }
         }
@@ -100,8 +110,10 @@ pub fn render(exporter: &Exporter, telemetry_path: &str) -> String {
             escape(&detail)
         );
     }
+    // The empty icon: there is no favicon, and without it browsers ask for
+    // /favicon.ico and log the 404 as an error.
     format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>WASM Exporter {v}</title>\
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>WASM Exporter {v}</title>\
 <style>body{{font-family:sans-serif;max-width:60em;margin:1em auto}}section{{border-top:1px solid #ccc}}\
 table{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:2px 6px;text-align:left}}\
 .up b{{color:#186a18}}.down b{{color:#a01818}}</style></head><body>\

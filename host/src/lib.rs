@@ -13,15 +13,22 @@
 //!   `runtime::wasi::filesystem`.
 //! - [`convert`]: checks a guest's output (either WIT version) and turns it
 //!   into the families of [`model`]; [`labels`] adds the operator's labels.
-//! - [`plugin`]: plugin packages, their manifests and the `plugin` commands.
+//! - [`plugin`]: plugin packages, their manifests and the `plugin` commands;
+//!   where plugins are pulled and signatures checked: [`plugin::source`].
 //! - [`merge`]: combines the modules' outputs of one scrape.
 //! - [`exposition`]: the text format and OpenMetrics.
 //! - [`selfmetrics`]: the exporter's own metrics.
+//! - [`landing`] and [`modulepage`]: the web pages (`/`, `/modules/NAME`).
+//! - [`check`]: `wasm_exporter config check`.
 //! - [`config`]: the configuration file; [`reload`] keeps it live.
 //! - [`webconfig`]: TLS and basic auth (exporter-toolkit web config).
 //! - [`connlimit`]: the front door's connection and request limits;
 //!   [`fdlimit`]: the file descriptor limit they are derived from.
+//! - [`cachedir`]: `--cache.dir`, shared by compiled components and pulled
+//!   plugins, each in its own subdirectory.
 
+pub mod cachedir;
+pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod config;
@@ -35,6 +42,7 @@ pub mod landing;
 pub mod logging;
 pub mod merge;
 pub mod model;
+pub mod modulepage;
 pub mod plugin;
 pub mod policy;
 pub mod reload;

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use wasm_exporter::cli::{Cli, Command};
+use wasm_exporter::check::{self, CheckOptions};
+use wasm_exporter::cli::{Cli, Command, ConfigCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -46,6 +47,15 @@ fn main() -> ExitCode {
         Some(Command::Plugin(command)) => {
             runtime.block_on(wasm_exporter::plugin::commands::run(command))
         }
+        Some(Command::Config(ConfigCommand::Check {
+            file,
+            web_config_file,
+            cache_dir,
+        })) => Ok(check::run(&CheckOptions {
+            config_file: file,
+            web_config_file,
+            cache_dir,
+        })),
         Some(Command::Compile {
             config_file,
             cache_dir,

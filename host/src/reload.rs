@@ -50,7 +50,7 @@ impl Live {
         let metrics = SelfMetrics::new()?;
         let exporter = Exporter::new(&config, runtime.clone(), metrics.clone())
             .with_context(|| format!("config file {}", config_file.display()))?;
-        metrics.set_modules(exporter.module_names());
+        metrics.set_modules(exporter.module_limits());
         metrics.reload_succeeded(true);
         release_compile_memory();
         Ok(Self {
@@ -87,7 +87,7 @@ impl Live {
         match result {
             Ok((mut exporter, web, new_runtime)) => {
                 exporter.inherit_stuck_calls(&self.exporter.load());
-                self.metrics.set_modules(exporter.module_names());
+                self.metrics.set_modules(exporter.module_limits());
                 let modules = exporter.module_names().count();
                 self.exporter.store(Arc::new(exporter));
                 self.web.store(Arc::new(web));

@@ -8,17 +8,18 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, ensure};
 use futures_util::future::join_all;
 
-use crate::config::Config;
+use crate::config::{Config, Limits};
 use crate::convert;
 use crate::labels;
 use crate::merge::Merger;
 use crate::model::{Family, Kind, Series, Value};
 use crate::plugin::{self, Plugin};
+use crate::policy::Denial;
 use crate::runtime::denials::Denials;
 use crate::runtime::{CallCost, Failure, GuestModule, GuestOutput, GuestRuntime, Reason};
 use crate::selfmetrics::SelfMetrics;
@@ -28,21 +29,44 @@ use crate::spec;
 /// answering without it.
 const GUARD: Duration = Duration::from_millis(100);
 
-/// What the last scrape of a module did, for the landing page.
+/// What the last scrape of a module did, for the landing page and the
+/// module's debug page.
 #[derive(Debug, Clone, Default)]
 pub struct ModuleStatus {
     /// Whether the last scrape succeeded; `None` before the first scrape.
     pub up: Option<bool>,
+    /// When the last scrape of the module ended.
+    pub at: Option<SystemTime>,
     /// Duration of the last scrape.
     pub duration: Duration,
+    /// Time the last scrape allowed the module (its timeout, or less when
+    /// Prometheus' scrape timeout was shorter).
+    pub allowed: Duration,
     /// The last failure, if the last scrape failed.
     pub last_error: Option<Failure>,
     /// Series served by the last successful scrape.
     pub series: usize,
+    /// The families (name, series) of the last call whose output was valid
+    /// exposition, whether or not they matched the plugin's declarations.
+    pub families: Vec<(String, usize)>,
     /// What the last call cost (zero when it never ran or did not return).
     pub cost: CallCost,
-    /// What the guest printed in its last failing call.
-    pub last_failure_output: Option<GuestOutput>,
+    /// The first accesses refused in the last call, and how many in all.
+    pub denials: (Vec<Denial>, u64),
+    /// The last failing call, kept after the module recovers, with what
+    /// the guest printed in it.
+    pub last_failure: Option<LastFailure>,
+}
+
+/// A module's last failing call.
+#[derive(Debug, Clone)]
+pub struct LastFailure {
+    /// Why it failed.
+    pub failure: Failure,
+    /// When.
+    pub at: SystemTime,
+    /// What the guest wrote to stdout and stderr in that call.
+    pub output: GuestOutput,
 }
 
 /// A loaded module: what the runtime runs, the plugin it came from and the
@@ -148,6 +172,29 @@ impl Exporter {
         &self.modules
     }
 
+    /// Each loaded module's name and limits, in config order.
+    pub fn module_limits(&self) -> impl Iterator<Item = (&str, &Limits)> {
+        self.modules.iter().map(|m| (m.name(), m.guest.limits()))
+    }
+
+    /// The module called `name`, with its last status.
+    pub fn module(&self, name: &str) -> Option<(&Arc<Module>, ModuleStatus)> {
+        let index = self.modules.iter().position(|m| m.name() == name)?;
+        let status = self
+            .status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(index)
+            .cloned()
+            .unwrap_or_default();
+        Some((&self.modules[index], status))
+    }
+
+    /// The self-metrics the scrapes are counted in.
+    pub fn metrics(&self) -> &SelfMetrics {
+        &self.metrics
+    }
+
     /// A snapshot of every module's last status, in config order.
     pub fn status(&self) -> Vec<ModuleStatus> {
         self.status
@@ -193,7 +240,7 @@ impl Exporter {
             |((index, call), &deadline)| async move {
                 Some(match call? {
                     Some(call) => self.finish_call(index, call, deadline, start).await,
-                    None => (Err(still_stuck()), Ran::default()),
+                    None => (Err(still_stuck()), Ran::not_started(start, deadline)),
                 })
             },
         ))
@@ -210,7 +257,16 @@ impl Exporter {
             let result = result.and_then(|families| merger.add(module.name(), families));
             statuses.push(self.record(module, result, ran));
         }
-        *self.status.lock().unwrap_or_else(PoisonError::into_inner) = statuses;
+        {
+            let mut kept = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+            // A module that recovered keeps its last failure on its page.
+            for (new, old) in statuses.iter_mut().zip(kept.iter_mut()) {
+                if new.last_failure.is_none() {
+                    new.last_failure = old.last_failure.take();
+                }
+            }
+            *kept = statuses;
+        }
         self.gather(merger.finish())
     }
 
@@ -276,7 +332,7 @@ impl Exporter {
         // in the background and counted as a timeout now.
         match tokio::time::timeout_at((deadline + GUARD).into(), call.task).await {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(failure)) => (Err(failure), Ran::after(start)),
+            Ok(Err(failure)) => (Err(failure), Ran::after(start, deadline)),
             Err(_) => {
                 if let Some(phase) = call.phase {
                     phase.abandon(&self.stuck[index]);
@@ -286,7 +342,7 @@ impl Exporter {
                         Reason::Timeout,
                         "still blocked in a host call at its deadline; left to finish in the background",
                     )),
-                    Ran::after(start),
+                    Ran::after(start, deadline),
                 )
             }
         }
@@ -317,7 +373,7 @@ impl Exporter {
             .map_or(own_end, |b| b.min(own_end));
         let (result, ran) = match self.start_call(index, deadline, Some(target.to_string())) {
             Some(started) => self.finish_call(index, started, deadline, start).await,
-            None => (Err(still_stuck()), Ran::default()),
+            None => (Err(still_stuck()), Ran::not_started(start, deadline)),
         };
         let mut merger = Merger::new(&self.reserved);
         let result = result.and_then(|families| merger.add(module, families));
@@ -348,17 +404,23 @@ impl Exporter {
         let name = module.name();
         self.metrics.record_cost(name, &ran.cost);
         self.metrics.record_denials(name, &ran.denials);
+        let at = SystemTime::now();
+        let status = ModuleStatus {
+            up: Some(result.is_ok()),
+            at: Some(at),
+            duration: ran.duration,
+            allowed: ran.allowed,
+            last_error: None,
+            series: 0,
+            families: ran.families,
+            cost: ran.cost,
+            denials: (ran.denials.kept().to_vec(), ran.denials.total()),
+            last_failure: None,
+        };
         match result {
             Ok(series) => {
-                self.metrics.record(name, ran.duration, None);
-                ModuleStatus {
-                    up: Some(true),
-                    duration: ran.duration,
-                    last_error: None,
-                    series,
-                    cost: ran.cost,
-                    last_failure_output: None,
-                }
+                self.metrics.record(name, ran.duration, ran.allowed, None);
+                ModuleStatus { series, ..status }
             }
             Err(failure) => {
                 tracing::warn!(
@@ -369,14 +431,15 @@ impl Exporter {
                     failure.message
                 );
                 self.metrics
-                    .record(name, ran.duration, Some(failure.reason));
+                    .record(name, ran.duration, ran.allowed, Some(failure.reason));
                 ModuleStatus {
-                    up: Some(false),
-                    duration: ran.duration,
-                    last_error: Some(failure),
-                    series: 0,
-                    cost: ran.cost,
-                    last_failure_output: Some(ran.output),
+                    last_error: Some(failure.clone()),
+                    last_failure: Some(LastFailure {
+                        failure,
+                        at,
+                        output: ran.output,
+                    }),
+                    ..status
                 }
             }
         }
@@ -469,16 +532,31 @@ type RunOutcome = (Result<Vec<Family>, Failure>, Ran);
 #[derive(Debug, Default)]
 struct Ran {
     duration: Duration,
+    /// The time the call was allowed.
+    allowed: Duration,
     cost: CallCost,
     output: GuestOutput,
     denials: Denials,
+    /// Names and series counts of the families returned, when they were
+    /// valid exposition.
+    families: Vec<(String, usize)>,
 }
 
 impl Ran {
     /// A call that did not come back: only its duration is known.
-    fn after(start: Instant) -> Ran {
+    fn after(start: Instant, deadline: Instant) -> Ran {
         Ran {
             duration: start.elapsed(),
+            allowed: deadline.saturating_duration_since(start),
+            ..Ran::default()
+        }
+    }
+
+    /// A call not started (an earlier one is still stuck): only the time it
+    /// would have been allowed is known.
+    fn not_started(start: Instant, deadline: Instant) -> Ran {
+        Ran {
+            allowed: deadline.saturating_duration_since(start),
             ..Ran::default()
         }
     }
@@ -532,12 +610,19 @@ async fn run_module(module: &Module, deadline: Instant, target: Option<&str>) ->
         Some(target) => module.guest.probe(deadline, target).await,
         None => module.guest.collect(deadline).await,
     };
+    let mut emitted = Vec::new();
     let result = outcome
         .result
         .and_then(|families| convert::to_families(families, module.guest.limits()))
-        .and_then(|families| match module.plugin() {
-            Some(p) => plugin::check_declared(&p.manifest, &families).map(|()| families),
-            None => Ok(families),
+        .and_then(|families| {
+            emitted = families
+                .iter()
+                .map(|f| (f.name.clone(), f.series.len()))
+                .collect();
+            match module.plugin() {
+                Some(p) => plugin::check_declared(&p.manifest, &families).map(|()| families),
+                None => Ok(families),
+            }
         })
         .and_then(|mut families| {
             labels::apply(&mut families, &module.labels)?;
@@ -545,16 +630,20 @@ async fn run_module(module: &Module, deadline: Instant, target: Option<&str>) ->
         });
     let ran = Ran {
         duration: start.elapsed(),
+        allowed: deadline.saturating_duration_since(start),
         cost: outcome.cost,
         output: outcome.output,
         denials: outcome.denials,
+        families: emitted,
     };
     (result, ran)
 }
 
-/// Resolves a module's config and loads it on `runtime`.
-fn load(runtime: &GuestRuntime, config: &crate::config::ModuleConfig) -> Result<Module> {
-    let resolved = spec::resolve(config)?;
+/// Resolves a module's config (its plugin, pulled and its signature checked
+/// when configured, grants checked against the manifest) and compiles and
+/// links it on `runtime`.
+pub fn load(runtime: &GuestRuntime, config: &crate::config::ModuleConfig) -> Result<Module> {
+    let resolved = spec::resolve(config, runtime.settings().cache_dir.as_deref())?;
     let guest = GuestModule::load(runtime, &resolved.spec)?;
     if let Some(p) = &resolved.plugin {
         let declared = &p.manifest.world;

@@ -11,10 +11,30 @@ use prometheus::{
     CounterVec, Gauge, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
+use crate::config::Limits;
 use crate::policy::DenialKind;
 use crate::runtime::denials::Denials;
 use crate::runtime::{CallCost, Reason};
 use crate::version;
+
+/// One module's counters since it was loaded (they survive reloads).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModuleTotals {
+    /// Failed scrapes by reason, every reason listed.
+    pub errors: Vec<(String, f64)>,
+    /// Refused accesses by kind, every kind listed.
+    pub denials: Vec<(String, f64)>,
+    /// CPU time of all its calls.
+    pub cpu_seconds: f64,
+}
+
+fn label_value<'a>(metric: &'a prometheus::proto::Metric, name: &str) -> Option<&'a str> {
+    metric
+        .get_label()
+        .iter()
+        .find(|l| l.name() == name)
+        .map(|l| l.value())
+}
 
 /// Self-metrics, registered once and shared by all scrapes.
 #[derive(Clone)]
@@ -23,9 +43,12 @@ pub struct SelfMetrics {
     scrape_errors: IntCounterVec,
     module_up: IntGaugeVec,
     module_duration: GaugeVec,
+    module_deadline: GaugeVec,
     module_cpu: CounterVec,
     module_memory_peak: IntGaugeVec,
+    module_memory_limit: IntGaugeVec,
     module_open_files_peak: IntGaugeVec,
+    module_open_files_limit: IntGaugeVec,
     access_denied: IntCounterVec,
     scrapes: IntCounter,
     reload_ok: IntGauge,
@@ -56,6 +79,30 @@ impl SelfMetrics {
             Opts::new(
                 "wasm_exporter_module_duration_seconds",
                 "Duration of the module's last scrape (instantiate and collect).",
+            ),
+            &["module"],
+        )?;
+        // The limits beside the figures they bound, so that a rule can
+        // compare the two (how close a module runs to its deadline, its
+        // memory cap, its descriptor cap).
+        let module_deadline = GaugeVec::new(
+            Opts::new(
+                "wasm_exporter_module_deadline_seconds",
+                "Time the module's last scrape was allowed: its timeout, or less when Prometheus' scrape timeout minus the margin was shorter.",
+            ),
+            &["module"],
+        )?;
+        let module_memory_limit = IntGaugeVec::new(
+            Opts::new(
+                "wasm_exporter_module_memory_limit_bytes",
+                "The module's memory limit (limits.memory): all its linear memories together.",
+            ),
+            &["module"],
+        )?;
+        let module_open_files_limit = IntGaugeVec::new(
+            Opts::new(
+                "wasm_exporter_module_open_files_limit",
+                "The module's cap on files and directories held open at once (limits.open_files).",
             ),
             &["module"],
         )?;
@@ -120,9 +167,12 @@ impl SelfMetrics {
         registry.register(Box::new(scrape_errors.clone()))?;
         registry.register(Box::new(module_up.clone()))?;
         registry.register(Box::new(module_duration.clone()))?;
+        registry.register(Box::new(module_deadline.clone()))?;
         registry.register(Box::new(module_cpu.clone()))?;
         registry.register(Box::new(module_memory_peak.clone()))?;
+        registry.register(Box::new(module_memory_limit.clone()))?;
         registry.register(Box::new(module_open_files_peak.clone()))?;
+        registry.register(Box::new(module_open_files_limit.clone()))?;
         registry.register(Box::new(access_denied.clone()))?;
         registry.register(Box::new(scrapes.clone()))?;
         registry.register(Box::new(build_info))?;
@@ -139,9 +189,12 @@ impl SelfMetrics {
             scrape_errors,
             module_up,
             module_duration,
+            module_deadline,
             module_cpu,
             module_memory_peak,
+            module_memory_limit,
             module_open_files_peak,
+            module_open_files_limit,
             access_denied,
             scrapes,
             reload_ok,
@@ -150,11 +203,13 @@ impl SelfMetrics {
         })
     }
 
-    /// Makes the per-module series match `modules`: new modules get every
-    /// error series at 0 (so `rate()` works from their first scrape), removed
-    /// modules lose theirs, kept modules keep their counts.
-    pub fn set_modules<'a>(&self, modules: impl IntoIterator<Item = &'a str>) {
-        let new: Vec<String> = modules.into_iter().map(str::to_owned).collect();
+    /// Makes the per-module series match `modules` (names and limits): new
+    /// modules get every error series at 0 (so `rate()` works from their
+    /// first scrape), removed modules lose theirs, kept modules keep their
+    /// counts; every module's limits are set.
+    pub fn set_modules<'a>(&self, modules: impl IntoIterator<Item = (&'a str, &'a Limits)>) {
+        let modules: Vec<(&str, &Limits)> = modules.into_iter().collect();
+        let new: Vec<String> = modules.iter().map(|(m, _)| (*m).to_owned()).collect();
         let mut current = self.modules.lock().unwrap_or_else(PoisonError::into_inner);
         for old in current.iter().filter(|m| !new.contains(m)) {
             for reason in Reason::ALL {
@@ -168,12 +223,18 @@ impl SelfMetrics {
                     .remove_label_values(&[old.as_str(), kind.as_str()]);
             }
             let _ = self.module_up.remove_label_values(&[old.as_str()]);
-            let _ = self.module_duration.remove_label_values(&[old.as_str()]);
+            for gauge in [&self.module_duration, &self.module_deadline] {
+                let _ = gauge.remove_label_values(&[old.as_str()]);
+            }
             let _ = self.module_cpu.remove_label_values(&[old.as_str()]);
-            let _ = self.module_memory_peak.remove_label_values(&[old.as_str()]);
-            let _ = self
-                .module_open_files_peak
-                .remove_label_values(&[old.as_str()]);
+            for gauge in [
+                &self.module_memory_peak,
+                &self.module_memory_limit,
+                &self.module_open_files_peak,
+                &self.module_open_files_limit,
+            ] {
+                let _ = gauge.remove_label_values(&[old.as_str()]);
+            }
         }
         for module in &new {
             for reason in Reason::ALL {
@@ -185,6 +246,14 @@ impl SelfMetrics {
                     .with_label_values(&[module.as_str(), kind.as_str()]);
             }
             self.module_cpu.with_label_values(&[module.as_str()]);
+        }
+        for (module, limits) in modules {
+            self.module_memory_limit
+                .with_label_values(&[module])
+                .set(i64::try_from(limits.memory.as_u64()).unwrap_or(i64::MAX));
+            self.module_open_files_limit
+                .with_label_values(&[module])
+                .set(i64::try_from(limits.open_files).unwrap_or(i64::MAX));
         }
         *current = new;
     }
@@ -206,11 +275,21 @@ impl SelfMetrics {
         self.scrapes.inc();
     }
 
-    /// Records the outcome of one module's scrape.
-    pub fn record(&self, module: &str, duration: Duration, failure: Option<Reason>) {
+    /// Records the outcome of one module's scrape, which ran for `duration`
+    /// of the `allowed` time.
+    pub fn record(
+        &self,
+        module: &str,
+        duration: Duration,
+        allowed: Duration,
+        failure: Option<Reason>,
+    ) {
         self.module_duration
             .with_label_values(&[module])
             .set(duration.as_secs_f64());
+        self.module_deadline
+            .with_label_values(&[module])
+            .set(allowed.as_secs_f64());
         self.module_up
             .with_label_values(&[module])
             .set(i64::from(failure.is_none()));
@@ -258,6 +337,32 @@ impl SelfMetrics {
         }
     }
 
+    /// The counters of one module, as served (read without creating
+    /// series), for its debug page.
+    pub fn module_totals(&self, module: &str) -> ModuleTotals {
+        let mut totals = ModuleTotals::default();
+        let of_module = |collector: &dyn Collector, label: &str| -> Vec<(String, f64)> {
+            collector
+                .collect()
+                .iter()
+                .flat_map(|f| f.get_metric())
+                .filter(|m| label_value(m, "module") == Some(module))
+                .map(|m| {
+                    (
+                        label_value(m, label).unwrap_or_default().to_owned(),
+                        m.get_counter().value(),
+                    )
+                })
+                .collect()
+        };
+        totals.errors = of_module(&self.scrape_errors, "reason");
+        totals.denials = of_module(&self.access_denied, "kind");
+        totals.cpu_seconds = of_module(&self.module_cpu, "module")
+            .first()
+            .map_or(0.0, |(_, v)| *v);
+        totals
+    }
+
     /// The registry holding all self-metrics.
     pub fn registry(&self) -> &Registry {
         &self.registry
@@ -277,9 +382,12 @@ impl SelfMetrics {
             &self.scrape_errors as &dyn Collector,
             &self.module_up,
             &self.module_duration,
+            &self.module_deadline,
             &self.module_cpu,
             &self.module_memory_peak,
+            &self.module_memory_limit,
             &self.module_open_files_peak,
+            &self.module_open_files_limit,
             &self.access_denied,
         ] {
             names.extend(c.desc().into_iter().map(|d| d.fq_name.clone()));

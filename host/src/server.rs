@@ -28,10 +28,10 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::connlimit::{self, Backoff, Gate, Ticket, Tracked};
 use crate::exposition::{self, Format};
-use crate::landing;
 use crate::logging::RateLimited;
 use crate::model::Family;
 use crate::reload::Live;
+use crate::{landing, modulepage};
 
 /// The header Prometheus sends with its scrape timeout.
 const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
@@ -334,6 +334,7 @@ async fn route(app: &App, req: &Request<Incoming>) -> Answer {
         Route::Health => text(StatusCode::OK, "OK\n".into()),
         Route::Reload => reload(app).await,
         Route::PluginFile(rest) => plugin_file(app, &rest),
+        Route::ModulePage(name) => module_page(app, &name),
         Route::NotFound => text(
             StatusCode::NOT_FOUND,
             format!("404 page not found: {}\n", req.uri().path()),
@@ -360,6 +361,8 @@ pub enum Route {
     Reload,
     /// A file of a plugin: the path after `/plugins/`.
     PluginFile(String),
+    /// A module's debug page: the name after `/modules/`.
+    ModulePage(String),
     /// No such page.
     NotFound,
     /// The path exists, the method is not one of these.
@@ -403,7 +406,7 @@ pub fn plan(method: &Method, uri: &hyper::Uri, headers: &HeaderMap, telemetry_pa
         match path {
             "/" | "/-/healthy" | "/-/ready" | PROBE_PATH => READ,
             "/-/reload" => WRITE,
-            _ if path.starts_with("/plugins/") => READ,
+            _ if path.starts_with("/plugins/") || path.starts_with("/modules/") => READ,
             _ => return Route::NotFound,
         }
     };
@@ -447,11 +450,14 @@ pub fn plan(method: &Method, uri: &hyper::Uri, headers: &HeaderMap, telemetry_pa
         "/" => Route::Landing,
         "/-/healthy" | "/-/ready" => Route::Health,
         "/-/reload" => Route::Reload,
-        _ => Route::PluginFile(
-            path.strip_prefix("/plugins/")
-                .unwrap_or_default()
-                .to_owned(),
-        ),
+        _ => match path.strip_prefix("/modules/") {
+            Some(name) => Route::ModulePage(name.to_owned()),
+            None => Route::PluginFile(
+                path.strip_prefix("/plugins/")
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+        },
     }
 }
 
@@ -632,6 +638,20 @@ fn landing_page(app: &App) -> Answer {
     )
 }
 
+/// `/modules/NAME`: a module's debug page.
+fn module_page(app: &App, name: &str) -> Answer {
+    match modulepage::render(&app.live.exporter(), name, &app.telemetry_path) {
+        Some(body) => with_type(
+            Response::new(Full::new(Bytes::from(body))),
+            "text/html; charset=utf-8",
+        ),
+        None => text(
+            StatusCode::NOT_FOUND,
+            format!("404 page not found: no module {name:?} is loaded\n"),
+        ),
+    }
+}
+
 /// `/plugins/MODULE/logo.png` and `/plugins/MODULE/README.md`.
 fn plugin_file(app: &App, rest: &str) -> Answer {
     let not_found = || {
@@ -774,6 +794,14 @@ mod tests {
         assert_eq!(
             plan(&Method::GET, &uri("/plugins/a/logo.png"), &none, "/metrics"),
             Route::PluginFile("a/logo.png".into())
+        );
+        assert_eq!(
+            plan(&Method::HEAD, &uri("/modules/sysinfo"), &none, "/metrics"),
+            Route::ModulePage("sysinfo".into())
+        );
+        assert_eq!(
+            plan(&Method::POST, &uri("/modules/sysinfo"), &none, "/metrics"),
+            Route::MethodNotAllowed(READ)
         );
         assert_eq!(
             plan(&Method::GET, &uri("/nope"), &none, "/metrics"),

@@ -2,19 +2,21 @@
 //! package resolved into one plain description.
 //!
 //! This is where grants are checked against the manifest and turned into
-//! the access policy the sandbox enforces ([`crate::policy`]); the runtime
-//! receives a [`ModuleSpec`] and never looks at configs or packages.
+//! the access policy the sandbox enforces ([`crate::policy`]), and where a
+//! plugin is opened through [`crate::plugin::source`] (pulled from its
+//! registry, its signature checked); the runtime receives a [`ModuleSpec`]
+//! and never looks at configs, packages, registries or signatures.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 
 use crate::config::{Grants, Limits, ModuleConfig, Source};
 use crate::labels;
-use crate::plugin::Plugin;
 use crate::plugin::manifest::ParamType;
+use crate::plugin::{Plugin, source};
 use crate::policy::files::{DirGrantSpec, FileGrantSpec};
 use crate::policy::network::{Address, HttpGrantSpec, HttpTarget, TcpGrantSpec};
 use crate::policy::{Access, FilePolicy, NetworkPolicy};
@@ -118,9 +120,10 @@ pub struct Resolved {
 
 /// Reads the module's component (bare, or from its plugin, whose parameters
 /// and grants are checked against the manifest) and builds its access
-/// policy.
-pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
-    let (component, plugin) = component(config)?;
+/// policy. A plugin is opened by [`source::open`]: pulled into `cache_dir`
+/// when it comes from a registry, its signature checked.
+pub fn resolve(config: &ModuleConfig, cache_dir: Option<&Path>) -> Result<Resolved> {
+    let (component, plugin, origin) = component(config, cache_dir)?;
     let (params, grants) = match &plugin {
         Some(plugin) => {
             let resolved = plugin.resolve(config)?;
@@ -169,7 +172,7 @@ pub fn resolve(config: &ModuleConfig) -> Result<Resolved> {
     Ok(Resolved {
         spec: ModuleSpec {
             name: config.name.clone(),
-            origin: config.source.path().to_path_buf(),
+            origin,
             component,
             params,
             target,
@@ -190,22 +193,28 @@ fn destination(kind: ParamType) -> Option<TargetKind> {
     }
 }
 
-/// The module's component and, for a plugin, its package (checked: manifest,
-/// digest). Grants are not looked at: what `wasm_exporter compile` needs on
-/// a build machine that has none of the granted paths.
-pub fn component(config: &ModuleConfig) -> Result<(Arc<[u8]>, Option<Plugin>)> {
+/// The module's component, for a plugin its package (checked: signature,
+/// manifest, digest; pulled into `cache_dir` from a registry), and where
+/// the component was read (for a pulled plugin, its copy in the cache).
+/// Grants are not looked at: what `wasm_exporter compile` needs on a build
+/// machine that has none of the granted paths.
+pub fn component(
+    config: &ModuleConfig,
+    cache_dir: Option<&Path>,
+) -> Result<(Arc<[u8]>, Option<Plugin>, PathBuf)> {
     match &config.source {
         Source::Component(path) => {
             let bytes = std::fs::read(path)
                 .with_context(|| format!("reading component {}", path.display()))?;
-            Ok((Arc::from(bytes), None))
+            Ok((Arc::from(bytes), None, path.clone()))
         }
-        Source::Plugin(path) => {
-            let mut plugin = Plugin::load(path)?;
+        Source::Plugin(_) | Source::Oci(_) => {
+            let mut plugin = source::open(config, cache_dir)?;
             // The exporter keeps the plugin for its manifest; the bytes
             // (tens of MB for an interpreter) are needed only to compile.
             let bytes = Arc::from(std::mem::take(&mut plugin.component));
-            Ok((bytes, Some(plugin)))
+            let origin = plugin.source.clone();
+            Ok((bytes, Some(plugin), origin))
         }
     }
 }

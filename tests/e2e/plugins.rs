@@ -514,6 +514,12 @@ fn scaffold_builds_and_checks(lang: &str) {
         out.contains(&format!("{metric}_info{{greeting=\"hello\"}} 1")),
         "{out}"
     );
+    // Every language starts on the newest world, and its template's
+    // `_info` family is an info family there.
+    assert!(
+        out.contains("implements wasm-exporter:scraper/scraper@0.2.0"),
+        "{out}"
+    );
     assert!(out.contains("result: OK"), "{out}");
     let (code, out) = exporter_cli(&[
         "plugin",

@@ -2,6 +2,7 @@
 //! exporter, in plain HTTP and over TLS with basic auth; the test asserts on
 //! what Prometheus stored, through its HTTP API.
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -19,12 +20,20 @@ impl Prometheus {
     /// Starts Prometheus with `scrape_configs` (YAML list items), scraping
     /// every second, and waits until it is ready.
     pub fn start(scrape_configs: &str) -> Prometheus {
+        Self::start_with_rules(scrape_configs, &[])
+    }
+
+    /// Starts Prometheus with these rule files loaded (evaluated every
+    /// second).
+    pub fn start_with_rules(scrape_configs: &str, rule_files: &[&Path]) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("prometheus.yml");
+        let rules: Vec<String> = rule_files.iter().map(|f| q(f)).collect();
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n{scrape_configs}"
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nrule_files: [{}]\nscrape_configs:\n{scrape_configs}",
+                rules.join(", ")
             ),
         )
         .unwrap();
@@ -109,7 +118,7 @@ impl Drop for Prometheus {
     }
 }
 
-fn percent_encode(s: &str) -> String {
+pub fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

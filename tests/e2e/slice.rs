@@ -209,7 +209,7 @@ fn landing_page_health_and_http_errors() {
     exporter.scrape();
     let landing = exporter.get("/");
     for needle in [
-        "sysinfo <small>plugin sysinfo 1.0.0</small>",
+        "<a href=\"/modules/sysinfo\">sysinfo</a> <small>plugin sysinfo 1.0.0</small>",
         "<img src=\"/plugins/sysinfo/logo.png\"",
         "Memory usage and block device sizes",
         "<tr><td><code>sys_disk_size</code></td><td>gauge</td><td></td><td>disk_name</td><td>Size of the block device in bytes.</td></tr>",

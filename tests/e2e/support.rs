@@ -777,8 +777,9 @@ fn split_sample(line: &str) -> (&str, &str) {
     (series, value)
 }
 
-/// Runs the binary with `args` to completion: (exit code, stdout, stderr).
-fn run_binary(args: &[&str]) -> (i32, String, String) {
+/// Runs the binary with `args` to completion; returns (exit code, stdout,
+/// stderr).
+pub fn run_with_output(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_wasm_exporter"))
         .args(args)
         .output()
@@ -793,13 +794,13 @@ fn run_binary(args: &[&str]) -> (i32, String, String) {
 /// Runs the binary with `args` to completion; returns (exit code, stdout
 /// and stderr).
 pub fn exporter_cli(args: &[&str]) -> (i32, String) {
-    let (code, stdout, stderr) = run_binary(args);
+    let (code, stdout, stderr) = run_with_output(args);
     (code, stdout + &stderr)
 }
 
 /// Runs the binary with `args` to completion; returns (exit code, stderr).
 pub fn run_to_exit(args: &[&str]) -> (i32, String) {
-    let (code, _, stderr) = run_binary(args);
+    let (code, _, stderr) = run_with_output(args);
     (code, stderr)
 }
 
@@ -807,12 +808,17 @@ pub fn run_to_exit(args: &[&str]) -> (i32, String) {
 /// paths resolve there) and expects it to refuse to start, with a message
 /// that contains everything in `expected`.
 pub fn assert_start_refused(dir: &Path, config: &str, expected: &[&str]) {
+    assert_start_refused_with(dir, config, &[], expected);
+}
+
+/// Same as [`assert_start_refused`] with extra command-line flags.
+pub fn assert_start_refused_with(dir: &Path, config: &str, args: &[&str], expected: &[&str]) {
     let path = dir.join("config.yml");
     std::fs::write(&path, config).expect("writing config");
-    let (code, stderr) = run_to_exit(&[
-        "--web.listen-address=127.0.0.1:0",
-        &format!("--config.file={}", path.display()),
-    ]);
+    let config_flag = format!("--config.file={}", path.display());
+    let mut all = vec!["--web.listen-address=127.0.0.1:0", config_flag.as_str()];
+    all.extend_from_slice(args);
+    let (code, stderr) = run_to_exit(&all);
     assert_ne!(code, 0, "config should be refused:\n{config}");
     for e in expected {
         assert!(

@@ -84,10 +84,28 @@ fn tls_with_basic_auth() {
         assert!(!a.body.contains("wat_ok"));
     }
     // Every endpoint is protected, not only the metrics.
-    let landing = try_request("GET", &format!("https://{}/", exporter.addr), &[], tls()).unwrap();
-    assert_eq!(landing.status, 401);
+    for path in ["/", "/modules/good"] {
+        let a = try_request(
+            "GET",
+            &format!("https://{}{path}", exporter.addr),
+            &[],
+            tls(),
+        )
+        .unwrap();
+        assert_eq!(a.status, 401, "{path}");
+        assert!(!a.body.contains("good"), "{path}: {}", a.body);
+    }
 
     let auth = basic("prometheus", "s3cret");
+    let page = try_request(
+        "GET",
+        &format!("https://{}/modules/good", exporter.addr),
+        &[("Authorization", &auth)],
+        tls(),
+    )
+    .unwrap();
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<h1>Module good</h1>"), "{}", page.body);
     for _ in 0..2 {
         let a = try_request("GET", &https, &[("Authorization", &auth)], tls()).unwrap();
         assert_eq!(a.status, 200);

@@ -3,18 +3,22 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{component, system, toolchains};
+use crate::{component, progress, system, toolchains};
 
 /// The WAT every fixture is wrapped with.
 const PRELUDE: &str = "_prelude.wat";
 
 /// Builds everything into `target/guests` and returns that directory.
 pub fn build_all(root: &Path) -> Result<PathBuf> {
+    let start = Instant::now();
     system::ensure_for_guests()?;
-    let tools = toolchains::ensure(root)?;
+    let tools = progress::step("guest toolchains (guests/toolchains.toml)", || {
+        toolchains::ensure(root)
+    })?;
     let out = root.join("target/guests");
     std::fs::create_dir_all(&out)?;
     let xtask = std::env::current_exe().context("locating the xtask binary")?;
@@ -33,20 +37,24 @@ pub fn build_all(root: &Path) -> Result<PathBuf> {
             }
         }
     }
-    for script in &scripts {
+    for (n, script) in scripts.iter().enumerate() {
         let rel = script.strip_prefix(root).unwrap_or(script);
-        eprintln!("xtask: building {}", rel.display());
-        let status = Command::new("bash")
-            .arg(script)
-            .env("PATH", &path)
-            .env("XTASK", &xtask)
-            .env("GUEST_OUT", &out)
-            .env("WASM_EXPORTER_ROOT", root)
-            .status()
-            .with_context(|| format!("running {}", rel.display()))?;
-        if !status.success() {
-            bail!("{} failed ({status})", rel.display());
-        }
+        let guest = rel.parent().unwrap_or(rel);
+        let what = format!("[{}/{}] building {}", n + 1, scripts.len(), guest.display());
+        progress::step(what, || {
+            let status = Command::new("bash")
+                .arg(script)
+                .env("PATH", &path)
+                .env("XTASK", &xtask)
+                .env("GUEST_OUT", &out)
+                .env("WASM_EXPORTER_ROOT", root)
+                .status()
+                .with_context(|| format!("running {}", rel.display()))?;
+            if !status.success() {
+                bail!("{} failed ({status})", rel.display());
+            }
+            Ok(())
+        })?;
     }
 
     let plugins = assemble_plugins(root, &out)?;
@@ -62,18 +70,30 @@ pub fn build_all(root: &Path) -> Result<PathBuf> {
     let prelude_path = wat_dir.join(PRELUDE);
     let prelude = std::fs::read_to_string(&prelude_path)
         .with_context(|| format!("reading {}", prelude_path.display()))?;
-    for wat in &wats {
-        let stem = wat
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("fixture");
-        component::componentize_wat(root, &prelude, wat, &out.join(format!("{stem}.wasm")))?;
-    }
+    progress::step(
+        format!("componentizing {} WAT fixtures", wats.len()),
+        || {
+            for wat in &wats {
+                let stem = wat
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("fixture");
+                component::componentize_wat(
+                    root,
+                    &prelude,
+                    wat,
+                    &out.join(format!("{stem}.wasm")),
+                )?;
+            }
+            anyhow::Ok(())
+        },
+    )?;
     eprintln!(
-        "xtask: {} guests ({plugins} of them plugins, in target/plugins) and {} WAT fixtures built into {}",
+        "xtask: {} guests ({plugins} of them plugins, in target/plugins) and {} WAT fixtures built into {} in {}",
         scripts.len(),
         wats.len(),
-        out.display()
+        out.display(),
+        progress::elapsed(start.elapsed())
     );
     Ok(out)
 }

@@ -14,6 +14,7 @@
 
 mod component;
 mod guests;
+mod progress;
 mod system;
 mod toolchains;
 
@@ -138,6 +139,9 @@ fn test(root: &Path) -> Result<()> {
 /// Builds the example guests and starts the exporter on the example config.
 fn run_exporter(root: &Path, extra: &[String]) -> Result<()> {
     guests::build_all(root)?;
+    // Built as a step of its own, so that the minutes of a first build are
+    // announced and timed rather than silent.
+    cargo(root, &["build", "--release", "--package", "wasm_exporter"])?;
     let config = root.join("examples/wasm_exporter.yml");
     let mut args: Vec<String> = [
         "run",
@@ -153,7 +157,12 @@ fn run_exporter(root: &Path, extra: &[String]) -> Result<()> {
     args.push(config.display().to_string());
     args.extend(extra.iter().cloned());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    cargo(root, &args)
+    // Not a step: it runs until stopped. Built above, so it starts at once.
+    eprintln!(
+        "xtask: starting the exporter on {} (Ctrl-C stops it)",
+        config.display()
+    );
+    run_cargo(root, &args)
 }
 
 /// The path of an integration test binary built by
@@ -190,9 +199,15 @@ fn test_binary(root: &Path, name: &str) -> Result<PathBuf> {
     bail!("cargo built no test binary named {name}")
 }
 
+/// Runs cargo as a step: announced, and timed when it ends.
 fn cargo(root: &Path, args: &[&str]) -> Result<()> {
+    progress::step(format!("cargo {}", args.join(" ")), || {
+        run_cargo(root, args)
+    })
+}
+
+fn run_cargo(root: &Path, args: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("xtask: cargo {}", args.join(" "));
     let status = Command::new(cargo)
         .args(args)
         .current_dir(root)

@@ -1,14 +1,17 @@
 //! Debian packages the tasks need beyond Rust: Python's venv (guest
 //! toolchains), Node.js and npm (JavaScript guests), a real Prometheus
-//! server with promtool and node_exporter, Redis and NGINX (end-to-end
-//! tests), and the Rust guests' toolchain at the exact versions of
-//! `guests/toolchains.toml`. Installed with apt when missing and allowed (as
-//! root), otherwise named in the error.
+//! server with promtool and node_exporter, Redis and NGINX (the network
+//! plugins' targets), a registry and minisign, a headless Chromium
+//! (end-to-end tests), and the Rust guests' toolchain at the exact versions
+//! of `guests/toolchains.toml`. Installed with apt when missing and allowed
+//! (as root), otherwise named in the error.
 
 use std::collections::BTreeMap;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+
+use crate::progress;
 
 /// A need: the commands (or Python modules) that prove it met, and the
 /// Debian package that meets it.
@@ -62,10 +65,25 @@ pub fn ensure_for_tests() -> Result<()> {
             check: || has("nginx") || std::path::Path::new("/usr/sbin/nginx").is_file(),
             package: "nginx",
         },
+        // The web pages are checked in a real browser.
+        Need {
+            check: || has("chromium"),
+            package: "chromium",
+        },
         // The textfile plugin is compared with node_exporter's collector.
         Need {
             check: || has("prometheus-node-exporter"),
             package: "prometheus-node-exporter",
+        },
+        // The plugin supply chain's tests: a real registry and the
+        // signing tool authors use.
+        Need {
+            check: || has("docker-registry"),
+            package: "docker-registry",
+        },
+        Need {
+            check: || has("minisign"),
+            package: "minisign",
         },
     ])
 }
@@ -142,23 +160,27 @@ fn apt_install(missing: &[&str]) -> Result<()> {
             missing.join(" ")
         );
     }
-    eprintln!("xtask: installing {} with apt-get", missing.join(" "));
-    for args in [
-        vec!["update", "-q"],
-        [
-            vec!["install", "-y", "-q", "--no-install-recommends"],
-            missing.to_vec(),
-        ]
-        .concat(),
-    ] {
-        let status = Command::new("apt-get")
-            .args(&args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .context("running apt-get")?;
-        if !status.success() {
-            bail!("apt-get {} failed ({status})", args.join(" "));
-        }
-    }
-    Ok(())
+    progress::step(
+        format!("installing {} with apt-get", missing.join(" ")),
+        || {
+            for args in [
+                vec!["update", "-q"],
+                [
+                    vec!["install", "-y", "-q", "--no-install-recommends"],
+                    missing.to_vec(),
+                ]
+                .concat(),
+            ] {
+                let status = Command::new("apt-get")
+                    .args(&args)
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .status()
+                    .context("running apt-get")?;
+                if !status.success() {
+                    bail!("apt-get {} failed ({status})", args.join(" "));
+                }
+            }
+            Ok(())
+        },
+    )
 }

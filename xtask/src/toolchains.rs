@@ -10,6 +10,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use crate::progress;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Pins {
@@ -49,11 +51,10 @@ pub fn ensure(root: &Path) -> Result<Toolchains> {
     let venv = base.join("venv");
     let python = venv.join("bin/python3");
     if !python.exists() {
-        eprintln!(
-            "xtask: creating the toolchain virtualenv in {}",
-            venv.display()
-        );
-        run(Command::new(python_cmd()).args(["-m", "venv"]).arg(&venv))?;
+        progress::step(
+            format!("creating the toolchain virtualenv in {}", venv.display()),
+            || run(Command::new(python_cmd()).args(["-m", "venv"]).arg(&venv)),
+        )?;
     }
     let pip_specs: Vec<String> = pins.pip.iter().map(|(k, v)| format!("{k}=={v}")).collect();
     install_once(&venv, &pip_specs, |specs| {
@@ -169,8 +170,13 @@ fn install_once(
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
         return Ok(());
     }
-    eprintln!("xtask: installing {}", specs.join(" "));
-    install(specs)?;
+    progress::step(
+        format!(
+            "installing {} (once per machine: a few minutes)",
+            specs.join(" ")
+        ),
+        || install(specs),
+    )?;
     std::fs::create_dir_all(dir)?;
     std::fs::write(&stamp, wanted).with_context(|| format!("writing {}", stamp.display()))?;
     Ok(())

@@ -118,7 +118,7 @@ fn instantiate(component: &Path, dirs: &[String], iterations: usize, warmup: usi
     // The engine the exporter would build for this config (instance pool
     // included), without a compile cache: compiling is not measured here.
     let runtime = GuestRuntime::new(&engine_settings(&config, None))?;
-    let resolved = wasm_exporter::spec::resolve(&config.modules[0])?;
+    let resolved = wasm_exporter::spec::resolve(&config.modules[0], None)?;
     let module = GuestModule::load(&runtime, &resolved.spec)?;
     let timeout = module.limits().timeout;
 

@@ -24,7 +24,9 @@
 //   sleep               sleeps `ms` milliseconds (default 60000), then ok
 //   busy                spins forever in C
 //   alloc               mallocs 1 MiB blocks until refused, then ok
-//   print               writes `lines` lines (default 3) to stdout and stderr
+//   print               writes `lines` lines (default 3) to stdout and stderr:
+//                       `text` when given (hostile text for the web pages),
+//                       then returns err(`text`) if `fail` is 1
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -238,15 +240,28 @@ static bool special_values(scraper_list_metric_family_t *ret) {
     return true;
 }
 
-static bool print(const scraper_list_param_t *params, scraper_list_metric_family_t *ret) {
+static bool print(const scraper_list_param_t *params, scraper_list_metric_family_t *ret,
+                  scraper_string_t *err) {
     long long lines = param_num(params, "lines", 3);
+    char *text = param_get(params, "text");
     for (long long i = 0; i < lines; i++) {
-        printf("stdout line %lld\n", i);
-        fprintf(stderr, "stderr line %lld\n", i);
+        if (text) {
+            printf("%s\n", text);
+            fprintf(stderr, "%s\n", text);
+        } else {
+            printf("stdout line %lld\n", i);
+            fprintf(stderr, "stderr line %lld\n", i);
+        }
     }
     fflush(stdout);
-    ok_metric(params, ret);
-    return true;
+    bool ok = true;
+    if (param_num(params, "fail", 0)) {
+        ok = fail(err, "%s", text ? text : "printed, then failed");
+    } else {
+        ok_metric(params, ret);
+    }
+    free(text);
+    return ok;
 }
 
 static volatile unsigned long long spin_counter;
@@ -320,7 +335,7 @@ bool exports_scraper_collect(scraper_list_param_t *params, scraper_list_metric_f
         }
         one(ret, "adversary_alloc_blocks", (double)blocks);
     } else if (!strcmp(mode, "print")) {
-        ok = print(params, ret);
+        ok = print(params, ret, err);
     } else {
         ok = fail(err, "unknown mode %s", mode);
     }

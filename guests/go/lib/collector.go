@@ -46,17 +46,23 @@ func MustRegister(cs ...Collector) {
 
 // Family is a gathered metric family: what a scrape hands the exporter.
 type Family struct {
-	Name       string
-	Help       string
+	Name string
+	Help string
+	// Unit is "" for none.
+	Unit       string
 	Type       ValueType
 	LabelNames []string
 	Samples    []Sample
 }
 
-// Sample is one series of a Family.
+// Sample is one series of a Family. Which value it holds depends on the
+// family's Type: Histogram for histograms and gauge histograms, Summary
+// for summaries, Value for the others.
 type Sample struct {
 	LabelValues []string
 	Value       float64
+	Histogram   *Histogram
+	Summary     *Summary
 }
 
 // Gather configures, describes and collects the registered collectors with
@@ -175,12 +181,14 @@ func (g *gatherer) add(m Metric, described map[*Desc]bool) error {
 	if !ok {
 		i = len(g.families)
 		g.index[d.fqName] = i
-		g.families = append(g.families, Family{Name: d.fqName, Help: d.help, Type: s.valueType, LabelNames: names})
+		g.families = append(g.families, Family{Name: d.fqName, Help: d.help, Unit: d.unit, Type: s.valueType, LabelNames: names})
 	}
 	f := &g.families[i]
 	switch {
 	case f.Help != d.help:
 		return fmt.Errorf("collected metric %s has help %q but should have %q", d.fqName, d.help, f.Help)
+	case f.Unit != d.unit:
+		return fmt.Errorf("collected metric %s has unit %q but should have %q", d.fqName, d.unit, f.Unit)
 	case f.Type != s.valueType:
 		return fmt.Errorf("collected metric %s is a %v but was collected as a %v before", d.fqName, s.valueType, f.Type)
 	case strings.Join(f.LabelNames, "\x00") != strings.Join(names, "\x00"):
@@ -191,6 +199,6 @@ func (g *gatherer) add(m Metric, described map[*Desc]bool) error {
 		return fmt.Errorf("collected metric %s with label values %q was collected before with the same label values", d.fqName, s.labelValues)
 	}
 	g.series[key] = true
-	f.Samples = append(f.Samples, Sample{LabelValues: s.labelValues, Value: s.value})
+	f.Samples = append(f.Samples, Sample{LabelValues: s.labelValues, Value: s.value, Histogram: s.histogram, Summary: s.summary})
 	return nil
 }

@@ -16,6 +16,7 @@ type Labels map[string]string
 type Desc struct {
 	fqName         string
 	help           string
+	unit           string
 	variableLabels []string
 	constNames     []string
 	constValues    []string
@@ -39,6 +40,39 @@ func NewDesc(fqName, help string, variableLabels []string, constLabels Labels) *
 	}
 	d.err = d.validate()
 	return d
+}
+
+// WithUnit returns a copy of d with a unit ("seconds", "bytes"), exposed
+// as # UNIT in OpenMetrics. The name must end in _ and the unit (before
+// _total for a counter), as OpenMetrics requires:
+//
+//	var latency = scraper.NewDesc("http_request_seconds", "Request latency.",
+//		[]string{"path"}, nil).WithUnit("seconds")
+//
+// The copy is a Desc of its own: describe and collect with the copy.
+func (d *Desc) WithUnit(unit string) *Desc {
+	c := *d
+	c.unit = unit
+	if c.err == nil {
+		c.err = c.validateUnit()
+	}
+	return &c
+}
+
+func (d *Desc) validateUnit() error {
+	if d.unit == "" {
+		return nil
+	}
+	for _, c := range d.unit {
+		if !(c == '_' || c == ':' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+			return fmt.Errorf("metric %s: %q is not a valid unit", d.fqName, d.unit)
+		}
+	}
+	suffix := "_" + d.unit
+	if !strings.HasSuffix(d.fqName, suffix) && !strings.HasSuffix(d.fqName, suffix+"_total") {
+		return fmt.Errorf("metric %s: the name of a metric with unit %q must end in %q", d.fqName, d.unit, suffix)
+	}
+	return nil
 }
 
 func (d *Desc) validate() error {
@@ -66,8 +100,12 @@ func (d *Desc) labelNames() []string {
 
 // String describes the Desc as client_golang does, for error messages.
 func (d *Desc) String() string {
-	return fmt.Sprintf("Desc{fqName: %q, help: %q, variableLabels: [%s], constLabels: [%s]}",
-		d.fqName, d.help, strings.Join(d.variableLabels, ","), strings.Join(d.constNames, ","))
+	unit := ""
+	if d.unit != "" {
+		unit = fmt.Sprintf(", unit: %q", d.unit)
+	}
+	return fmt.Sprintf("Desc{fqName: %q, help: %q%s, variableLabels: [%s], constLabels: [%s]}",
+		d.fqName, d.help, unit, strings.Join(d.variableLabels, ","), strings.Join(d.constNames, ","))
 }
 
 // BuildFQName joins namespace, subsystem and name with underscores,

@@ -42,8 +42,19 @@
 // the operator grants are there, so read them through a path given by a
 // parameter.
 //
-// Counters, gauges and untyped metrics are supported. Histograms and
-// summaries (client_golang's MustNewConstHistogram and
-// MustNewConstSummary) come with version 0.2 of the scraper world, whose
-// metric model carries them; they will be added here under those names.
+// The types of the scraper world 0.2.0 are made as in client_golang:
+// MustNewConstMetric with CounterValue, GaugeValue, UntypedValue or
+// InfoValue (value 1); MustNewConstHistogram(desc, count, sum, buckets,
+// labelValues...) with buckets mapping upper bounds to cumulative counts
+// (+Inf is added with count) and MustNewConstGaugeHistogram likewise;
+// MustNewConstSummary(desc, count, sum, quantiles, labelValues...) with
+// quantiles mapping quantiles to values. A Desc made WithUnit("seconds")
+// carries a unit (# UNIT in OpenMetrics). HistogramOf and SummaryOf turn
+// single observations a guest reads into those arguments:
+//
+//	var jobs = scraper.NewDesc("job_duration_seconds", "Job durations.",
+//		[]string{"job"}, nil).WithUnit("seconds")
+//	...
+//	count, sum, buckets := scraper.HistogramOf([]float64{0.1, 1, 10}, seconds)
+//	ch <- scraper.MustNewConstHistogram(jobs, count, sum, buckets, "backup")
 package scraper

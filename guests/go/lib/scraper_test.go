@@ -51,9 +51,9 @@ func TestGathersFamiliesInOrderWithConstLabelsLast(t *testing.T) {
 	}
 	want := []Family{
 		{Name: "sys_disk_size", Help: "Size.", Type: GaugeValue, LabelNames: []string{"disk_name", "host"},
-			Samples: []Sample{{[]string{"sda", "a"}, 1024}, {[]string{"sdb", "a"}, 2048}}},
+			Samples: []Sample{{LabelValues: []string{"sda", "a"}, Value: 1024}, {LabelValues: []string{"sdb", "a"}, Value: 2048}}},
 		{Name: "sys_mem_usage", Help: "Usage.", Type: GaugeValue, LabelNames: []string{},
-			Samples: []Sample{{[]string{}, 25}}},
+			Samples: []Sample{{LabelValues: []string{}, Value: 25}}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)

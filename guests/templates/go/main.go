@@ -29,7 +29,10 @@ func (c *Collector) Describe(ch chan<- *scraper.Desc) {
 }
 
 func (c *Collector) Collect(ch chan<- scraper.Metric) {
-	ch <- scraper.MustNewConstMetric(infoDesc, scraper.GaugeValue, 1, c.greeting)
+	// An info metric: its information in labels, the value 1. Other types:
+	// GaugeValue, CounterValue; MustNewConstHistogram, MustNewConstSummary;
+	// Desc.WithUnit.
+	ch <- scraper.MustNewConstMetric(infoDesc, scraper.InfoValue, 1, c.greeting)
 }
 
 func init() {

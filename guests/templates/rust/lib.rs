@@ -14,9 +14,12 @@ struct Plugin;
 
 impl Collector for Plugin {
     fn collect(params: &Params) -> Result<Vec<Family>, Error> {
-        let mut info = Family::gauge("{{metric}}_info", "A constant, to show the shape of a plugin.")
-            .with_labels(["greeting"]);
-        info.sample([params.get_or("greeting", "hello")], 1.0);
+        // An info family: its information in labels, the value 1. Other
+        // types: Family::gauge, counter, histogram (samples are
+        // wasm_exporter_guest::Histogram), summary, stateset; with_unit.
+        let info = Family::info("{{metric}}_info", "A constant, to show the shape of a plugin.")
+            .with_labels(["greeting"])
+            .with_sample([params.get_or("greeting", "hello")], 1.0);
         Ok(vec![info])
     }
 }

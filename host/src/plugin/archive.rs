@@ -13,13 +13,31 @@ use super::{
     component_name,
 };
 
-/// Reads the plugin files from an archive. Entries may sit at the root or
-/// under one top-level directory; links, devices and unknown files are
-/// refused.
-pub(crate) fn read(path: &Path) -> Result<Files> {
+/// Largest archive file read.
+pub const MAX_ARCHIVE_BYTES: u64 = MAX_COMPONENT_BYTES + 4 * MAX_SIDE_FILE_BYTES;
+
+/// Reads an archive file whole (it is checked against its signature and
+/// parsed from the same bytes, so it cannot change in between).
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     let file =
         std::fs::File::open(path).with_context(|| format!("opening plugin {}", path.display()))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut data = Vec::new();
+    file.take(MAX_ARCHIVE_BYTES + 1)
+        .read_to_end(&mut data)
+        .with_context(|| format!("reading plugin {}", path.display()))?;
+    ensure!(
+        data.len() as u64 <= MAX_ARCHIVE_BYTES,
+        "{} is larger than the {MAX_ARCHIVE_BYTES} bytes a plugin archive may have",
+        path.display()
+    );
+    Ok(data)
+}
+
+/// Reads the plugin files from an archive's bytes; `path` names it in
+/// messages. Entries may sit at the root or under one top-level directory;
+/// links, devices and unknown files are refused.
+pub(crate) fn read(path: &Path, data: &[u8]) -> Result<Files> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(data));
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
     for entry in archive
         .entries()

@@ -1,5 +1,6 @@
 //! `wasm_exporter plugin check` and `plugin pack`: the debugging step of a
-//! plugin, for its author and for the reviewer who decides to run it.
+//! plugin, for its author and for the reviewer who decides to run it; and
+//! the dispatch of every `plugin` command.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,8 +8,14 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
 
-use super::{LOGO_FILE, MANIFEST_FILE, Plugin, README_FILE, archive, check_declared, scaffold};
-use crate::cli::{PluginCommand, RunArgs};
+use super::oci::{OciReference, Registry};
+use super::signature::VerifyingKey;
+use super::trust::{Provenance, SignaturePolicy, TrustedKey, TrustedKeys};
+use super::{
+    LOGO_FILE, MANIFEST_FILE, Plugin, README_FILE, archive, check_declared, publish, scaffold,
+    source,
+};
+use crate::cli::{PluginCommand, RegistryArgs, RunArgs};
 use crate::config::{
     Config, DirGrant, FileGrant, Grants, HttpGrant, Limits, ModuleConfig, Source, TcpGrant,
 };
@@ -20,8 +27,14 @@ use crate::{convert, spec};
 /// (the report says why).
 pub async fn run(command: PluginCommand) -> Result<bool> {
     match command {
-        PluginCommand::Check { path, run } => {
-            let report = check(&path, &run.into()).await?;
+        PluginCommand::Check {
+            path,
+            run,
+            trusted_keys,
+        } => {
+            let mut options = CheckOptions::from(run);
+            options.trusted_keys = trusted_keys;
+            let report = check(&path, &options).await?;
             print!("{}", report.text);
             Ok(report.ok)
         }
@@ -41,7 +54,52 @@ pub async fn run(command: PluginCommand) -> Result<bool> {
             );
             Ok(true)
         }
+        PluginCommand::Sign {
+            archive,
+            key,
+            password_file,
+        } => {
+            let (_, line) = publish::sign(&archive, &key, password_file.as_deref())?;
+            println!("{line}");
+            Ok(true)
+        }
+        PluginCommand::Push {
+            archive,
+            target,
+            registry,
+        } => {
+            let registry = registry_of(&registry, &target)?;
+            print!("{}", publish::push(&archive, &target, &registry).await?);
+            Ok(true)
+        }
+        PluginCommand::Pull {
+            source,
+            output,
+            registry,
+        } => {
+            let registry = registry_of(&registry, &source)?;
+            print!(
+                "{}",
+                publish::pull(&source, output.as_deref(), &registry).await?
+            );
+            Ok(true)
+        }
     }
+}
+
+/// The registry settings of `push` and `pull` (`--registry.plain-http`
+/// applies to the registry of `reference`).
+fn registry_of(args: &RegistryArgs, reference: &str) -> Result<Registry> {
+    let plain_http = if args.plain_http {
+        vec![OciReference::parse(reference)?.registry]
+    } else {
+        Vec::new()
+    };
+    Registry::new(
+        args.auth_file.as_deref(),
+        args.ca_file.as_deref(),
+        plain_http,
+    )
 }
 
 impl From<RunArgs> for CheckOptions {
@@ -69,6 +127,7 @@ impl From<RunArgs> for CheckOptions {
                 })
                 .collect(),
             config_file: a.config_file,
+            trusted_keys: Vec::new(),
         }
     }
 }
@@ -88,8 +147,12 @@ pub struct CheckOptions {
     pub tcp: Vec<TcpGrant>,
     /// `--http URL` prefixes.
     pub http: Vec<HttpGrant>,
-    /// `--config.file`: take the limits from its `defaults`.
+    /// `--config.file`: take the limits from its `defaults`, and the
+    /// trusted keys and whether a signature is required from its
+    /// `signatures`.
     pub config_file: Option<PathBuf>,
+    /// `--trusted-key`: more trusted public key files.
+    pub trusted_keys: Vec<PathBuf>,
 }
 
 /// The outcome of a check: a report for the terminal and whether it passed.
@@ -107,6 +170,11 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
         text: String::new(),
         ok: false,
     };
+    let probe = match &options.config_file {
+        Some(file) => Some(probe_module(file)?),
+        None => None,
+    };
+    let policy = signature_policy(probe.as_ref(), &options.trusted_keys)?;
     let plugin = match Plugin::load(path) {
         Ok(p) => p,
         Err(e) => return Ok(out.fail(format!("package: {e:#}"))),
@@ -124,9 +192,16 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
         return Ok(out.fail(format!("package: {e:#}")));
     }
     out.line(format!("package: {LOGO_FILE} and {README_FILE} present"));
+    match source::open_local(path, &policy) {
+        Ok(p) => out.line(format!(
+            "signature: {}",
+            signature_report(&p.provenance, path, &policy)
+        )),
+        Err(e) => return Ok(out.fail(format!("signature: {e:#}"))),
+    }
 
-    let limits = match &options.config_file {
-        Some(file) => defaults_of(file)?,
+    let limits = match &probe {
+        Some(module) => module.limits.clone(),
         None => Limits::default(),
     };
     let module_config = ModuleConfig {
@@ -156,6 +231,7 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
             http: options.http.clone(),
         },
         limits: limits.clone(),
+        supply: Default::default(),
     };
     let runtime = Arc::new(GuestRuntime::new(&EngineSettings {
         wasm_stack: crate::config::Global::default().wasm_stack.as_u64() as usize,
@@ -165,7 +241,7 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
         cache_dir: None,
         bounds_checks: Default::default(),
     })?);
-    let loaded = spec::resolve(&module_config)
+    let loaded = spec::resolve(&module_config, None)
         .and_then(|resolved| Ok((GuestModule::load(&runtime, &resolved.spec)?, resolved)));
     let (module, _) = match loaded {
         Ok(loaded) => loaded,
@@ -316,8 +392,52 @@ impl Report {
     }
 }
 
-/// The `defaults:` limits of a config file (its modules are not loaded).
-fn defaults_of(file: &Path) -> Result<Limits> {
+/// What `check` says about a plugin's signature.
+fn signature_report(provenance: &Provenance, path: &Path, policy: &SignaturePolicy) -> String {
+    match provenance {
+        Provenance::Unsigned if path.is_dir() => {
+            "none (a directory is not signed: pack it, then sign the archive)".to_string()
+        }
+        Provenance::Unsigned => format!(
+            "none ({} not found)",
+            super::signature::path_for(path).display()
+        ),
+        Provenance::Signed { comment, .. } => {
+            format!("ok, {provenance}; trusted comment: {comment}")
+        }
+        Provenance::UnknownKey { .. } if policy.keys.is_empty() => format!(
+            "{provenance} (no key is trusted here: give one with --trusted-key KEY.pub or --config.file)"
+        ),
+        Provenance::UnknownKey { .. } => provenance.to_string(),
+    }
+}
+
+/// The signature policy of `check`: the config file's (when given), with
+/// the `--trusted-key` files added under their file names.
+fn signature_policy(probe: Option<&ModuleConfig>, files: &[PathBuf]) -> Result<SignaturePolicy> {
+    let mut policy = probe
+        .map(|m| m.supply.signatures.clone())
+        .unwrap_or_default();
+    if !files.is_empty() {
+        let mut keys = policy.keys.keys().to_vec();
+        for file in files {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading trusted key {}", file.display()))?;
+            let key = VerifyingKey::parse(&text)
+                .with_context(|| format!("trusted key {}", file.display()))?;
+            keys.push(TrustedKey {
+                name: file.display().to_string(),
+                key,
+            });
+        }
+        policy.keys = Arc::new(TrustedKeys::new(keys));
+    }
+    Ok(policy)
+}
+
+/// The settings a config file gives every module (its modules are not
+/// loaded): the `defaults:` limits and the signature policy.
+fn probe_module(file: &Path) -> Result<ModuleConfig> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("reading config file {}", file.display()))?;
     let mut value: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)
@@ -326,14 +446,17 @@ fn defaults_of(file: &Path) -> Result<Limits> {
         map.remove("modules");
     }
     let mut probe = serde_yaml_ng::to_string(&value)?;
-    probe.push_str("modules: [{name: probe, component: probe.wasm}]\n");
-    let config = Config::parse(&probe, Path::new("/"))
-        .with_context(|| format!("config file {}", file.display()))?;
+    // A plugin module: a bare component would be refused when the file
+    // requires signatures.
+    probe.push_str("modules: [{name: probe, plugin: probe.tar.gz}]\n");
+    let base = file.parent().unwrap_or(Path::new("."));
+    let config =
+        Config::parse(&probe, base).with_context(|| format!("config file {}", file.display()))?;
     config
         .modules
-        .first()
-        .map(|m| m.limits.clone())
-        .context("reading the limits")
+        .into_iter()
+        .next()
+        .context("reading the defaults")
 }
 
 /// Checks the plugin directory, then writes `NAME-VERSION.tar.gz` (or

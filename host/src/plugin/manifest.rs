@@ -692,7 +692,8 @@ impl Manifest {
 }
 
 impl ParamType {
-    fn as_str(self) -> &'static str {
+    /// The name used in manifests.
+    pub fn as_str(self) -> &'static str {
         match self {
             ParamType::String => "string",
             ParamType::Int => "int",

@@ -1,13 +1,26 @@
 //! Plugin packages: a manifest, a component, a logo and a README, as a
 //! directory or a `.tar.gz` of it; and the checks that make the manifest a
 //! security boundary (grants, parameters, declared metrics).
+//!
+//! Where a module's plugin comes from (a directory, an archive, an OCI
+//! registry) and the signature it must carry are [`source`]'s: that is
+//! where plugins are pulled ([`oci`], [`cache`]) and signatures checked
+//! ([`signature`] for the format, [`trust`] for the policy).
 
 pub mod archive;
+pub mod cache;
 pub mod commands;
+pub mod credentials;
 pub mod manifest;
+pub mod oci;
+pub mod publish;
 pub mod scaffold;
+pub mod signature;
+pub mod source;
+pub mod trust;
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Grants, ModuleConfig};
@@ -19,6 +32,7 @@ use crate::runtime::{Failure, Reason};
 use crate::spec::Param;
 use anyhow::{Context, Result, bail, ensure};
 pub use manifest::{Manifest, MetricKind};
+pub use trust::Provenance;
 
 /// The manifest's file name in a plugin.
 pub const MANIFEST_FILE: &str = "plugin.yaml";
@@ -48,6 +62,11 @@ pub struct Plugin {
     pub readme: Option<String>,
     /// Where it was loaded from.
     pub source: PathBuf,
+    /// The registry reference it was pulled from, for a plugin from an OCI
+    /// registry (`source` is then its copy in the cache).
+    pub pulled_from: Option<String>,
+    /// Who signed it, as checked against the trusted keys.
+    pub provenance: Provenance,
 }
 
 /// The files of a plugin, from a directory or an archive.
@@ -60,13 +79,22 @@ pub(crate) struct Files {
 
 impl Plugin {
     /// Loads a plugin directory or `.tar.gz` archive, checking the manifest
-    /// and the component's digest (when the manifest has one).
+    /// and the component's digest (when the manifest has one). Its
+    /// signature is not looked at: [`source::open`] does that.
     pub fn load(path: &Path) -> Result<Plugin> {
-        let files = if path.is_dir() {
-            read_dir(path)?
+        if path.is_dir() {
+            Self::from_files(read_dir(path)?, path)
         } else {
-            archive::read(path)?
-        };
+            Self::from_archive(&archive::read_file(path)?, path)
+        }
+    }
+
+    /// Loads a plugin from the bytes of its archive; `path` names it.
+    pub fn from_archive(data: &[u8], path: &Path) -> Result<Plugin> {
+        Self::from_files(archive::read(path, data)?, path)
+    }
+
+    fn from_files(files: Files, path: &Path) -> Result<Plugin> {
         let manifest = Manifest::parse(&files.manifest)
             .with_context(|| format!("{} of {}", MANIFEST_FILE, path.display()))?;
         let Some(component) = files.component else {
@@ -99,6 +127,8 @@ impl Plugin {
             logo: files.logo,
             readme: files.readme,
             source: path.to_path_buf(),
+            pulled_from: None,
+            provenance: Provenance::Unsigned,
         })
     }
 
@@ -423,8 +453,10 @@ pub(crate) fn component_name(manifest: &str) -> Option<String> {
         .then(|| name.to_owned())
 }
 
-/// Reads a file of at most `max` bytes; `None` if it does not exist.
-fn read_limited(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
+/// Reads a regular file of at most `max` bytes; `None` if it does not
+/// exist. The bound holds even for a file that grows while it is read.
+pub(crate) fn read_limited(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
+    // Looked at before it is opened: opening a FIFO would block.
     match std::fs::metadata(path) {
         Ok(meta) => {
             ensure!(meta.is_file(), "{} is not a regular file", path.display());
@@ -434,13 +466,20 @@ fn read_limited(path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
                 path.display(),
                 meta.len()
             );
-            Ok(Some(
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-            ))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
+    let mut data = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(max + 1).read_to_end(&mut data))
+        .with_context(|| format!("reading {}", path.display()))?;
+    ensure!(
+        data.len() as u64 <= max,
+        "{} grew past the {max} bytes allowed while it was read",
+        path.display()
+    );
+    Ok(Some(data))
 }
 
 /// ", which it asks for: a, b" or nothing when it asks for none.

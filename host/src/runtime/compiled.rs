@@ -17,12 +17,12 @@
 //! file. wasmtime checks each file again when it loads it; one that does not
 //! fit (another exporter version, another CPU) is compiled anew.
 //!
-//! The directory holds native code the exporter runs: it must belong to the
-//! exporter's user and be writable by nobody else, or it is refused.
+//! They live in `--cache.dir`'s `compiled/` ([`crate::cachedir`]), which
+//! holds native code the exporter runs: it must belong to the exporter's
+//! user and be writable by nobody else, or it is refused.
 
 use std::hash::{Hash, Hasher};
 use std::io::{Read, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -32,6 +32,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::{EngineSettings, engine_config};
+use crate::cachedir;
 use crate::digest::sha256_hex;
 
 /// The hidden command that compiles one component in a child process.
@@ -57,29 +58,11 @@ pub enum Origin {
 }
 
 impl CompiledDir {
-    /// Opens (creating it if needed) `dir` for `engine`, refusing a
-    /// directory that someone else could write native code into.
-    pub fn open(dir: &Path, engine: &Engine) -> Result<CompiledDir> {
-        // A relative directory is meant from where the exporter started.
-        let dir = std::path::absolute(dir)
-            .with_context(|| format!("resolving the cache directory {}", dir.display()))?;
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("creating the cache directory {}", dir.display()))?;
-        let meta = std::fs::metadata(&dir)
-            .with_context(|| format!("reading the cache directory {}", dir.display()))?;
-        let uid = rustix::process::geteuid().as_raw();
-        ensure!(
-            meta.uid() == uid,
-            "the cache directory {} belongs to uid {}, not to the exporter's uid {uid}: its files are loaded as native code, so only the exporter's user may own it",
-            dir.display(),
-            meta.uid()
-        );
-        ensure!(
-            meta.mode() & 0o022 == 0,
-            "the cache directory {} is writable by group or others (mode {:o}): its files are loaded as native code; chmod go-w it",
-            dir.display(),
-            meta.mode() & 0o7777
-        );
+    /// Opens (creating it if needed) the compiled components' subdirectory
+    /// of the cache directory `root` for `engine`, refusing a directory
+    /// that someone else could write native code into.
+    pub fn open(root: &Path, engine: &Engine) -> Result<CompiledDir> {
+        let dir = cachedir::subdir(root, cachedir::COMPILED)?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         Ok(CompiledDir {

@@ -120,6 +120,17 @@ pub enum Compiled {
     InProcess,
 }
 
+impl Compiled {
+    /// In words, for `config check` and the module's page.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Compiled::Cached => "found compiled in the cache",
+            Compiled::InChild => "compiled into the cache",
+            Compiled::InProcess => "compiled (no cache)",
+        }
+    }
+}
+
 impl GuestRuntime {
     /// Creates the engine ([`engine_config`]), opens the compiled-component
     /// directory and starts the guest threads.

@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use wasmtime::component::ResourceTableError;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use super::GuestRuntime;
 use super::bindings::{v0_1, v0_2};
 use super::capture::LogCapture;
 use super::cost::{CallCost, CpuMetered};
@@ -18,6 +17,7 @@ use super::descriptors::DescriptorBudget;
 use super::outcome::{CallOutcome, Failure, GuestFamilies, GuestOutput, Reason};
 use super::sandbox::{DeadlineExceeded, GuestState, LimitExceeded, SandboxSpec};
 use super::wasi::http::TlsConfigs;
+use super::{Compiled, GuestRuntime};
 use crate::config::Limits;
 use crate::plugin::manifest::TARGET_PARAM;
 use crate::policy::{Access, DenialKind};
@@ -42,6 +42,8 @@ pub struct GuestModule {
     budget: Arc<DescriptorBudget>,
     /// TLS settings of the module's HTTPS grants.
     tls: Arc<TlsConfigs>,
+    /// How its component was compiled when it was loaded.
+    compiled: Compiled,
 }
 
 impl GuestModule {
@@ -93,7 +95,14 @@ impl GuestModule {
             limits: spec.limits.clone(),
             budget: runtime.descriptor_budget().clone(),
             tls: Arc::new(tls),
+            compiled: how,
         })
+    }
+
+    /// How its component was compiled when it was loaded: found in the
+    /// compile cache, compiled into it, or compiled in memory.
+    pub fn compiled(&self) -> Compiled {
+        self.compiled
     }
 
     /// The module's name.

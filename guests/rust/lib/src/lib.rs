@@ -27,14 +27,35 @@
 //! wasm_exporter_guest::export_collector!(Uptime);
 //! ```
 //!
-//! What the library checks before the exporter does (so the error names the
-//! family): as many label values as label names, and no series twice.
+//! Every type of the metric model of the scraper world 0.2.0 has a
+//! constructor: [`Family::gauge`], [`Family::counter`], [`Family::untyped`],
+//! [`Family::histogram`] and [`Family::gauge_histogram`] (samples are
+//! [`Histogram`]s), [`Family::summary`] (samples are [`Summary`]s),
+//! [`Family::info`] and [`Family::stateset`] (samples added with
+//! [`Family::states`]); [`Family::with_unit`] sets a family's unit.
+//! A guest reports values something else keeps (a service's buckets, a
+//! file a job wrote); [`Histogram::from_observations`] and
+//! [`Summary::from_observations`] turn single observations it reads into
+//! the same.
 //!
-//! Counters, gauges and untyped families are supported. Histograms and
-//! summaries come with version 0.2 of the scraper world, whose metric model
-//! carries them; they will be added as [`Family::histogram`]-style
-//! constructors and new [`Kind`] variants (the enum is `non_exhaustive` for
-//! that reason).
+//! ```
+//! use wasm_exporter_guest::{Family, Histogram, Summary};
+//!
+//! let durations = [0.3, 1.2, 0.7];
+//! let jobs = Family::histogram("job_duration_seconds", "Duration of the jobs.")
+//!     .with_unit("seconds")
+//!     .with_value(Histogram::from_observations([0.5, 1.0], durations));
+//! let quantiles = Family::summary("job_duration_quantiles_seconds", "Quantiles of the jobs.")
+//!     .with_unit("seconds")
+//!     .with_value(Summary::from_observations([0.5, 0.9], durations));
+//! # jobs.check().unwrap();
+//! # quantiles.check().unwrap();
+//! ```
+//!
+//! What the library checks before the exporter does (so the error names the
+//! family): as many label values as label names, no series twice, values of
+//! the family's kind, a stateset's own label. The exporter checks every rule
+//! of the world again (bucket order, quantile range, units...).
 //!
 //! Build: a `cdylib` for `wasm32-wasip1`, made a component with the WASI
 //! preview1 adapter (see `guests/rust/README.md` of the repository, or the
@@ -45,6 +66,7 @@
 mod error;
 mod family;
 mod params;
+mod value;
 
 #[doc(hidden)]
 pub mod export;
@@ -52,6 +74,7 @@ pub mod export;
 pub use error::{Error, read_to_string};
 pub use family::{Family, Kind, Sample};
 pub use params::Params;
+pub use value::{Histogram, Summary, Value};
 
 /// A scraper: one collection per call, with no state kept between calls.
 pub trait Collector {
