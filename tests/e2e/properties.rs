@@ -713,7 +713,7 @@ impl Fault {
             }
             Fault::StateSetWithoutStateLabel => {
                 f.retype(K::Stateset, number(1.0));
-                f.name = format!("{}_state_x", f.label_names.join("_"));
+                f.name = format!("s{}_state_x", f.label_names.join("_"));
                 (limits, invalid, "no label named".into())
             }
             Fault::UnitNotInName => {
