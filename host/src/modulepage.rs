@@ -517,6 +517,10 @@ mod tests {
                 "{name}"
             );
         }
+        // A name that says nothing, declared secret by its plugin.
+        let declared: Parameter =
+            serde_yaml_ng::from_str("{name: dsn, type: string, secret: true}").unwrap();
+        assert!(parameter_value("dsn", "hunter2", Some(&declared)).contains("hidden"));
         for name in ["proc_dir", "keyboard", "monkey", "author", "path"] {
             assert_eq!(
                 parameter_value(name, "<x>", None),
