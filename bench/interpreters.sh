@@ -8,7 +8,7 @@
 #
 # Knobs (environment):
 #   BENCH_SCRAPES   scrapes before memory is read   (default 20)
-#   EXPORTER        the exporter to measure         (default: release build)
+#   BENCH_CHECKOUT  another checkout whose build is measured (default: this one)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -23,14 +23,7 @@ rm -rf "$work"
 mkdir -p "$work"
 chmod 700 "$work"
 
-if [ -z "${EXPORTER:-}" ]; then
-    log "building the exporter and the harness (release)"
-    cargo build --release --quiet -p wasm_exporter
-    cargo build --release --quiet -p wasm_bench
-fi
-exporter=${EXPORTER:-$root/target/release/wasm_exporter}
-harness=$root/target/release/wasm_bench
-guests=$root/target/guests
+use_checkout
 for g in cpustat loadavg; do
     [ -f "$guests/$g.wasm" ] || {
         log "$guests/$g.wasm is missing: run cargo xtask guests"
@@ -49,7 +42,11 @@ modules() {
         local file
         file=$(printf '%s/%s_%02d.wasm' "$work" "$src" "$i")
         [ -f "$file" ] || distinct "$guests/$src.wasm" "$file" "$i"
-        printf -- '  - name: %s_%02d\n    component: %s\n    grants: {files: [%s]}\n' "$src" "$i" "$file" "$grant"
+        printf -- '  - name: %s_%02d\n    component: %s\n    grants: %s\n' "$src" "$i" "$file" "$(proc_grant "$grant")"
+        # Copies serve the same series: an operator label tells them apart.
+        # A build without operator labels refuses all copies but the first
+        # after their calls, which do the same work and use the same memory.
+        [ "$legacy" = 1 ] || printf -- '    labels: {copy: "%02d"}\n' "$i"
     done
 }
 
@@ -63,7 +60,11 @@ serve_and_measure() {
         curl -sf -o /dev/null "http://$server_addr/metrics"
     done
     if curl -sf "http://$server_addr/metrics" | grep -q '^wasm_exporter_module_up{[^}]*} 0'; then
-        log "$name: a module is down: these figures are not valid"
+        if [ "$legacy" = 1 ]; then
+            log "$name: a module is down (copies' duplicate series are refused by this build)"
+        else
+            log "$name: a module is down: these figures are not valid"
+        fi
     fi
     rss=$(rss_kib "$server_pid")
     pss=$(pss_kib "$server_pid")
@@ -80,7 +81,13 @@ for lang in python js; do
     for n in "${counts[@]}"; do
         exporter_config "$work/$lang-$n.yml" "$(modules "$lang" "$n")"
         log "$lang: compiling $n plugins ahead of time"
-        "$exporter" compile --config.file "$work/$lang-$n.yml" --cache.dir "$cache" >&2
+        if [ "$legacy" = 0 ]; then
+            "$exporter" compile --config.file "$work/$lang-$n.yml" --cache.dir "$cache" >&2
+        else
+            start_server "$lang-$n-fill" "$exporter" --config.file "$work/$lang-$n.yml" \
+                --web.listen-address 127.0.0.1:0 --cache.dir "$cache"
+            stop_server
+        fi
         log "$lang: $n plugins, warm"
         serve_and_measure "$lang-$n" "$work/$lang-$n.yml" "$cache"
         RSS[$lang-$n]=$rss PSS[$lang-$n]=$pss ANON[$lang-$n]=$anon FILE[$lang-$n]=$file SHMEM[$lang-$n]=$shmem
@@ -129,6 +136,7 @@ cpustat_p50_ms=$(awk -v us="$(field p50_us "$line")" 'BEGIN {printf "%.2f", us /
 
 row() { printf '%-44s %10s %10s %10s %10s %10s\n' "$@"; }
 echo
+echo "measured: $exporter ($(git -C "$checkout" describe --always --dirty 2>/dev/null || echo "?"))"
 echo "interpreter plugins: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $scrapes scrapes before each reading"
 echo
 row "exporter with" "RSS MiB" "PSS MiB" "anon MiB" "file MiB" "shmem MiB"

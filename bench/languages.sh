@@ -5,13 +5,15 @@
 # and the exporter's RSS with that one module. Prints a table; asserts
 # nothing. Loopback only; every exporter is stopped by the script.
 #   bench/languages.sh    (after `cargo xtask guests` and a release build;
-#   EXPORTER=path/to/wasm_exporter measures another build; ONLY="filefd sysinfo-go"
+#   BENCH_CHECKOUT=path/to/another/checkout measures that checkout's release build
+#   and guests; ONLY="filefd sysinfo-go"
 #   measures only those guests)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-exporter=${EXPORTER:-$root/target/release/wasm_exporter}
-guests=$root/target/guests
+checkout=$(cd "${BENCH_CHECKOUT:-$root}" && pwd)
+exporter=$checkout/target/release/wasm_exporter
+guests=$checkout/target/guests
 scrapes=${BENCH_SCRAPES:-30}
 work=$(mktemp -d)
 trap 'pkill -f "$work/" 2>/dev/null || true; rm -rf "$work"' EXIT

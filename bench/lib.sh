@@ -131,7 +131,45 @@ pss_kib() {
 tree_rss_kib() {
     local total=0 p
     for p in $1 $(pgrep -P "$1" 2>/dev/null); do
-        total=$((total + $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
+        # A child that just ended has no status file, a zombie no VmRSS.
+        local kib
+        kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+        total=$((total + ${kib:-0}))
     done
     echo "$total"
+}
+
+# use_checkout: where the measured exporter comes from. BENCH_CHECKOUT names
+# another checkout of this repository (an older commit, say) whose release
+# build, harness, guests and WAT fixtures are measured by this script, so that
+# two builds are compared on one machine with the same measurements; the peers
+# (native Rust, Go) always come from this checkout. Builds what is needed
+# there; sets checkout, exporter, harness, xtask, guests and legacy (1 for a
+# build without `wasm_exporter compile`, which takes its grants as `dirs` and
+# fills its cache by starting once).
+use_checkout() {
+    checkout=$(cd "${BENCH_CHECKOUT:-$root}" && pwd)
+    log "building the exporter, the harness and xtask in $checkout (release)"
+    local p
+    for p in wasm_exporter wasm_bench xtask; do
+        (cd "$checkout" && cargo build --release --quiet -p "$p")
+    done
+    exporter=$checkout/target/release/wasm_exporter
+    harness=$checkout/target/release/wasm_bench
+    xtask=$checkout/target/release/xtask
+    guests=$checkout/target/guests
+    legacy=0
+    "$exporter" compile --help >/dev/null 2>&1 || legacy=1
+    [ "$legacy" = 0 ] || log "$exporter has no compile command: grants are given as dirs, its cache is filled by a first start"
+}
+
+# proc_grant FILE...: the YAML grant of the given /proc files, in the form the
+# measured exporter understands.
+proc_grant() {
+    if [ "$legacy" = 0 ]; then
+        local IFS=,
+        printf '{files: [%s]}' "$*"
+    else
+        printf '{dirs: [{host: /proc, guest: /proc}]}'
+    fi
 }

@@ -10,6 +10,7 @@
 #   BENCH_CONNECTIONS   wrk connections, all threads together  (default 4)
 #   BENCH_MAX_REQUESTS  cap on the requests of one load run    (default 500000)
 #   BENCH_ITERATIONS    measured instantiate+collect calls     (default 20000)
+#   BENCH_CHECKOUT      another checkout whose build is measured (default: this one)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -48,17 +49,12 @@ if ! command -v go >/dev/null || [ ! -d "$go_src" ]; then
     apt_install golang-go golang-github-prometheus-client-golang-dev || true
 fi
 
-log "building the exporter, the native exporter and the harness (release)"
 # One package per invocation, so that each is built with its own features and
 # the exporter is exactly what `cargo build --release -p wasm_exporter` makes.
-cargo build --release --quiet -p wasm_exporter
+use_checkout
+log "building the native exporter (release)"
 cargo build --release --quiet -p native_exporter
-cargo build --release --quiet -p wasm_bench
-cargo build --release --quiet -p xtask
-exporter=$root/target/release/wasm_exporter
 native=$root/target/release/native_exporter
-harness=$root/target/release/wasm_bench
-xtask=$root/target/release/xtask
 
 # --- compiled-component cache ---------------------------------------------------
 # CACHE_FLAGS is passed to every start of the wasm exporter. The exporter keeps
@@ -75,29 +71,29 @@ fi
 
 # `cargo xtask guests` builds every guest, which takes a while; skip it when
 # the three this run uses are newer than everything they are built from.
-guests=$root/target/guests
+fixtures=$checkout/tests/fixtures/wat
 stale=0
 for g in ok sysinfo procstat adversary; do
     if [ ! -f "$guests/$g.wasm" ] ||
-        [ -n "$(find guests/c wit tests/fixtures/wat guests/toolchains.toml -newer "$guests/$g.wasm" -type f -print -quit)" ]; then
+        [ -n "$(cd "$checkout" && find guests/c wit tests/fixtures/wat guests/toolchains.toml -newer "$guests/$g.wasm" -type f -print -quit)" ]; then
         stale=1
     fi
 done
 # build_needed_guests: the three guests alone, the way `cargo xtask guests`
 # builds them, for when another guest of the repository does not build.
 build_needed_guests() {
-    cargo xtask toolchains >&2
+    (cd "$checkout" && cargo xtask toolchains >&2)
     local g
     for g in sysinfo procstat adversary; do
-        PATH="$root/target/toolchains/bin:$PATH" XTASK=$xtask GUEST_OUT=$guests \
-            WASM_EXPORTER_ROOT=$root bash "guests/c/$g/build.sh" >&2
+        PATH="$checkout/target/toolchains/bin:$PATH" XTASK=$xtask GUEST_OUT=$guests \
+            WASM_EXPORTER_ROOT=$checkout bash "$checkout/guests/c/$g/build.sh" >&2
     done
-    "$harness" fixture --fixtures tests/fixtures/wat --name ok --out "$work/ok.core.wasm"
+    "$harness" fixture --fixtures "$fixtures" --name ok --out "$work/ok.core.wasm"
     "$xtask" componentize "$work/ok.core.wasm" "$guests/ok.wasm" --no-wasi
 }
 if [ "$stale" = 1 ]; then
     log "building the guests (cargo xtask guests)"
-    if ! cargo xtask guests >&2; then
+    if ! (cd "$checkout" && cargo xtask guests >&2); then
         log "cargo xtask guests failed; building only ok, sysinfo and procstat"
         build_needed_guests
     fi
@@ -132,8 +128,9 @@ trivial_modules() {
 # The collectors with the narrowest grants that serve them: every open is
 # checked against them, as in production.
 collector_modules() {
-    printf -- '  - name: sysinfo\n    component: %s/sysinfo.wasm\n    grants: {files: [/proc/meminfo, /proc/partitions]}\n' "$guests"
-    printf -- '  - name: procstat\n    component: %s/procstat.wasm\n    grants: {files: [/proc/stat]}\n' "$guests"
+    printf -- '  - name: sysinfo\n    component: %s/sysinfo.wasm\n    grants: %s\n' "$guests" \
+        "$(proc_grant /proc/meminfo /proc/partitions)"
+    printf -- '  - name: procstat\n    component: %s/procstat.wasm\n    grants: %s\n' "$guests" "$(proc_grant /proc/stat)"
 }
 
 # c_modules N: N distinct C components (copies of the adversary test guest
@@ -222,7 +219,7 @@ log "making $max_trivial distinct trivial components"
 mkdir -p "$work/trivial"
 for ((i = 1; i <= max_trivial; i++)); do
     name=$(printf 'ok_%03d' "$i")
-    "$harness" fixture --fixtures tests/fixtures/wat --name ok --replace "wat_ok=$name" \
+    "$harness" fixture --fixtures "$fixtures" --name ok --replace "wat_ok=$name" \
         --out "$work/trivial/$name.core.wasm"
     "$xtask" componentize "$work/trivial/$name.core.wasm" "$work/trivial/$name.wasm" --no-wasi
 done
@@ -313,6 +310,7 @@ done
 row() { printf '%-44s %12s %12s %12s %12s\n' "$@"; }
 echo
 echo "wasm_exporter benchmark: $(nproc) cores, load average $loadavg_before before, $(cut -d' ' -f1-3 /proc/loadavg) after"
+echo "measured: $exporter ($(git -C "$checkout" describe --always --dirty 2>/dev/null || echo "?"))"
 echo "load: wrk -t$threads -c$connections -d${duration}s on 127.0.0.1 (closed loop: latency includes queueing)"
 if [ ${#CACHE_FLAGS[@]} -gt 0 ]; then
     echo "compile cache: ${CACHE_FLAGS[*]} (empty before start-up run 1)"

@@ -47,15 +47,13 @@ log() { echo "soak: $*" >&2; }
 
 work=$root/target/soak
 rm -rf "$work"
-mkdir -p "$work/data" "$work/prometheus"
+mkdir -p "$work/prometheus"
 
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
-    # Unblock the stuck guest so its thread can end.
-    [ -p "$work/data/fifo" ] && { timeout 1 sh -c "echo > '$work/data/fifo'" 2>/dev/null || true; }
 }
 trap cleanup EXIT
 
@@ -92,9 +90,29 @@ free_port() {
 }
 port=$(free_port)
 
-# A FIFO nobody writes to: the `stuck` guest blocks opening it, in the
-# kernel, out of reach of its deadline.
-mkfifo "$work/data/fifo"
+# A TCP peer that accepts and never answers (it closes what it accepted
+# 30 s later): the `stuck` guest waits on it until its deadline, on a guest
+# thread of its own, as a scraper of a hung service would. File grants
+# refuse FIFOs, so a blocking open is no longer a way to get stuck.
+python3 -u - >"$work/silent.port" <<'PY' &
+import collections, socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+s.settimeout(1)
+print(s.getsockname()[1])
+held = collections.deque()
+while True:
+    try:
+        held.append((time.time(), s.accept()[0]))
+    except socket.timeout:
+        pass
+    while held and time.time() - held[0][0] > 30:
+        held.popleft()[1].close()
+PY
+pids+=("$!")
+for _ in $(seq 50); do [ -s "$work/silent.port" ] && break; sleep 0.1; done
+silent_port=$(cat "$work/silent.port")
 
 # $1: "a" or "b" (b adds a module, so every reload changes something).
 write_config() {
@@ -130,9 +148,9 @@ modules:
     params: {mode: sleep, ms: 60000}
     limits: {timeout: 300ms}
   - name: stuck
-    component: $g/adversary.wasm
-    params: {mode: read_file, path: /data/fifo}
-    grants: {dirs: [{host: $work/data, guest: /data}]}
+    component: $g/netprobe.wasm
+    params: {mode: read, host: 127.0.0.1, port: "$silent_port", timeout_ms: "60000"}
+    grants: {tcp: ["127.0.0.1:$silent_port"]}
     limits: {timeout: 300ms}
   - name: generated
     component: $g/generated.wasm

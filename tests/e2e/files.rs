@@ -310,15 +310,36 @@ fn file_grants_show_only_what_is_granted() {
     assert_eq!(all, expected, "{}", s.text);
 }
 
+/// The descriptor bomb (`fdbomb`, WASI 0.2 without the preview1 adapter)
+/// opening /proc/meminfo, with extra `params` and `limits` (YAML flow
+/// entries, may be empty).
+fn bomb_modules(params: &str, limits: &str) -> Vec<String> {
+    vec![format!(
+        "  - name: bomb\n    component: {}\n    params: {{path: /proc/meminfo{params}}}\n    grants: {{files: [/proc/meminfo]}}\n    limits: {{{limits}}}\n",
+        q(&guest("fdbomb"))
+    )]
+}
+
+/// The bomb's report: its `fdbomb_opened{error=...}` series and how many
+/// descriptors it got.
+fn bomb_result(s: &Scrape) -> (String, f64) {
+    let (series, opened) = s
+        .samples
+        .iter()
+        .find(|(k, _)| k.starts_with("fdbomb_opened{"))
+        .unwrap_or_else(|| panic!("no fdbomb result:\n{}", s.text));
+    let opened = opened
+        .parse()
+        .unwrap_or_else(|e| panic!("{series} {opened}: {e}"));
+    (series.clone(), opened)
+}
+
 /// A descriptor bomb in a guest that speaks WASI 0.2 directly (no preview1
 /// adapter table in the way): stopped at `limits.open_files`, with an error
 /// the guest can handle, counted once per scrape.
 #[test]
 fn a_descriptor_bomb_stops_at_the_module_cap() {
-    let modules = vec![format!(
-        "  - name: bomb\n    component: {}\n    params: {{path: /proc/meminfo}}\n    grants: {{files: [/proc/meminfo]}}\n",
-        q(&guest("fdbomb"))
-    )];
+    let modules = bomb_modules("", "");
     let exporter = {
         let _heavy = heavy();
         Exporter::start(&config("", &modules))
@@ -326,12 +347,8 @@ fn a_descriptor_bomb_stops_at_the_module_cap() {
     for scrape_no in 1..=2 {
         let s = exporter.scrape();
         assert_good(&s);
-        let (series, opened) = s
-            .samples
-            .iter()
-            .find(|(k, _)| k.starts_with("fdbomb_opened{"))
-            .unwrap_or_else(|| panic!("no fdbomb result:\n{}", s.text));
-        assert_eq!(opened, "64", "{series}");
+        let (series, opened) = bomb_result(&s);
+        assert_eq!(opened, 64.0, "{series}");
         assert!(series.contains("Quota exceeded"), "{series}");
         assert_eq!(denied(&s, "bomb", "open_files"), scrape_no as f64);
         assert_eq!(
@@ -373,10 +390,10 @@ fn a_descriptor_bomb_cannot_starve_the_exporter_with_guard_pages() {
 }
 
 fn descriptor_bomb_under_ulimit(global: &str) {
-    let modules = vec![format!(
-        "  - name: bomb\n    component: {}\n    params: {{path: /proc/meminfo, hold_ms: 1500}}\n    grants: {{files: [/proc/meminfo]}}\n    limits: {{open_files: 100000, wasi_resources: 100000, memory: 1GiB, timeout: 4s}}\n",
-        q(&guest("fdbomb"))
-    )];
+    let modules = bomb_modules(
+        ", hold_ms: 1500",
+        "open_files: 100000, wasi_resources: 100000, memory: 1GiB, timeout: 4s",
+    );
     let exporter = {
         let _heavy = heavy();
         Exporter::start_limited(&config(global, &modules), 1024)
@@ -403,12 +420,7 @@ fn descriptor_bomb_under_ulimit(global: &str) {
     for _ in 0..3 {
         let s = exporter.scrape();
         assert_good(&s);
-        let (series, opened) = s
-            .samples
-            .iter()
-            .find(|(k, _)| k.starts_with("fdbomb_opened{"))
-            .unwrap_or_else(|| panic!("no fdbomb result:\n{}", s.text));
-        let opened: f64 = opened.parse().unwrap();
+        let (series, opened) = bomb_result(&s);
         // Half of 1024 for all guests, less the directory the host opened
         // for this call.
         assert!((400.0..512.0).contains(&opened), "{series} {opened}");
@@ -433,10 +445,7 @@ fn descriptor_bomb_under_ulimit(global: &str) {
 /// Past `limits.wasi_resources` the call traps with its own reason.
 #[test]
 fn wasi_resources_are_capped() {
-    let modules = vec![format!(
-        "  - name: bomb\n    component: {}\n    params: {{path: /proc/meminfo}}\n    grants: {{files: [/proc/meminfo]}}\n    limits: {{open_files: 100000, wasi_resources: 100}}\n",
-        q(&guest("fdbomb"))
-    )];
+    let modules = bomb_modules("", "open_files: 100000, wasi_resources: 100");
     let exporter = {
         let _heavy = heavy();
         Exporter::start(&config("", &modules))
