@@ -285,8 +285,9 @@ impl Exporter {
             return None;
         }
         if !module.guest.may_block() {
+            let module = module.clone();
             let task = self.runtime.run_inline(deadline, async move {
-                run_module(module, deadline, target.as_deref()).await
+                run_module(&module, deadline, target.as_deref()).await
             });
             return Some(Call {
                 task: Box::pin(task),

@@ -6,18 +6,21 @@
 //! a fixed set of async workers: it then holds one thread and its slot,
 //! never a worker that other calls need. A thread that finishes a call
 //! takes the next queued one itself, so a scrape with more modules than
-//! slots costs no extra thread wake-ups. Every other call runs inline, in
-//! the task of the scrape ([`CallPool::run_inline`]): no hand-off at all.
-//! Both kinds take the same slots.
+//! slots costs no extra thread wake-ups. Every other call runs inline, as a
+//! task of the HTTP server's own workers ([`CallPool::run_inline`]): no
+//! guest thread to wake. Both kinds take the same slots.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use wasmtime::Engine;
 
@@ -117,15 +120,24 @@ impl CallPool {
         async move { outcome.await.unwrap_or_else(|_| Err(no_slot())) }
     }
 
-    /// Runs `call` right here, in the caller's task, once one of the same
-    /// slots is free: for calls that cannot block in the kernel (see
-    /// `GuestModule::may_block`), which then cost no thread
-    /// hand-off. A timeout failure if no slot frees up before `deadline`.
-    pub async fn run_inline<F: Future>(
-        &self,
-        deadline: Instant,
-        call: F,
-    ) -> Result<F::Output, Failure> {
+    /// Runs `call` as a task of the caller's runtime (the HTTP server's
+    /// workers) once one of the same slots is free: for calls that cannot
+    /// block in the kernel (see `GuestModule::may_block`), which then cost
+    /// no guest thread. A timeout failure if no slot frees up before
+    /// `deadline`.
+    ///
+    /// The slot is taken here, in the caller's task, so that the calls of a
+    /// scrape get slots in the order they are first polled; the call then
+    /// runs as a task of its own. Run in the caller's task instead, all the
+    /// calls of one scrape would share one worker thread while holding
+    /// several slots, and the other scrapes, queued behind them for the
+    /// slots, could not use the other cores. Dropping the returned future
+    /// stops the call.
+    pub async fn run_inline<F>(&self, deadline: Instant, call: F) -> Result<F::Output, Failure>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let permit = match tokio::time::timeout_at(
             deadline.into(),
             self.slots.clone().acquire_owned(),
@@ -135,47 +147,97 @@ impl CallPool {
             Ok(Ok(permit)) => permit,
             _ => return Err(no_slot()),
         };
-        let _slot = InlineSlot {
+        let slot = InlineSlot {
             permit: Some(permit),
-            pool: self,
+            waker: self.waker(),
         };
-        Ok(call.await)
+        let task = AbortOnDrop(tokio::spawn(async move {
+            let _slot = slot;
+            call.await
+        }));
+        task.await
+    }
+
+    /// What starts a guest thread for queued calls, for holders of a slot.
+    fn waker(&self) -> ThreadWaker {
+        ThreadWaker {
+            handle: self.runtime.as_ref().map(|r| r.handle().clone()),
+            queue: self.queue.clone(),
+            slots: self.slots.clone(),
+        }
     }
 
     /// Starts a thread for the queue if a slot is free.
     fn start_thread_if_free(&self) {
-        let (Some(runtime), Ok(slot)) = (&self.runtime, self.slots.clone().try_acquire_owned())
+        self.waker().start_thread_if_free();
+    }
+}
+
+/// Starts a guest thread for the queue when a slot is free; held by inline
+/// calls, which give their slot back on a worker of the HTTP server.
+struct ThreadWaker {
+    handle: Option<Handle>,
+    queue: Arc<Mutex<VecDeque<Job>>>,
+    slots: Arc<Semaphore>,
+}
+
+impl ThreadWaker {
+    fn start_thread_if_free(&self) {
+        let (Some(handle), Ok(slot)) = (&self.handle, self.slots.clone().try_acquire_owned())
         else {
             return;
         };
-        let handle = runtime.handle().clone();
+        let runner = handle.clone();
         let (queue, slots) = (self.queue.clone(), self.slots.clone());
-        runtime
-            .handle()
-            .spawn_blocking(move || run_queue(&handle, &queue, &slots, slot));
+        handle.spawn_blocking(move || run_queue(&runner, &queue, &slots, slot));
     }
 }
 
 /// A slot held by an inline call. When the call ends (or is dropped), a
-/// call queued for a guest thread meanwhile may take the slot: the pool
-/// starts a thread for it, as a finishing guest thread would.
-struct InlineSlot<'a> {
+/// call queued for a guest thread meanwhile may take the slot: a thread is
+/// started for it, as a finishing guest thread would.
+struct InlineSlot {
     permit: Option<OwnedSemaphorePermit>,
-    pool: &'a CallPool,
+    waker: ThreadWaker,
 }
 
-impl Drop for InlineSlot<'_> {
+impl Drop for InlineSlot {
     fn drop(&mut self) {
         drop(self.permit.take());
         let queued = !self
-            .pool
+            .waker
             .queue
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_empty();
         if queued {
-            self.pool.start_thread_if_free();
+            self.waker.start_thread_if_free();
         }
+    }
+}
+
+/// An inline call's task, stopped when whoever waits for it goes away (a
+/// scrape whose client hung up), as a call polled in place would be.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, Failure>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|joined| {
+            joined.map_err(|e| {
+                Failure::new(
+                    Reason::Trap,
+                    format!("the host failed while running the call: {e}"),
+                )
+            })
+        })
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -3,8 +3,10 @@
 //! describes and knows nothing of configs or plugin packages.
 //!
 //! Where a guest runs: [`GuestModule::collect`] builds a fresh sandbox
-//! ([`sandbox`]) and calls the component's `collect` export, on a guest
-//! thread of the [`CallPool`] ([`GuestRuntime::spawn_call`]).
+//! ([`sandbox`]) and calls the component's `collect` export: as a task of
+//! the HTTP server's workers ([`GuestRuntime::run_inline`]), or, when the
+//! call may block in the kernel, on a guest thread of the [`CallPool`]
+//! ([`GuestRuntime::spawn_call`]).
 //!
 //! Where limits and grants are checked: memory and tables in
 //! [`sandbox::Limiter`], time by epoch interruption (here) and the call's
@@ -213,14 +215,14 @@ impl GuestRuntime {
         self.calls.spawn(deadline, call)
     }
 
-    /// Runs a guest call in the caller's task once a slot is free (see
-    /// [`CallPool::run_inline`]); for calls that cannot block in the
-    /// kernel.
-    pub async fn run_inline<F: Future>(
-        &self,
-        deadline: Instant,
-        call: F,
-    ) -> Result<F::Output, Failure> {
+    /// Runs a guest call as a task of the caller's runtime once a slot is
+    /// free (see [`CallPool::run_inline`]); for calls that cannot block in
+    /// the kernel.
+    pub async fn run_inline<F>(&self, deadline: Instant, call: F) -> Result<F::Output, Failure>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         self.calls.run_inline(deadline, call).await
     }
 }
