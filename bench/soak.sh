@@ -56,6 +56,7 @@ cleanup() {
     done
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 missing=()
 command -v prometheus >/dev/null || missing+=(prometheus)
@@ -123,10 +124,10 @@ modules:
     component: $g/ok.wasm
   - name: sysinfo
     plugin: $work/plugins/sysinfo
-    grants: {dirs: [{host: /proc, guest: /proc}]}
+    grants: {files: [/proc/meminfo, /proc/partitions]}
   - name: procstat
     component: $g/procstat.wasm
-    grants: {dirs: [{host: /proc, guest: /proc}]}
+    grants: {files: [/proc/stat]}
   - name: trap
     component: $g/trap.wasm
   - name: membomb
@@ -166,8 +167,11 @@ EOF
 }
 write_config a
 
+# With a compile cache, as deployed (see the Dockerfile): reloads load the
+# compiled modules instead of compiling them again in the exporter.
+mkdir -m 700 "$work/cache"
 "$exporter" --web.listen-address="127.0.0.1:$port" --config.file="$work/config.yml" \
-    --web.enable-lifecycle --log.level=warn 2>"$work/exporter.log" &
+    --cache.dir="$work/cache" --web.enable-lifecycle --log.level=warn 2>"$work/exporter.log" &
 exporter_pid=$!
 pids+=("$exporter_pid")
 for _ in $(seq 100); do
