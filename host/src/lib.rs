@@ -40,6 +40,7 @@ pub mod fdlimit;
 pub mod labels;
 pub mod landing;
 pub mod logging;
+pub mod malloc;
 pub mod merge;
 pub mod model;
 pub mod modulepage;
