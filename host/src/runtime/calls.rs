@@ -46,10 +46,8 @@ pub struct CallPool {
     /// A runtime of its own: its timer serves the calls' deadlines and
     /// sleeps, apart from the threads serving HTTP.
     runtime: Option<Runtime>,
-    /// One permit per slot of the instance pool; shared by every exporter
-    /// built on the runtime, so a reload's overlap cannot exhaust the pool.
-    slots: Arc<Semaphore>,
-    queue: Arc<Mutex<VecDeque<Job>>>,
+    /// The slots and the queue, shared with the inline calls' slots.
+    threads: Arc<Threads>,
 }
 
 impl CallPool {
@@ -63,10 +61,14 @@ impl CallPool {
             .enable_all()
             .build()
             .context("starting the guest threads")?;
-        Ok(Self {
-            runtime: Some(runtime),
+        let threads = Arc::new(Threads {
+            handle: runtime.handle().clone(),
             slots: Arc::new(Semaphore::new(slots)),
             queue: Arc::default(),
+        });
+        Ok(Self {
+            runtime: Some(runtime),
+            threads,
         })
     }
 
@@ -108,7 +110,9 @@ impl CallPool {
             let _ = answer.send(result);
         });
         {
-            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut queue = (self.threads.queue)
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             // Calls whose deadline passed while every slot was taken are
             // dropped (their scrape has answered), so that slots stuck for
             // good do not make the queue grow scrape after scrape.
@@ -116,7 +120,7 @@ impl CallPool {
             queue.retain(|job| job.deadline > now);
             queue.push_back(Job { deadline, run });
         }
-        self.start_thread_if_free();
+        self.threads.start_thread_if_free();
         async move { outcome.await.unwrap_or_else(|_| Err(no_slot())) }
     }
 
@@ -140,7 +144,7 @@ impl CallPool {
     {
         let permit = match tokio::time::timeout_at(
             deadline.into(),
-            self.slots.clone().acquire_owned(),
+            self.threads.slots.clone().acquire_owned(),
         )
         .await
         {
@@ -149,7 +153,7 @@ impl CallPool {
         };
         let slot = InlineSlot {
             permit: Some(permit),
-            waker: self.waker(),
+            threads: self.threads.clone(),
         };
         let task = AbortOnDrop(tokio::spawn(async move {
             let _slot = slot;
@@ -157,39 +161,31 @@ impl CallPool {
         }));
         task.await
     }
+}
 
-    /// What starts a guest thread for queued calls, for holders of a slot.
-    fn waker(&self) -> ThreadWaker {
-        ThreadWaker {
-            handle: self.runtime.as_ref().map(|r| r.handle().clone()),
-            queue: self.queue.clone(),
-            slots: self.slots.clone(),
-        }
-    }
+/// The slots and the queue of calls waiting for a guest thread, and the
+/// runtime whose blocking threads serve it.
+struct Threads {
+    /// Where guest threads are started. After the pool is dropped its
+    /// runtime refuses new threads, and a slot given back later (by an
+    /// inline call outliving a reload) starts none.
+    handle: Handle,
+    /// One permit per slot of the instance pool; shared by every exporter
+    /// built on the runtime, so a reload's overlap cannot exhaust the pool.
+    slots: Arc<Semaphore>,
+    queue: Arc<Mutex<VecDeque<Job>>>,
+}
 
+impl Threads {
     /// Starts a thread for the queue if a slot is free.
     fn start_thread_if_free(&self) {
-        self.waker().start_thread_if_free();
-    }
-}
-
-/// Starts a guest thread for the queue when a slot is free; held by inline
-/// calls, which give their slot back on a worker of the HTTP server.
-struct ThreadWaker {
-    handle: Option<Handle>,
-    queue: Arc<Mutex<VecDeque<Job>>>,
-    slots: Arc<Semaphore>,
-}
-
-impl ThreadWaker {
-    fn start_thread_if_free(&self) {
-        let (Some(handle), Ok(slot)) = (&self.handle, self.slots.clone().try_acquire_owned())
-        else {
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
             return;
         };
-        let runner = handle.clone();
+        let runner = self.handle.clone();
         let (queue, slots) = (self.queue.clone(), self.slots.clone());
-        handle.spawn_blocking(move || run_queue(&runner, &queue, &slots, slot));
+        self.handle
+            .spawn_blocking(move || run_queue(&runner, &queue, &slots, slot));
     }
 }
 
@@ -198,20 +194,20 @@ impl ThreadWaker {
 /// started for it, as a finishing guest thread would.
 struct InlineSlot {
     permit: Option<OwnedSemaphorePermit>,
-    waker: ThreadWaker,
+    threads: Arc<Threads>,
 }
 
 impl Drop for InlineSlot {
     fn drop(&mut self) {
         drop(self.permit.take());
         let queued = !self
-            .waker
+            .threads
             .queue
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_empty();
         if queued {
-            self.waker.start_thread_if_free();
+            self.threads.start_thread_if_free();
         }
     }
 }
