@@ -46,6 +46,7 @@ pub mod model;
 pub mod modulepage;
 pub mod plugin;
 pub mod policy;
+pub mod processmetrics;
 pub mod reload;
 pub mod runtime;
 pub mod scrape;

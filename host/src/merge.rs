@@ -23,24 +23,19 @@ struct Entry {
     series: Option<HashSet<Vec<String>>>,
 }
 
-/// Accumulates modules' families.
-pub struct Merger<'a> {
-    reserved: &'a HashSet<String>,
-    /// Names taken in the exposition, by the exporter's own families and the
-    /// modules' so far.
+/// The exporter's own family names and the names their samples take, which
+/// no module may use. Built once per loaded config, not on every scrape.
+pub struct Reserved {
+    names: HashSet<String>,
     claims: NameClaims,
-    families: Vec<Family>,
-    index: HashMap<String, Entry>,
 }
 
-impl<'a> Merger<'a> {
-    /// A merger refusing the family names in `reserved` (the exporter's own)
-    /// and the names their samples take.
-    pub fn new(reserved: &'a HashSet<String>) -> Self {
+impl Reserved {
+    /// The reserved family `names`: those named `_total` are the exporter's
+    /// counters, the rest gauges.
+    pub fn new(names: HashSet<String>) -> Self {
         let mut claims = NameClaims::default();
-        for name in reserved {
-            // The exporter's counters are its families named `_total`; the
-            // rest are gauges.
+        for name in &names {
             let kind = if name.ends_with("_total") {
                 Kind::Counter
             } else {
@@ -48,9 +43,25 @@ impl<'a> Merger<'a> {
             };
             claims.take(name, kind, " of the exporter");
         }
+        Self { names, claims }
+    }
+}
+
+/// Accumulates modules' families.
+pub struct Merger<'a> {
+    reserved: &'a Reserved,
+    /// Names taken in the exposition by the modules' families so far.
+    claims: NameClaims,
+    families: Vec<Family>,
+    index: HashMap<String, Entry>,
+}
+
+impl<'a> Merger<'a> {
+    /// A merger refusing the `reserved` names.
+    pub fn new(reserved: &'a Reserved) -> Self {
         Self {
             reserved,
-            claims,
+            claims: NameClaims::default(),
             families: Vec::new(),
             index: HashMap::new(),
         }
@@ -96,13 +107,15 @@ impl<'a> Merger<'a> {
     fn check(&mut self, families: &[Family]) -> Result<(), Failure> {
         for family in families {
             let name = &family.name;
-            if self.reserved.contains(name) {
+            if self.reserved.names.contains(name) {
                 return Err(invalid(format!(
                     "{name:?} is one of the exporter's own metric names"
                 )));
             }
             let Some(entry) = self.index.get_mut(name) else {
-                if let Some(clash) = self.claims.clash(name, family.kind) {
+                if let Some(clash) = (self.reserved.claims.clash(name, family.kind))
+                    .or_else(|| self.claims.clash(name, family.kind))
+                {
                     return Err(invalid(clash));
                 }
                 continue;
@@ -186,7 +199,7 @@ mod tests {
 
     #[test]
     fn merges_compatible_families_and_refuses_conflicts() {
-        let reserved = HashSet::from(["own".to_string()]);
+        let reserved = Reserved::new(HashSet::from(["own".to_string()]));
         let mut m = Merger::new(&reserved);
         let g = Kind::Gauge;
         assert_eq!(m.add("a", vec![family("x", g, &[("k", "1")])]).unwrap(), 1);
@@ -228,7 +241,7 @@ mod tests {
         assert!(e.message.contains("clash"), "{e}");
         assert!(e.message.contains("of module \"g\""), "{e}");
         // The exporter's counter `own_total` would take `own`.
-        let reserved = HashSet::from(["own_total".to_string()]);
+        let reserved = Reserved::new(HashSet::from(["own_total".to_string()]));
         let mut m2 = Merger::new(&reserved);
         let e = m2
             .add("i", vec![family("own", g, &[("k", "1")])])

@@ -3,7 +3,6 @@
 //!
 //! This is where a scrape starts: [`Exporter::scrape`].
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -16,7 +15,7 @@ use futures_util::future::join_all;
 use crate::config::{Config, Limits};
 use crate::convert;
 use crate::labels;
-use crate::merge::Merger;
+use crate::merge::{Merger, Reserved};
 use crate::model::{Family, Kind, Series, Value};
 use crate::plugin::{self, Plugin};
 use crate::policy::Denial;
@@ -109,7 +108,7 @@ pub struct Exporter {
     stuck: Vec<Arc<AtomicUsize>>,
     metrics: SelfMetrics,
     /// Family names of the self-metrics, which guests may not emit.
-    reserved: HashSet<String>,
+    reserved: Reserved,
     margin: Duration,
     status: Mutex<Vec<ModuleStatus>>,
     // Dropped last: modules hold code compiled by this engine.
@@ -131,7 +130,7 @@ impl Exporter {
                 .iter()
                 .filter_map(|m| m.plugin().map(|p| (m.name(), &p.manifest))),
         )?;
-        let reserved = metrics.family_names();
+        let reserved = Reserved::new(metrics.family_names());
         Ok(Self {
             status: Mutex::new(vec![ModuleStatus::default(); modules.len()]),
             stuck: modules.iter().map(|_| Arc::default()).collect(),

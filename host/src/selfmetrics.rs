@@ -178,12 +178,12 @@ impl SelfMetrics {
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(reload_ok.clone()))?;
         registry.register(Box::new(reload_time.clone()))?;
-        #[cfg(target_os = "linux")]
         registry
             .register(Box::new(
-                prometheus::process_collector::ProcessCollector::for_self(),
+                crate::processmetrics::ProcessMetrics::new()
+                    .context("describing the process metrics")?,
             ))
-            .context("registering the process collector")?;
+            .context("registering the process metrics")?;
         Ok(Self {
             registry,
             scrape_errors,

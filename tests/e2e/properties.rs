@@ -27,7 +27,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use wasm_exporter::config::Limits;
 use wasm_exporter::convert;
 use wasm_exporter::exposition::{self, Format};
-use wasm_exporter::merge::Merger;
+use wasm_exporter::merge::{Merger, Reserved};
 use wasm_exporter::model::{self, Kind, Value};
 use wasm_exporter::runtime::bindings::v0_2::wasm_exporter::scraper::types as wit;
 use wasm_exporter::runtime::{GuestFamilies, Reason};
@@ -811,10 +811,10 @@ fn pipeline(
     Vec<model::Family>,
     Vec<Option<wasm_exporter::runtime::Failure>>,
 ) {
-    let reserved = HashSet::from([
+    let reserved = Reserved::new(HashSet::from([
         "wasm_exporter_scrapes_total".to_string(),
         "process_cpu_seconds_total".to_string(),
-    ]);
+    ]));
     let mut merger = Merger::new(&reserved);
     let mut outcomes = Vec::new();
     for (i, (families, limits)) in modules.iter().enumerate() {

@@ -2,8 +2,16 @@
 //! directory it is opened through (`openat2` with `RESOLVE_BENEATH`), `..`
 //! and symlinks included, without opening the file itself (`O_PATH`: no
 //! FIFO blocks, no device driver runs). What it leads to is then judged, and
-//! only a granted regular file or directory is opened, through the very
-//! descriptor that was judged, so nothing can be swapped in between.
+//! only a granted regular file or directory is opened, and only if it is
+//! the very file that was judged, so nothing can be swapped in between.
+//!
+//! Most paths a guest names have no symlink and no `..`: the kernel is then
+//! asked to refuse symlinks (`RESOLVE_NO_SYMLINKS`), the path's host name is
+//! the directory's joined with it, and the file is opened again by that
+//! path and checked to be the same inode. Only a path through a symlink
+//! takes the longer way: its host name is read back from `/proc/self/fd`
+//! and the file is reopened through there. The short way does without
+//! two path walks through procfs on every open.
 //!
 //! Needs Linux 5.6 (`openat2`) and procfs at `/proc` in the exporter's own
 //! mount namespace (to name and reopen descriptors).
@@ -13,8 +21,10 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
 
 use crate::policy::files::Kind;
 use crate::policy::kernelfs::FsKind;
@@ -22,6 +32,11 @@ use crate::policy::kernelfs::FsKind;
 /// A path resolved by the kernel and held by an `O_PATH` descriptor.
 pub struct Resolved {
     fd: OwnedFd,
+    /// The directory and the symlink-free path it was resolved through,
+    /// when it was: then it is opened again by that path.
+    again: Option<(Arc<std::fs::File>, String)>,
+    /// Device and inode, to tell that what is opened is what was judged.
+    id: (u64, u64),
     /// Where it leads, every symlink and `..` resolved.
     pub canonical: PathBuf,
     /// What it is.
@@ -31,21 +46,62 @@ pub struct Resolved {
 }
 
 /// Resolves `path` beneath `dir`, following a final symlink when `follow`.
+/// `base` is where `dir` really is (every symlink resolved), if known.
 /// Magic links (`/proc/<pid>/root`, `cwd`, `exe`, `fd/*`) are refused with
 /// `ELOOP`, escapes from `dir` with `EXDEV`.
-pub fn resolve(dir: &std::fs::File, path: &str, follow: bool) -> io::Result<Resolved> {
+pub fn resolve(
+    dir: &Arc<std::fs::File>,
+    base: Option<&Path>,
+    path: &str,
+    follow: bool,
+) -> io::Result<Resolved> {
     let mut flags = OFlags::PATH | OFlags::CLOEXEC;
     if !follow {
         flags |= OFlags::NOFOLLOW;
     }
-    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
-    let fd = loop {
-        match rustix::fs::openat2(dir, path, flags, Mode::empty(), resolve) {
-            // The kernel asks to retry when a rename raced the lookup.
-            Err(rustix::io::Errno::AGAIN) => continue,
-            other => break other?,
+    if let Some(canonical) = base.and_then(|b| lexical_join(b, path)) {
+        match openat2(dir, path, flags, ResolveFlags::NO_SYMLINKS) {
+            Ok(fd) => {
+                let again = Some((dir.clone(), path.to_string()));
+                return describe(fd, canonical, again);
+            }
+            // A symlink on the way (or at the end, followed): the long way.
+            Err(Errno::LOOP) => {}
+            Err(e) => return Err(e.into()),
         }
-    };
+    }
+    let fd = openat2(dir, path, flags, ResolveFlags::NO_MAGICLINKS)?;
+    let canonical = fd_path(&fd)?;
+    describe(fd, canonical, None)
+}
+
+/// `openat2` beneath `dir`, with `extra` resolve flags.
+fn openat2(
+    dir: &std::fs::File,
+    path: &str,
+    flags: OFlags,
+    extra: ResolveFlags,
+) -> rustix::io::Result<OwnedFd> {
+    loop {
+        match rustix::fs::openat2(
+            dir,
+            path,
+            flags,
+            Mode::empty(),
+            ResolveFlags::BENEATH | extra,
+        ) {
+            // The kernel asks to retry when a rename raced the lookup.
+            Err(Errno::AGAIN) => continue,
+            other => return other,
+        }
+    }
+}
+
+fn describe(
+    fd: OwnedFd,
+    canonical: PathBuf,
+    again: Option<(Arc<std::fs::File>, String)>,
+) -> io::Result<Resolved> {
     let stat = rustix::fs::fstat(&fd)?;
     let kind = match FileType::from_raw_mode(stat.st_mode) {
         FileType::RegularFile => Kind::File,
@@ -57,9 +113,10 @@ pub fn resolve(dir: &std::fs::File, path: &str, follow: bool) -> io::Result<Reso
         FileType::Unknown => Kind::Special("file of unknown type"),
     };
     let fs = FsKind::from_magic(rustix::fs::fstatfs(&fd)?.f_type as u64);
-    let canonical = fd_path(&fd)?;
     Ok(Resolved {
         fd,
+        again,
+        id: (stat.st_dev as u64, stat.st_ino as u64),
         canonical,
         kind,
         fs,
@@ -73,7 +130,26 @@ impl Resolved {
         if self.kind == Kind::Dir {
             flags |= OFlags::DIRECTORY;
         }
-        let fd = rustix::fs::open(proc_fd(&self.fd), flags, Mode::empty())?;
+        let Some((dir, path)) = &self.again else {
+            let fd = rustix::fs::open(proc_fd(&self.fd), flags, Mode::empty())?;
+            return Ok(std::fs::File::from(fd));
+        };
+        // Not blocking, and never following a symlink: if a FIFO or a link
+        // was swapped in since the judgement, opening it neither waits for
+        // a writer nor leads elsewhere, and the inode check refuses it.
+        let fd = openat2(
+            dir,
+            path,
+            flags | OFlags::NONBLOCK | OFlags::NOFOLLOW,
+            ResolveFlags::NO_SYMLINKS,
+        )?;
+        let stat = rustix::fs::fstat(&fd)?;
+        if (stat.st_dev as u64, stat.st_ino as u64) != self.id {
+            return Err(io::Error::other(
+                "the file was replaced while it was being opened",
+            ));
+        }
+        rustix::fs::fcntl_setfl(&fd, OFlags::empty())?;
         Ok(std::fs::File::from(fd))
     }
 }
@@ -153,24 +229,95 @@ mod tests {
 
     #[test]
     fn resolves_beneath_and_refuses_escapes_and_magic_links() {
-        let proc = std::fs::File::open("/proc").unwrap();
-        let r = resolve(&proc, "meminfo", true).unwrap();
+        let proc = Arc::new(std::fs::File::open("/proc").unwrap());
+        let r = resolve(&proc, None, "meminfo", true).unwrap();
         assert_eq!(r.canonical, Path::new("/proc/meminfo"));
         assert_eq!(r.kind, Kind::File);
         assert_eq!(r.fs, FsKind::Proc);
         assert!(r.open().is_ok());
-        let own = resolve(&proc, "self/environ", true).unwrap();
+        let own = resolve(&proc, None, "self/environ", true).unwrap();
         assert_eq!(
             own.canonical,
             PathBuf::from(format!("/proc/{}/environ", std::process::id()))
         );
-        let magic = resolve(&proc, "self/root/etc/passwd", true).err().unwrap();
+        let magic = resolve(&proc, None, "self/root/etc/passwd", true)
+            .err()
+            .unwrap();
         assert_eq!(magic.raw_os_error(), Some(libc::ELOOP));
-        let escape = resolve(&proc, "../etc/passwd", true).err().unwrap();
+        let escape = resolve(&proc, None, "../etc/passwd", true).err().unwrap();
         assert_eq!(escape.raw_os_error(), Some(libc::EXDEV));
-        let link = resolve(&proc, "self", false).unwrap();
+        let link = resolve(&proc, None, "self", false).unwrap();
         assert_eq!(link.kind, Kind::Symlink);
         assert!(links_kernel_made(&proc, "net/dev"));
+    }
+
+    #[test]
+    fn symlink_free_paths_are_named_without_procfs_and_links_take_the_long_way() {
+        let proc = Arc::new(std::fs::File::open("/proc").unwrap());
+        let base = Some(Path::new("/proc"));
+        let r = resolve(&proc, base, "meminfo", true).unwrap();
+        assert_eq!(r.canonical, Path::new("/proc/meminfo"));
+        assert!(r.again.is_some());
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut r.open().unwrap(), &mut text).unwrap();
+        assert!(text.starts_with("MemTotal:"), "{text}");
+        // `self` is a symlink: named by the kernel, as without a base.
+        let own = resolve(&proc, base, "self/environ", true).unwrap();
+        assert!(own.again.is_none());
+        assert_eq!(
+            own.canonical,
+            PathBuf::from(format!("/proc/{}/environ", std::process::id()))
+        );
+        let magic = resolve(&proc, base, "self/root/etc/passwd", true)
+            .err()
+            .unwrap();
+        assert_eq!(magic.raw_os_error(), Some(libc::ELOOP));
+        let link = resolve(&proc, base, "self", false).unwrap();
+        assert_eq!(
+            (link.kind, link.canonical.as_path()),
+            (Kind::Symlink, Path::new("/proc/self"))
+        );
+        let missing = resolve(&proc, base, "no-such-file", true).err().unwrap();
+        assert_eq!(missing.raw_os_error(), Some(libc::ENOENT));
+    }
+
+    #[test]
+    fn a_file_swapped_after_the_judgement_is_not_opened() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Arc::new(std::fs::File::open(tmp.path()).unwrap());
+        let base = Some(tmp.path());
+        for swap in ["file", "fifo", "symlink"] {
+            let path = tmp.path().join("a");
+            std::fs::write(&path, "judged").unwrap();
+            let r = resolve(&dir, base, "a", true).unwrap();
+            assert_eq!((r.kind, r.canonical.clone()), (Kind::File, path.clone()));
+            std::fs::remove_file(&path).unwrap();
+            match swap {
+                "file" => std::fs::write(&path, "swapped").unwrap(),
+                "fifo" => rustix::fs::mknodat(
+                    rustix::fs::CWD,
+                    &path,
+                    FileType::Fifo,
+                    Mode::RUSR | Mode::WUSR,
+                    0,
+                )
+                .unwrap(),
+                _ => std::os::unix::fs::symlink("/etc/hostname", &path).unwrap(),
+            }
+            // Returns at once (a FIFO open would otherwise wait for a writer).
+            let refused = r.open().err().unwrap_or_else(|| panic!("{swap} opened"));
+            assert!(
+                refused.to_string().contains("replaced")
+                    || refused.raw_os_error() == Some(libc::ELOOP),
+                "{swap}: {refused}"
+            );
+            std::fs::remove_file(&path).unwrap();
+        }
+        std::fs::write(tmp.path().join("b"), "kept").unwrap();
+        let r = resolve(&dir, base, "b", true).unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut r.open().unwrap(), &mut text).unwrap();
+        assert_eq!(text, "kept");
     }
 
     #[test]

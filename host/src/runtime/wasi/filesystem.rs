@@ -7,7 +7,7 @@
 //! ([`super::beneath`]) and judged by the policy
 //! ([`crate::policy::FilePolicy::judge`]); what is refused does not exist
 //! for the guest (`no-entry`), and is counted and logged as a denial.
-//! Opens are done here, read-only, on the very descriptor that was judged.
+//! Opens are done here, read-only, of the very file that was judged.
 //! Directory listings show only what the policy would let the guest open.
 //! Everything that writes is refused (`not-permitted`).
 
@@ -128,7 +128,7 @@ impl GuardedView<'_> {
     fn judge(&mut self, fd: &Resource<Descriptor>, path: &str, follow: bool) -> FsResult<Judged> {
         let (dir, from) = self.place(fd)?;
         let guest = format!("{}/{}", from.guest.trim_end_matches('/'), path);
-        let resolved = match beneath::resolve(&dir.dir, path, follow) {
+        let resolved = match beneath::resolve(&dir.dir, Some(&from.canonical), path, follow) {
             Ok(r) => r,
             Err(e) => return Err(self.resolve_error(e, guest)),
         };
