@@ -21,10 +21,10 @@ use anyhow::{Context, Result};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
 use wasmtime::Engine;
 
-use super::{EPOCH_TICK, Failure, Reason};
+use super::epoch::EpochTicker;
+use super::{Failure, Reason};
 
 /// How long an idle guest thread waits for the next call before it ends:
 /// longer than the usual scrape interval, so scrapes do not start threads.
@@ -72,20 +72,12 @@ impl CallPool {
         })
     }
 
-    /// Advances `engine`'s epoch every [`EPOCH_TICK`] from the pool's own
-    /// async thread. That thread's timer then always wakes within a tick,
-    /// so a call setting its deadline (seconds away) never has to wake it
-    /// early, as it would if it slept with nothing to do.
-    pub fn tick_epochs(&self, engine: Engine) {
+    /// Runs `ticker` for `engine` on the pool's own async thread, which
+    /// guest calls never hold: ticks go on while every HTTP worker runs a
+    /// guest.
+    pub fn tick_epochs(&self, ticker: Arc<EpochTicker>, engine: Engine) {
         let Some(runtime) = &self.runtime else { return };
-        runtime.spawn(async move {
-            let mut ticks = tokio::time::interval(EPOCH_TICK);
-            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                engine.increment_epoch();
-            }
-        });
+        runtime.spawn(ticker.run(engine));
     }
 
     /// Runs `call` on a guest thread as soon as a slot is free. The outcome

@@ -10,7 +10,8 @@
 //!
 //! Where limits and grants are checked: memory and tables in
 //! [`sandbox::Limiter`], time by epoch interruption (here) and the call's
-//! timer ([`GuestModule::collect`]), descriptors in [`descriptors`], files
+//! timer ([`GuestModule::collect`]), ticking only while a guest runs
+//! ([`epoch`]), descriptors in [`descriptors`], files
 //! on every open in [`wasi::filesystem`] (asking [`crate::policy`]).
 
 mod calls;
@@ -19,6 +20,7 @@ pub mod compiled;
 pub mod cost;
 pub mod denials;
 pub mod descriptors;
+mod epoch;
 mod module;
 mod outcome;
 mod sandbox;
@@ -38,6 +40,7 @@ pub use calls::CallPool;
 use compiled::CompiledDir;
 pub use cost::CallCost;
 pub use descriptors::DescriptorBudget;
+use epoch::EpochTicker;
 pub use module::GuestModule;
 pub use outcome::{CallOutcome, Failure, GuestFamilies, GuestOutput, Reason};
 pub use sandbox::GuestState;
@@ -66,9 +69,10 @@ pub mod bindings {
     }
 }
 
-/// How often the engine's epoch advances. Guests check the epoch in loops
-/// and function prologues, so this is the granularity of deadline checks
-/// and of yielding the thread to other tasks.
+/// How often the engine's epoch advances while a guest runs ([`epoch`]).
+/// Guests check the epoch in loops and function prologues, so this is the
+/// granularity of deadline checks and of yielding the thread to other
+/// tasks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// Engine-wide settings (they cannot differ per module). A reload that
@@ -109,6 +113,8 @@ pub struct GuestRuntime {
     descriptors: Arc<DescriptorBudget>,
     /// Compiled components on disk, with `--cache.dir`.
     compiled: Option<CompiledDir>,
+    /// Advances the engine's epoch while guests run.
+    ticker: Arc<EpochTicker>,
 }
 
 /// How a component was compiled, for the log.
@@ -147,7 +153,8 @@ impl GuestRuntime {
         let mut linker = Linker::new(&engine);
         wasi::link(&mut linker)?;
         let calls = CallPool::new(settings.concurrency)?;
-        calls.tick_epochs(engine.clone());
+        let ticker = EpochTicker::new();
+        calls.tick_epochs(ticker.clone(), engine.clone());
         Ok(Self {
             settings: settings.clone(),
             engine,
@@ -155,6 +162,7 @@ impl GuestRuntime {
             calls,
             descriptors: Arc::new(DescriptorBudget::from_rlimit()),
             compiled,
+            ticker,
         })
     }
 
@@ -193,6 +201,11 @@ impl GuestRuntime {
     /// The descriptors all guest calls may hold together.
     pub fn descriptor_budget(&self) -> &Arc<DescriptorBudget> {
         &self.descriptors
+    }
+
+    /// What a call holds while it runs, so that the epoch advances.
+    pub(crate) fn epoch_ticker(&self) -> &Arc<EpochTicker> {
+        &self.ticker
     }
 
     /// The linker offering WASI p2 to guests.

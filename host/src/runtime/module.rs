@@ -14,6 +14,7 @@ use super::capture::LogCapture;
 use super::cost::{CallCost, CpuMetered};
 use super::denials::Denials;
 use super::descriptors::DescriptorBudget;
+use super::epoch::EpochTicker;
 use super::outcome::{CallOutcome, Failure, GuestFamilies, GuestOutput, Reason};
 use super::sandbox::{DeadlineExceeded, GuestState, LimitExceeded, SandboxSpec};
 use super::wasi::http::TlsConfigs;
@@ -40,6 +41,8 @@ pub struct GuestModule {
     limits: Limits,
     /// The descriptors all guests share.
     budget: Arc<DescriptorBudget>,
+    /// Held while a call runs, so that the engine's epoch advances.
+    ticker: Arc<EpochTicker>,
     /// TLS settings of the module's HTTPS grants.
     tls: Arc<TlsConfigs>,
     /// How its component was compiled when it was loaded.
@@ -94,6 +97,7 @@ impl GuestModule {
             access: spec.access.clone(),
             limits: spec.limits.clone(),
             budget: runtime.descriptor_budget().clone(),
+            ticker: runtime.epoch_ticker().clone(),
             tls: Arc::new(tls),
             compiled: how,
         })
@@ -217,6 +221,8 @@ impl GuestModule {
             Linked::V0_1(pre) => pre.engine(),
             Linked::V0_2(pre) => pre.engine(),
         };
+        // Before the store exists: its epoch deadline is one tick away.
+        let _ticking = self.ticker.running();
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(lift_budget(limits));
