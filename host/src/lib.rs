@@ -17,7 +17,8 @@
 //!   where plugins are pulled and signatures checked: [`plugin::source`].
 //! - [`merge`]: combines the modules' outputs of one scrape.
 //! - [`exposition`]: the text format and OpenMetrics.
-//! - [`selfmetrics`]: the exporter's own metrics.
+//! - [`selfmetrics`]: the exporter's own metrics; [`processmetrics`]: the
+//!   `process_*` families among them.
 //! - [`landing`] and [`modulepage`]: the web pages (`/`, `/modules/NAME`).
 //! - [`check`]: `wasm_exporter config check`.
 //! - [`config`]: the configuration file; [`reload`] keeps it live.
