@@ -227,58 +227,43 @@ pub fn lexical_join(base: &Path, path: &str) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
+    /// The same answers whether or not the directory's host path is known;
+    /// with it, a symlink-free path is named without procfs, and a path
+    /// through a symlink takes the long way.
     #[test]
     fn resolves_beneath_and_refuses_escapes_and_magic_links() {
         let proc = Arc::new(std::fs::File::open("/proc").unwrap());
-        let r = resolve(&proc, None, "meminfo", true).unwrap();
-        assert_eq!(r.canonical, Path::new("/proc/meminfo"));
-        assert_eq!(r.kind, Kind::File);
-        assert_eq!(r.fs, FsKind::Proc);
-        assert!(r.open().is_ok());
-        let own = resolve(&proc, None, "self/environ", true).unwrap();
-        assert_eq!(
-            own.canonical,
-            PathBuf::from(format!("/proc/{}/environ", std::process::id()))
-        );
-        let magic = resolve(&proc, None, "self/root/etc/passwd", true)
-            .err()
-            .unwrap();
-        assert_eq!(magic.raw_os_error(), Some(libc::ELOOP));
-        let escape = resolve(&proc, None, "../etc/passwd", true).err().unwrap();
-        assert_eq!(escape.raw_os_error(), Some(libc::EXDEV));
-        let link = resolve(&proc, None, "self", false).unwrap();
-        assert_eq!(link.kind, Kind::Symlink);
+        for base in [None, Some(Path::new("/proc"))] {
+            let r = resolve(&proc, base, "meminfo", true).unwrap();
+            assert_eq!(r.canonical, Path::new("/proc/meminfo"));
+            assert_eq!(r.kind, Kind::File);
+            assert_eq!(r.fs, FsKind::Proc);
+            assert_eq!(r.again.is_some(), base.is_some());
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut r.open().unwrap(), &mut text).unwrap();
+            assert!(text.starts_with("MemTotal:"), "{text}");
+            // `self` is a symlink: named by the kernel either way.
+            let own = resolve(&proc, base, "self/environ", true).unwrap();
+            assert!(own.again.is_none());
+            assert_eq!(
+                own.canonical,
+                PathBuf::from(format!("/proc/{}/environ", std::process::id()))
+            );
+            let magic = resolve(&proc, base, "self/root/etc/passwd", true)
+                .err()
+                .unwrap();
+            assert_eq!(magic.raw_os_error(), Some(libc::ELOOP));
+            let escape = resolve(&proc, base, "../etc/passwd", true).err().unwrap();
+            assert_eq!(escape.raw_os_error(), Some(libc::EXDEV));
+            let link = resolve(&proc, base, "self", false).unwrap();
+            assert_eq!(
+                (link.kind, link.canonical.as_path()),
+                (Kind::Symlink, Path::new("/proc/self"))
+            );
+            let missing = resolve(&proc, base, "no-such-file", true).err().unwrap();
+            assert_eq!(missing.raw_os_error(), Some(libc::ENOENT));
+        }
         assert!(links_kernel_made(&proc, "net/dev"));
-    }
-
-    #[test]
-    fn symlink_free_paths_are_named_without_procfs_and_links_take_the_long_way() {
-        let proc = Arc::new(std::fs::File::open("/proc").unwrap());
-        let base = Some(Path::new("/proc"));
-        let r = resolve(&proc, base, "meminfo", true).unwrap();
-        assert_eq!(r.canonical, Path::new("/proc/meminfo"));
-        assert!(r.again.is_some());
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut r.open().unwrap(), &mut text).unwrap();
-        assert!(text.starts_with("MemTotal:"), "{text}");
-        // `self` is a symlink: named by the kernel, as without a base.
-        let own = resolve(&proc, base, "self/environ", true).unwrap();
-        assert!(own.again.is_none());
-        assert_eq!(
-            own.canonical,
-            PathBuf::from(format!("/proc/{}/environ", std::process::id()))
-        );
-        let magic = resolve(&proc, base, "self/root/etc/passwd", true)
-            .err()
-            .unwrap();
-        assert_eq!(magic.raw_os_error(), Some(libc::ELOOP));
-        let link = resolve(&proc, base, "self", false).unwrap();
-        assert_eq!(
-            (link.kind, link.canonical.as_path()),
-            (Kind::Symlink, Path::new("/proc/self"))
-        );
-        let missing = resolve(&proc, base, "no-such-file", true).err().unwrap();
-        assert_eq!(missing.raw_os_error(), Some(libc::ENOENT));
     }
 
     #[test]
