@@ -7,7 +7,7 @@ use wasm_exporter::check::{self, CheckOptions};
 use wasm_exporter::cli::{Cli, Command, ConfigCommand};
 
 fn main() -> ExitCode {
-    wasm_exporter::malloc::limit_arenas();
+    wasm_exporter::malloc::tune();
     let cli = Cli::parse();
     // A child compiling one component for the exporter: no runtime, no
     // log set-up, errors on stderr for the parent to report.

@@ -1,30 +1,56 @@
-//! How many malloc arenas the exporter's threads share.
+//! How glibc's allocator keeps freed memory: how many arenas the
+//! exporter's threads share, and from what size an allocation gets pages
+//! of its own that go back to the kernel when it is freed.
 //!
-//! glibc gives threads up to eight arenas per core, and memory freed in one
-//! arena is kept there for that arena's next allocations. The exporter
-//! allocates in bursts on whichever thread serves a scrape or a call
-//! (a guest's output, the merged exposition), so with many arenas each one
-//! keeps its own high-water mark. In three minutes of `bench/soak.sh`
+//! **Arenas.** glibc gives threads up to eight arenas per core, and memory
+//! freed in one arena is kept there for that arena's next allocations. The
+//! exporter allocates in bursts on whichever thread serves a scrape or a
+//! call (a guest's output, the merged exposition), so with many arenas each
+//! one keeps its own high-water mark. In three minutes of `bench/soak.sh`
 //! (reloads, faulting guests, two scrapers) on two cores, RSS rose from
 //! 118 to 156 MiB and was still rising at the end; with two arenas, two
 //! runs peaked at 132 and 146 MiB and ended at 129 and 110 MiB.
+//!
+//! **Large allocations.** glibc serves an allocation of at least
+//! `M_MMAP_THRESHOLD` bytes (128 KiB at first) with a mapping of its own,
+//! unmapped when freed; but each time such a block is freed it raises the
+//! threshold to that block's size, up to 32 MiB. Loading a plugin reads its
+//! component (10-20 MB for Python or JavaScript) and wasmtime's metadata
+//! into such blocks: after the first, the threshold is above them, the next
+//! ones come from an arena and, once freed, stay there. An exporter with
+//! ten Python plugins kept 54 MiB of anonymous memory after loading them,
+//! 19 MiB with the threshold fixed at 1 MiB (a fixed threshold stops the
+//! adjusting). 1 MiB rather than 128 KiB: a scrape's buffers (exposition,
+//! guest output) stay below it and keep coming from the arena, without a
+//! mapping and page faults of their own each time.
 
-/// Limits glibc to one arena per core (at least two, at most eight) unless
-/// `MALLOC_ARENA_MAX` says otherwise. Call before any thread starts.
-pub fn limit_arenas() {
+/// The size from which an allocation is mapped on its own and returned to
+/// the kernel when freed.
+const MMAP_THRESHOLD: usize = 1 << 20;
+
+/// Limits glibc to one arena per core (at least two, at most eight) and
+/// fixes the mmap threshold at [`MMAP_THRESHOLD`], each unless
+/// `MALLOC_ARENA_MAX` or `MALLOC_MMAP_THRESHOLD_` says otherwise. Call
+/// before any thread starts.
+pub fn tune() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
-            return;
+        if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+            let arenas = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .clamp(2, 8);
+            // SAFETY: mallopt only sets an allocator parameter; no other
+            // thread exists yet to allocate concurrently.
+            unsafe {
+                libc::mallopt(libc::M_ARENA_MAX, arenas as libc::c_int);
+            }
         }
-        let arenas = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .clamp(2, 8);
-        // SAFETY: mallopt only sets an allocator parameter; no other thread
-        // exists yet to allocate concurrently.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, arenas as libc::c_int);
+        if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+            // SAFETY: as above.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as libc::c_int);
+            }
         }
     }
 }
