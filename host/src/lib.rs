@@ -27,6 +27,8 @@
 //!   [`fdlimit`]: the file descriptor limit they are derived from.
 //! - [`cachedir`]: `--cache.dir`, shared by compiled components and pulled
 //!   plugins, each in its own subdirectory.
+//! - [`malloc`]: how glibc's allocator keeps freed memory (arenas, the mmap
+//!   threshold), set before any thread starts.
 
 pub mod cachedir;
 pub mod check;
