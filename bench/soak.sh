@@ -207,15 +207,20 @@ client_pid=$!
 pids+=("$client_pid")
 
 sample() {
-    local rss threads fds
+    local rss threads fds anon file
     rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$exporter_pid/status")
+    # RSS in two parts: anonymous memory (heap, pool slots) is what a leak
+    # grows; file-backed pages (compiled code mapped from --cache.dir, the
+    # binary) are clean page cache that also grows as the cache warms.
+    anon=$(awk '/^RssAnon:/ {print $2}' "/proc/$exporter_pid/status")
+    file=$(awk '/^RssFile:/ {print $2}' "/proc/$exporter_pid/status")
     threads=$(awk '/^Threads:/ {print $2}' "/proc/$exporter_pid/status")
     fds=$(ls "/proc/$exporter_pid/fd" | wc -l)
-    echo "$1 $rss $fds $threads" >>"$work/samples"
+    echo "$1 $rss $fds $threads $anon $file" >>"$work/samples"
 }
 
 log "running for ${seconds}s: exporter on 127.0.0.1:$port, Prometheus on 127.0.0.1:$prom_port"
-echo "elapsed_s rss_kib fds threads" >"$work/samples"
+echo "elapsed_s rss_kib fds threads anon_kib file_kib" >"$work/samples"
 start=$(date +%s)
 reloads=0 reload_failures=0 variant=a
 while :; do
@@ -270,6 +275,9 @@ fds = med(last, 2) - med(first, 2)
 threads = med(last, 3) - med(first, 3)
 failed = prom_failed + client_failed
 def verdict(ok): return "met" if ok else "missed"
+def growth(i): return (med(last, i) - med(first, i)) * 100 / med(first, i)
+print(f"of which anonymous: {med(first, 4) / 1024:.1f} → {med(last, 4) / 1024:.1f} MiB ({growth(4):+.1f} %), "
+      f"file-backed: {med(first, 5) / 1024:.1f} → {med(last, 5) / 1024:.1f} MiB ({growth(5):+.1f} %)")
 print(f"target soak_rss_growth: {rss:.1f} % (goal ≤ 5 %) {verdict(rss <= 5)}")
 # Flat: within 2 of the first minute (a client connection or a guest
 # thread may be open at the moment of a sample).
