@@ -208,13 +208,12 @@ pids+=("$client_pid")
 
 sample() {
     local rss threads fds anon file
-    rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$exporter_pid/status")
-    # RSS in two parts: anonymous memory (heap, pool slots) is what a leak
-    # grows; file-backed pages (compiled code mapped from --cache.dir, the
-    # binary) are clean page cache that also grows as the cache warms.
-    anon=$(awk '/^RssAnon:/ {print $2}' "/proc/$exporter_pid/status")
-    file=$(awk '/^RssFile:/ {print $2}' "/proc/$exporter_pid/status")
-    threads=$(awk '/^Threads:/ {print $2}' "/proc/$exporter_pid/status")
+    # RSS also in two parts: anonymous memory (heap, pool slots) is what a
+    # leak grows; file-backed pages (compiled code mapped from --cache.dir,
+    # the binary) are clean page cache that also grows as the cache warms.
+    # One read of status, so the four figures are of the same moment.
+    read -r rss threads anon file < <(awk '/^VmRSS:/ {r = $2} /^Threads:/ {t = $2}
+        /^RssAnon:/ {a = $2} /^RssFile:/ {f = $2} END {print r, t, a, f}' "/proc/$exporter_pid/status")
     fds=$(ls "/proc/$exporter_pid/fd" | wc -l)
     echo "$1 $rss $fds $threads $anon $file" >>"$work/samples"
 }
@@ -270,12 +269,12 @@ warm = max(30, seconds // 10)
 first = [r for r in rows if warm <= r[0] < warm + 60] or rows[:1]
 last = [r for r in rows if r[0] >= rows[-1][0] - 60] or rows[-1:]
 def med(rs, i): return statistics.median(r[i] for r in rs)
-rss = (med(last, 1) - med(first, 1)) * 100 / med(first, 1)
+def growth(i): return (med(last, i) - med(first, i)) * 100 / med(first, i)
+rss = growth(1)
 fds = med(last, 2) - med(first, 2)
 threads = med(last, 3) - med(first, 3)
 failed = prom_failed + client_failed
 def verdict(ok): return "met" if ok else "missed"
-def growth(i): return (med(last, i) - med(first, i)) * 100 / med(first, i)
 print(f"of which anonymous: {med(first, 4) / 1024:.1f} → {med(last, 4) / 1024:.1f} MiB ({growth(4):+.1f} %), "
       f"file-backed: {med(first, 5) / 1024:.1f} → {med(last, 5) / 1024:.1f} MiB ({growth(5):+.1f} %)")
 print(f"target soak_rss_growth: {rss:.1f} % (goal ≤ 5 %) {verdict(rss <= 5)}")

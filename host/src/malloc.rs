@@ -35,22 +35,30 @@ const MMAP_THRESHOLD: usize = 1 << 20;
 pub fn tune() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-            let arenas = std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-                .clamp(2, 8);
-            // SAFETY: mallopt only sets an allocator parameter; no other
-            // thread exists yet to allocate concurrently.
-            unsafe {
-                libc::mallopt(libc::M_ARENA_MAX, arenas as libc::c_int);
-            }
-        }
-        if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
-            // SAFETY: as above.
-            unsafe {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as libc::c_int);
-            }
-        }
+        let arenas = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(2, 8);
+        set_unless_overridden("MALLOC_ARENA_MAX", libc::M_ARENA_MAX, arenas);
+        set_unless_overridden(
+            "MALLOC_MMAP_THRESHOLD_",
+            libc::M_MMAP_THRESHOLD,
+            MMAP_THRESHOLD,
+        );
+    }
+}
+
+/// Sets glibc's `param` to `value` unless the operator set it with the
+/// environment variable `env`, which glibc reads itself.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn set_unless_overridden(env: &str, param: libc::c_int, value: usize) {
+    if std::env::var_os(env).is_some() {
+        return;
+    }
+    let value = libc::c_int::try_from(value).unwrap_or(libc::c_int::MAX);
+    // SAFETY: mallopt only sets an allocator parameter; `tune` runs before
+    // any other thread exists to allocate concurrently.
+    unsafe {
+        libc::mallopt(param, value);
     }
 }
