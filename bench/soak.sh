@@ -174,11 +174,18 @@ mkdir -m 700 "$work/cache"
     --cache.dir="$work/cache" --web.enable-lifecycle --log.level=warn 2>"$work/exporter.log" &
 exporter_pid=$!
 pids+=("$exporter_pid")
-for _ in $(seq 100); do
+# The first start compiles every component into the fresh cache (in child
+# processes): on a busy machine that takes a while.
+for _ in $(seq 1200); do
     curl -fs "http://127.0.0.1:$port/-/healthy" >/dev/null 2>&1 && break
+    kill -0 "$exporter_pid" 2>/dev/null || break
     sleep 0.1
 done
-curl -fs "http://127.0.0.1:$port/-/healthy" >/dev/null || { cat "$work/exporter.log" >&2; exit 1; }
+curl -fs "http://127.0.0.1:$port/-/healthy" >/dev/null || {
+    log "the exporter did not become healthy within 120 s"
+    cat "$work/exporter.log" >&2
+    exit 1
+}
 
 prom_port=$(free_port)
 cat >"$work/prometheus.yml" <<EOF

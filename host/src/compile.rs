@@ -28,7 +28,9 @@ pub fn run(config_file: &Path, cache_dir: &Path) -> Result<bool> {
             .and_then(|(bytes, _, _)| runtime.compile(&bytes));
         let seconds = start.elapsed().as_secs_f64();
         match outcome {
-            Ok((_, Compiled::Cached)) => println!("{}: already compiled", module.name),
+            Ok((_, Compiled::Cached | Compiled::Loaded)) => {
+                println!("{}: already compiled", module.name)
+            }
             Ok(_) => println!("{}: compiled in {seconds:.1} s", module.name),
             Err(e) => {
                 println!("{}: FAILED: {e:#}", module.name);

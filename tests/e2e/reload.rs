@@ -67,6 +67,17 @@ fn reload_swaps_modules_and_refuses_bad_configs() {
     let s = exporter.scrape();
     assert!(s.errors("crashy", "trap") >= 1.0);
     assert_eq!(s.all_errors("good"), 0.0);
+    // The kept module runs the component loaded before the reload (and so
+    // reuses its warm pool slots); the new one was loaded now.
+    let kept =
+        "<tr><th>component</th><td>already loaded (the same bytes as a module loaded before)</td>";
+    let good = exporter.get("/modules/good").body;
+    assert!(good.contains(kept), "{good}");
+    let crashy = exporter.get("/modules/crashy").body;
+    assert!(
+        crashy.contains("<tr><th>component</th><td>") && !crashy.contains(kept),
+        "{crashy}"
+    );
 
     // A broken config: refused with the reason, the old set keeps serving.
     std::fs::write(

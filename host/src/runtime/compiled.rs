@@ -33,7 +33,6 @@ use wasmtime::component::Component;
 
 use super::{EngineSettings, engine_config};
 use crate::cachedir;
-use crate::digest::sha256_hex;
 
 /// The hidden command that compiles one component in a child process.
 pub const CHILD_COMMAND: &str = "__compile-component";
@@ -76,18 +75,17 @@ impl CompiledDir {
         &self.dir
     }
 
-    /// The component `bytes`, compiled: mapped from the directory if it is
-    /// there, otherwise compiled by a child process into the directory
-    /// first.
+    /// The component `bytes` (whose SHA-256 is `digest`), compiled: mapped
+    /// from the directory if it is there, otherwise compiled by a child
+    /// process into the directory first.
     pub fn component(
         &self,
         engine: &Engine,
         settings: &EngineSettings,
         bytes: &[u8],
+        digest: &str,
     ) -> Result<(Component, Origin)> {
-        let file = self
-            .dir
-            .join(format!("{}-{}.cwasm", sha256_hex(bytes), self.compat));
+        let file = self.dir.join(format!("{digest}-{}.cwasm", self.compat));
         if file.exists() {
             match load(engine, &file) {
                 Ok(component) => return Ok((component, Origin::Cached)),

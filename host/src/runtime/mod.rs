@@ -13,6 +13,10 @@
 //! timer ([`GuestModule::collect`]), ticking only while a guest runs
 //! ([`epoch`]), descriptors in [`descriptors`], files
 //! on every open in [`wasi::filesystem`] (asking [`crate::policy`]).
+//!
+//! Compiled components come from the cache directory ([`compiled`]) and are
+//! shared by every module, and every reload, that uses the same bytes
+//! ([`loaded`]).
 
 mod calls;
 mod capture;
@@ -21,6 +25,7 @@ pub mod cost;
 pub mod denials;
 pub mod descriptors;
 mod epoch;
+mod loaded;
 mod module;
 mod outcome;
 mod sandbox;
@@ -33,6 +38,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::config::BoundsChecks;
+use crate::digest::sha256_hex;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -41,6 +47,7 @@ use compiled::CompiledDir;
 pub use cost::CallCost;
 pub use descriptors::DescriptorBudget;
 use epoch::EpochTicker;
+use loaded::{LoadedComponent, LoadedComponents};
 pub use module::GuestModule;
 pub use outcome::{CallOutcome, Failure, GuestFamilies, GuestOutput, Reason};
 pub use sandbox::GuestState;
@@ -115,6 +122,8 @@ pub struct GuestRuntime {
     compiled: Option<CompiledDir>,
     /// Advances the engine's epoch while guests run.
     ticker: Arc<EpochTicker>,
+    /// Components loaded by this engine and still used by a module.
+    loaded: LoadedComponents,
 }
 
 /// How a component was compiled, for the log.
@@ -124,6 +133,8 @@ pub enum Compiled {
     Cached,
     /// Compiled by a child process into the cache directory.
     InChild,
+    /// Already loaded for another module, or before the last reload.
+    Loaded,
     /// Compiled in this process (no cache directory).
     InProcess,
 }
@@ -135,6 +146,7 @@ impl Compiled {
             Compiled::Cached => "found compiled in the cache",
             Compiled::InChild => "compiled into the cache",
             Compiled::InProcess => "compiled (no cache)",
+            Compiled::Loaded => "already loaded (the same bytes as a module loaded before)",
         }
     }
 }
@@ -163,29 +175,35 @@ impl GuestRuntime {
             descriptors: Arc::new(DescriptorBudget::from_rlimit()),
             compiled,
             ticker,
+            loaded: LoadedComponents::default(),
         })
     }
 
     /// Compiles a component for this engine: through the compiled-component
     /// directory when there is one (mapped from it, compiled by a child
-    /// process if missing), else here.
-    pub fn compile(&self, bytes: &[u8]) -> Result<(Component, Compiled)> {
-        match &self.compiled {
+    /// process if missing), else here. A component with the same bytes as
+    /// one a module still uses is that same one ([`loaded`]).
+    pub fn compile(&self, bytes: &[u8]) -> Result<(Arc<LoadedComponent>, Compiled)> {
+        let digest = sha256_hex(bytes);
+        if let Some(loaded) = self.loaded.get(&digest) {
+            return Ok((loaded, Compiled::Loaded));
+        }
+        let (component, how) = match &self.compiled {
             Some(dir) => {
-                let (component, origin) = dir.component(&self.engine, &self.settings, bytes)?;
-                Ok((
-                    component,
-                    match origin {
-                        compiled::Origin::Cached => Compiled::Cached,
-                        compiled::Origin::Compiled => Compiled::InChild,
-                    },
-                ))
+                let (component, origin) =
+                    dir.component(&self.engine, &self.settings, bytes, &digest)?;
+                let how = match origin {
+                    compiled::Origin::Cached => Compiled::Cached,
+                    compiled::Origin::Compiled => Compiled::InChild,
+                };
+                (component, how)
             }
-            None => Ok((
+            None => (
                 Component::new(&self.engine, bytes).map_err(anyhow::Error::from)?,
                 Compiled::InProcess,
-            )),
-        }
+            ),
+        };
+        Ok((self.loaded.insert(digest, component), how))
     }
 
     /// The settings the engine was made with.

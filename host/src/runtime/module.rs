@@ -15,6 +15,7 @@ use super::cost::{CallCost, CpuMetered};
 use super::denials::Denials;
 use super::descriptors::DescriptorBudget;
 use super::epoch::EpochTicker;
+use super::loaded::LoadedComponent;
 use super::outcome::{CallOutcome, Failure, GuestFamilies, GuestOutput, Reason};
 use super::sandbox::{DeadlineExceeded, GuestState, LimitExceeded, SandboxSpec};
 use super::wasi::http::TlsConfigs;
@@ -47,6 +48,9 @@ pub struct GuestModule {
     tls: Arc<TlsConfigs>,
     /// How its component was compiled when it was loaded.
     compiled: Compiled,
+    /// Keeps the compiled component known to the engine while this module
+    /// exists, so that the next reload reuses it and its warm pool slots.
+    _component: Arc<LoadedComponent>,
 }
 
 impl GuestModule {
@@ -66,7 +70,7 @@ impl GuestModule {
         );
         let instance_pre = runtime
             .linker()
-            .instantiate_pre(&component)
+            .instantiate_pre(&component.component)
             .map_err(anyhow::Error::from)
             .with_context(|| {
                 format!(
@@ -100,11 +104,13 @@ impl GuestModule {
             ticker: runtime.epoch_ticker().clone(),
             tls: Arc::new(tls),
             compiled: how,
+            _component: component,
         })
     }
 
     /// How its component was compiled when it was loaded: found in the
-    /// compile cache, compiled into it, or compiled in memory.
+    /// compile cache, compiled into it, compiled in memory, or shared with
+    /// another module (or the module before the last reload).
     pub fn compiled(&self) -> Compiled {
         self.compiled
     }
