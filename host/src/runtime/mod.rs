@@ -16,7 +16,7 @@
 //!
 //! Compiled components come from the cache directory ([`compiled`]) and are
 //! shared by every module, and every reload, that uses the same bytes
-//! ([`loaded`]).
+//! (`loaded.rs`).
 
 mod calls;
 mod capture;
@@ -182,7 +182,7 @@ impl GuestRuntime {
     /// Compiles a component for this engine: through the compiled-component
     /// directory when there is one (mapped from it, compiled by a child
     /// process if missing), else here. A component with the same bytes as
-    /// one a module still uses is that same one ([`loaded`]).
+    /// one a module still uses is that same one (`loaded.rs`).
     pub fn compile(&self, bytes: &[u8]) -> Result<(Arc<LoadedComponent>, Compiled)> {
         let digest = sha256_hex(bytes);
         if let Some(loaded) = self.loaded.get(&digest) {
