@@ -2,7 +2,7 @@
 //! scrapes, build information and process figures.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
@@ -53,9 +53,11 @@ pub struct SelfMetrics {
     scrapes: IntCounter,
     reload_ok: IntGauge,
     reload_time: Gauge,
-    /// Modules whose series exist, so a reload can drop those of removed
-    /// modules.
-    modules: Arc<Mutex<Vec<String>>>,
+    /// The modules of the config being served: a reload drops the series
+    /// of the modules it removes, and a call of a removed module that ends
+    /// after the reload (a scrape in flight on the old set) records nothing,
+    /// so that no series of a module that is gone comes back.
+    modules: Arc<RwLock<HashSet<String>>>,
 }
 
 impl SelfMetrics {
@@ -209,9 +211,11 @@ impl SelfMetrics {
     /// counts; every module's limits are set.
     pub fn set_modules<'a>(&self, modules: impl IntoIterator<Item = (&'a str, &'a Limits)>) {
         let modules: Vec<(&str, &Limits)> = modules.into_iter().collect();
-        let new: Vec<String> = modules.iter().map(|(m, _)| (*m).to_owned()).collect();
-        let mut current = self.modules.lock().unwrap_or_else(PoisonError::into_inner);
-        for old in current.iter().filter(|m| !new.contains(m)) {
+        let new: HashSet<String> = modules.iter().map(|(m, _)| (*m).to_owned()).collect();
+        // Held while the series change, so no record of a removed module
+        // slips in between the removal and the new set.
+        let mut current = self.modules.write().unwrap_or_else(PoisonError::into_inner);
+        for old in current.iter().filter(|m| !new.contains(*m)) {
             for reason in Reason::ALL {
                 let _ = self
                     .scrape_errors
@@ -284,6 +288,9 @@ impl SelfMetrics {
         allowed: Duration,
         failure: Option<Reason>,
     ) {
+        let Some(_served) = self.served(module) else {
+            return;
+        };
         self.module_duration
             .with_label_values(&[module])
             .set(duration.as_secs_f64());
@@ -303,6 +310,9 @@ impl SelfMetrics {
     /// Counts a failed call outside `/metrics` (a probe): the error only,
     /// not the module's last status.
     pub fn record_failure(&self, module: &str, reason: Reason) {
+        let Some(_served) = self.served(module) else {
+            return;
+        };
         self.scrape_errors
             .with_label_values(&[module, reason.as_str()])
             .inc();
@@ -314,6 +324,9 @@ impl SelfMetrics {
         if *cost == CallCost::default() {
             return;
         }
+        let Some(_served) = self.served(module) else {
+            return;
+        };
         self.module_cpu
             .with_label_values(&[module])
             .inc_by(cost.cpu.as_secs_f64());
@@ -327,6 +340,9 @@ impl SelfMetrics {
 
     /// Counts the accesses a module's call was refused.
     pub fn record_denials(&self, module: &str, denials: &Denials) {
+        let Some(_served) = self.served(module) else {
+            return;
+        };
         for kind in DenialKind::ALL {
             let n = denials.count(kind);
             if n > 0 {
@@ -335,6 +351,13 @@ impl SelfMetrics {
                     .inc_by(n);
             }
         }
+    }
+
+    /// Whether `module` is in the config being served; the guard keeps it
+    /// so (a reload waits) until the caller has recorded.
+    fn served(&self, module: &str) -> Option<RwLockReadGuard<'_, HashSet<String>>> {
+        let current = self.modules.read().unwrap_or_else(PoisonError::into_inner);
+        current.contains(module).then_some(current)
     }
 
     /// The counters of one module, as served (read without creating
@@ -393,5 +416,57 @@ impl SelfMetrics {
             names.extend(c.desc().into_iter().map(|d| d.fq_name.clone()));
         }
         names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every series of the registry that names `module`, as `family{labels}`.
+    fn series_of(metrics: &SelfMetrics, module: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for family in metrics.registry().gather() {
+            for metric in family.get_metric() {
+                if label_value(metric, "module") == Some(module) {
+                    found.push(family.name().to_owned());
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn a_call_that_ends_after_its_module_was_removed_records_nothing() {
+        let metrics = SelfMetrics::new().expect("self-metrics");
+        let limits = Limits::default();
+        metrics.set_modules([("kept", &limits), ("gone", &limits)]);
+        assert!(!series_of(&metrics, "gone").is_empty());
+        metrics.set_modules([("kept", &limits)]);
+        assert_eq!(series_of(&metrics, "gone"), Vec::<String>::new());
+
+        // A scrape that started on the old set finishes now.
+        let second = Duration::from_secs(1);
+        metrics.record("gone", second, second, Some(Reason::Trap));
+        metrics.record_failure("gone", Reason::Timeout);
+        let cost = CallCost {
+            cpu: second,
+            memory_peak: 65536,
+            open_files_peak: 1,
+        };
+        metrics.record_cost("gone", &cost);
+        assert_eq!(series_of(&metrics, "gone"), Vec::<String>::new());
+
+        // The kept module still records.
+        metrics.record("kept", second, second, Some(Reason::Trap));
+        metrics.record_cost("kept", &cost);
+        assert!(series_of(&metrics, "kept").contains(&"wasm_exporter_module_up".to_owned()));
+        assert_eq!(
+            metrics
+                .scrape_errors
+                .with_label_values(&["kept", Reason::Trap.as_str()])
+                .get(),
+            1
+        );
     }
 }

@@ -127,6 +127,45 @@ fn reload_swaps_modules_and_refuses_bad_configs() {
 }
 
 #[test]
+fn a_module_removed_while_its_call_runs_leaves_no_series_behind() {
+    let with_sleeper = |sleeper: bool| {
+        let mut c = config_with(&[("good", "ok")]);
+        if sleeper {
+            c.push_str(&format!(
+                "  - name: sleeper\n    component: {}\n    params: {{mode: sleep, ms: 1500}}\n    limits: {{timeout: 5s}}\n",
+                q(&guest("adversary"))
+            ));
+        }
+        c
+    };
+    let exporter = Arc::new(Exporter::start_with_args(
+        &with_sleeper(true),
+        &["--web.enable-lifecycle"],
+    ));
+    // A scrape on the old set, still waiting for the sleeper while the
+    // reload removes it.
+    let in_flight = {
+        let exporter = exporter.clone();
+        std::thread::spawn(move || exporter.scrape())
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(exporter.config_path(), with_sleeper(false)).unwrap();
+    let a = post_reload(&exporter);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let old = in_flight.join().expect("the scrape in flight");
+    assert_eq!(
+        old.value("adversary_ok{id=\"\"}"),
+        Some(1.0),
+        "the scrape in flight finished on the old set, after the reload: {}",
+        old.text
+    );
+    // Its call ended after the reload: nothing of it may come back.
+    let s = exporter.scrape();
+    assert!(!s.text.contains("sleeper"), "{}", s.text);
+    assert_eq!(s.value("wat_ok"), Some(42.0));
+}
+
+#[test]
 fn reload_endpoint_needs_the_lifecycle_flag() {
     let exporter = Exporter::start(&config_with(&[("good", "ok")]));
     let a = post_reload(&exporter);
