@@ -423,7 +423,7 @@ impl SelfMetrics {
 mod tests {
     use super::*;
 
-    /// Every series of the registry that names `module`, as `family{labels}`.
+    /// The family of every series of the registry labelled with `module`.
     fn series_of(metrics: &SelfMetrics, module: &str) -> Vec<String> {
         let mut found = Vec::new();
         for family in metrics.registry().gather() {

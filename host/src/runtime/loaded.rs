@@ -19,22 +19,16 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use wasmtime::component::Component;
 
-/// A loaded component, shared by every module whose component has the
-/// same bytes.
-pub struct LoadedComponent {
-    /// The compiled component.
-    pub component: Component,
-}
-
-/// The components loaded by one engine, by digest.
+/// The components loaded by one engine, by digest. Each module holds an
+/// `Arc` of its component; the table only a `Weak`.
 #[derive(Default)]
 pub struct LoadedComponents {
-    by_digest: Mutex<HashMap<String, Weak<LoadedComponent>>>,
+    by_digest: Mutex<HashMap<String, Weak<Component>>>,
 }
 
 impl LoadedComponents {
     /// The component with `digest`, if a live module still uses it.
-    pub fn get(&self, digest: &str) -> Option<Arc<LoadedComponent>> {
+    pub fn get(&self, digest: &str) -> Option<Arc<Component>> {
         let map = self
             .by_digest
             .lock()
@@ -44,8 +38,8 @@ impl LoadedComponents {
 
     /// Records `component` under `digest` and forgets the components no
     /// module uses any more.
-    pub fn insert(&self, digest: String, component: Component) -> Arc<LoadedComponent> {
-        let loaded = Arc::new(LoadedComponent { component });
+    pub fn insert(&self, digest: String, component: Component) -> Arc<Component> {
+        let loaded = Arc::new(component);
         let mut map = self
             .by_digest
             .lock()

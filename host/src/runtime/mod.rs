@@ -47,7 +47,7 @@ use compiled::CompiledDir;
 pub use cost::CallCost;
 pub use descriptors::DescriptorBudget;
 use epoch::EpochTicker;
-use loaded::{LoadedComponent, LoadedComponents};
+use loaded::LoadedComponents;
 pub use module::GuestModule;
 pub use outcome::{CallOutcome, Failure, GuestFamilies, GuestOutput, Reason};
 pub use sandbox::GuestState;
@@ -183,7 +183,7 @@ impl GuestRuntime {
     /// directory when there is one (mapped from it, compiled by a child
     /// process if missing), else here. A component with the same bytes as
     /// one a module still uses is that same one (`loaded.rs`).
-    pub fn compile(&self, bytes: &[u8]) -> Result<(Arc<LoadedComponent>, Compiled)> {
+    pub fn compile(&self, bytes: &[u8]) -> Result<(Arc<Component>, Compiled)> {
         let digest = sha256_hex(bytes);
         if let Some(loaded) = self.loaded.get(&digest) {
             return Ok((loaded, Compiled::Loaded));

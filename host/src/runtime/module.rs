@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use wasmtime::component::ResourceTableError;
+use wasmtime::component::{Component, ResourceTableError};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::{v0_1, v0_2};
@@ -15,7 +15,6 @@ use super::cost::{CallCost, CpuMetered};
 use super::denials::Denials;
 use super::descriptors::DescriptorBudget;
 use super::epoch::EpochTicker;
-use super::loaded::LoadedComponent;
 use super::outcome::{CallOutcome, Failure, GuestFamilies, GuestOutput, Reason};
 use super::sandbox::{DeadlineExceeded, GuestState, LimitExceeded, SandboxSpec};
 use super::wasi::http::TlsConfigs;
@@ -50,7 +49,7 @@ pub struct GuestModule {
     compiled: Compiled,
     /// Keeps the compiled component known to the engine while this module
     /// exists, so that the next reload reuses it and its warm pool slots.
-    _component: Arc<LoadedComponent>,
+    _component: Arc<Component>,
 }
 
 impl GuestModule {
@@ -70,7 +69,7 @@ impl GuestModule {
         );
         let instance_pre = runtime
             .linker()
-            .instantiate_pre(&component.component)
+            .instantiate_pre(&component)
             .map_err(anyhow::Error::from)
             .with_context(|| {
                 format!(
