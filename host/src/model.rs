@@ -193,15 +193,17 @@ impl Family {
             proto::MetricType::UNTYPED => Kind::Untyped,
             _ => return None,
         };
-        let metrics = family.take_metric();
+        // Moved out, not copied: this runs for every self-metric series on
+        // every scrape, and each copy was an allocation and a free.
+        let mut metrics = family.take_metric();
         let label_names = metrics
-            .first()
-            .map(|m| m.get_label().iter().map(|l| l.name().to_owned()).collect())
+            .first_mut()
+            .map(|m| m.label.iter_mut().map(|l| l.take_name()).collect())
             .unwrap_or_default();
         let series = metrics
-            .iter()
+            .iter_mut()
             .map(|m| Series {
-                label_values: m.get_label().iter().map(|l| l.value().to_owned()).collect(),
+                label_values: m.label.iter_mut().map(|l| l.take_value()).collect(),
                 value: Value::Number(match kind {
                     Kind::Gauge => m.get_gauge().value(),
                     Kind::Counter => m.get_counter().value(),
@@ -210,8 +212,8 @@ impl Family {
             })
             .collect();
         Some(Family {
-            name: family.name().to_owned(),
-            help: family.help().to_owned(),
+            name: family.take_name(),
+            help: family.take_help(),
             unit: String::new(),
             kind,
             label_names,

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 
 use crate::config::{Grants, Limits, ModuleConfig, Source};
+use crate::digest::sha256_hex;
 use crate::labels;
 use crate::plugin::manifest::ParamType;
 use crate::plugin::{Plugin, source};
@@ -94,6 +95,10 @@ pub struct ModuleSpec {
     pub origin: PathBuf,
     /// The component's bytes.
     pub component: Arc<[u8]>,
+    /// Hex SHA-256 of `component`, hashed once when it was read (for a
+    /// plugin, when its manifest's digest was checked): the runtime keys
+    /// compiled and loaded components by it.
+    pub sha256: String,
     /// Parameters handed to `collect`, in order.
     pub params: Vec<Param>,
     /// The kind of the `target` parameter, when the module takes one
@@ -123,7 +128,12 @@ pub struct Resolved {
 /// policy. A plugin is opened by [`source::open`]: pulled into `cache_dir`
 /// when it comes from a registry, its signature checked.
 pub fn resolve(config: &ModuleConfig, cache_dir: Option<&Path>) -> Result<Resolved> {
-    let (component, plugin, origin) = component(config, cache_dir)?;
+    let ComponentSource {
+        bytes: component,
+        sha256,
+        plugin,
+        origin,
+    } = component(config, cache_dir)?;
     let (params, grants) = match &plugin {
         Some(plugin) => {
             let resolved = plugin.resolve(config)?;
@@ -174,6 +184,7 @@ pub fn resolve(config: &ModuleConfig, cache_dir: Option<&Path>) -> Result<Resolv
             name: config.name.clone(),
             origin,
             component,
+            sha256,
             params,
             target,
             access: Arc::new(access),
@@ -193,28 +204,47 @@ fn destination(kind: ParamType) -> Option<TargetKind> {
     }
 }
 
+/// A module's component as read, before it is compiled.
+pub struct ComponentSource {
+    /// The component's bytes.
+    pub bytes: Arc<[u8]>,
+    /// Hex SHA-256 of `bytes`.
+    pub sha256: String,
+    /// The plugin package it came in, if it is one (its component bytes
+    /// taken out into `bytes`).
+    pub plugin: Option<Plugin>,
+    /// Where the component was read (for a pulled plugin, its copy in the
+    /// cache).
+    pub origin: PathBuf,
+}
+
 /// The module's component, for a plugin its package (checked: signature,
-/// manifest, digest; pulled into `cache_dir` from a registry), and where
-/// the component was read (for a pulled plugin, its copy in the cache).
-/// Grants are not looked at: what `wasm_exporter compile` needs on a build
-/// machine that has none of the granted paths.
-pub fn component(
-    config: &ModuleConfig,
-    cache_dir: Option<&Path>,
-) -> Result<(Arc<[u8]>, Option<Plugin>, PathBuf)> {
+/// manifest, digest; pulled into `cache_dir` from a registry). Grants are
+/// not looked at: what `wasm_exporter compile` needs on a build machine
+/// that has none of the granted paths.
+pub fn component(config: &ModuleConfig, cache_dir: Option<&Path>) -> Result<ComponentSource> {
     match &config.source {
         Source::Component(path) => {
             let bytes = std::fs::read(path)
                 .with_context(|| format!("reading component {}", path.display()))?;
-            Ok((Arc::from(bytes), None, path.clone()))
+            Ok(ComponentSource {
+                sha256: sha256_hex(&bytes),
+                bytes: Arc::from(bytes),
+                plugin: None,
+                origin: path.clone(),
+            })
         }
         Source::Plugin(_) | Source::Oci(_) => {
             let mut plugin = source::open(config, cache_dir)?;
             // The exporter keeps the plugin for its manifest; the bytes
             // (tens of MB for an interpreter) are needed only to compile.
-            let bytes = Arc::from(std::mem::take(&mut plugin.component));
-            let origin = plugin.source.clone();
-            Ok((bytes, Some(plugin), origin))
+            // Their digest was taken when the package was opened.
+            Ok(ComponentSource {
+                bytes: Arc::from(std::mem::take(&mut plugin.component)),
+                sha256: plugin.digest.clone(),
+                origin: plugin.source.clone(),
+                plugin: Some(plugin),
+            })
         }
     }
 }

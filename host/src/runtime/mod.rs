@@ -38,7 +38,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::config::BoundsChecks;
-use crate::digest::sha256_hex;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -182,16 +181,18 @@ impl GuestRuntime {
     /// Compiles a component for this engine: through the compiled-component
     /// directory when there is one (mapped from it, compiled by a child
     /// process if missing), else here. A component with the same bytes as
-    /// one a module still uses is that same one (`loaded.rs`).
-    pub fn compile(&self, bytes: &[u8]) -> Result<(Arc<Component>, Compiled)> {
-        let digest = sha256_hex(bytes);
-        if let Some(loaded) = self.loaded.get(&digest) {
+    /// one a module still uses is that same one (`loaded.rs`). `sha256`
+    /// is the hex SHA-256 of `bytes`, which the caller has already taken
+    /// (18 MB of an interpreter plugin take 40 ms to hash); it names the
+    /// compiled file and the loaded component, so it must be theirs.
+    pub fn compile(&self, bytes: &[u8], sha256: &str) -> Result<(Arc<Component>, Compiled)> {
+        if let Some(loaded) = self.loaded.get(sha256) {
             return Ok((loaded, Compiled::Loaded));
         }
         let (component, how) = match &self.compiled {
             Some(dir) => {
                 let (component, origin) =
-                    dir.component(&self.engine, &self.settings, bytes, &digest)?;
+                    dir.component(&self.engine, &self.settings, bytes, sha256)?;
                 let how = match origin {
                     compiled::Origin::Cached => Compiled::Cached,
                     compiled::Origin::Compiled => Compiled::InChild,
@@ -203,7 +204,7 @@ impl GuestRuntime {
                 Compiled::InProcess,
             ),
         };
-        Ok((self.loaded.insert(digest, component), how))
+        Ok((self.loaded.insert(sha256.to_owned(), component), how))
     }
 
     /// The settings the engine was made with.
