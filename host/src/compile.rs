@@ -25,7 +25,7 @@ pub fn run(config_file: &Path, cache_dir: &Path) -> Result<bool> {
     for module in &config.modules {
         let start = Instant::now();
         let outcome = spec::component(module, Some(cache_dir))
-            .and_then(|source| runtime.compile(&source.bytes, &source.sha256));
+            .and_then(|source| runtime.compile(&source.component));
         let seconds = start.elapsed().as_secs_f64();
         match outcome {
             Ok((_, Compiled::Cached | Compiled::Loaded)) => {

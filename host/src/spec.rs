@@ -93,12 +93,8 @@ pub struct ModuleSpec {
     pub name: String,
     /// Where the component came from, for messages.
     pub origin: PathBuf,
-    /// The component's bytes.
-    pub component: Arc<[u8]>,
-    /// Hex SHA-256 of `component`, hashed once when it was read (for a
-    /// plugin, when its manifest's digest was checked): the runtime keys
-    /// compiled and loaded components by it.
-    pub sha256: String,
+    /// The component's bytes and digest.
+    pub component: ComponentBytes,
     /// Parameters handed to `collect`, in order.
     pub params: Vec<Param>,
     /// The kind of the `target` parameter, when the module takes one
@@ -129,8 +125,7 @@ pub struct Resolved {
 /// when it comes from a registry, its signature checked.
 pub fn resolve(config: &ModuleConfig, cache_dir: Option<&Path>) -> Result<Resolved> {
     let ComponentSource {
-        bytes: component,
-        sha256,
+        component,
         plugin,
         origin,
     } = component(config, cache_dir)?;
@@ -184,7 +179,6 @@ pub fn resolve(config: &ModuleConfig, cache_dir: Option<&Path>) -> Result<Resolv
             name: config.name.clone(),
             origin,
             component,
-            sha256,
             params,
             target,
             access: Arc::new(access),
@@ -204,14 +198,35 @@ fn destination(kind: ParamType) -> Option<TargetKind> {
     }
 }
 
+/// A component's bytes with their hex SHA-256, taken once when they were
+/// read (for a plugin, when its manifest's digest was checked): the
+/// runtime keys compiled and loaded components by it, and 18 MB of an
+/// interpreter plugin take 40 ms to hash. Built only here, so the digest
+/// is always that of the bytes.
+#[derive(Debug, Clone)]
+pub struct ComponentBytes {
+    bytes: Arc<[u8]>,
+    sha256: String,
+}
+
+impl ComponentBytes {
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Hex SHA-256 of the bytes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+}
+
 /// A module's component as read, before it is compiled.
 pub struct ComponentSource {
-    /// The component's bytes.
-    pub bytes: Arc<[u8]>,
-    /// Hex SHA-256 of `bytes`.
-    pub sha256: String,
+    /// The component's bytes and digest.
+    pub component: ComponentBytes,
     /// The plugin package it came in, if it is one (its component bytes
-    /// taken out into `bytes`).
+    /// taken out into `component`).
     pub plugin: Option<Plugin>,
     /// Where the component was read (for a pulled plugin, its copy in the
     /// cache).
@@ -228,8 +243,10 @@ pub fn component(config: &ModuleConfig, cache_dir: Option<&Path>) -> Result<Comp
             let bytes = std::fs::read(path)
                 .with_context(|| format!("reading component {}", path.display()))?;
             Ok(ComponentSource {
-                sha256: sha256_hex(&bytes),
-                bytes: Arc::from(bytes),
+                component: ComponentBytes {
+                    sha256: sha256_hex(&bytes),
+                    bytes: Arc::from(bytes),
+                },
                 plugin: None,
                 origin: path.clone(),
             })
@@ -240,8 +257,10 @@ pub fn component(config: &ModuleConfig, cache_dir: Option<&Path>) -> Result<Comp
             // (tens of MB for an interpreter) are needed only to compile.
             // Their digest was taken when the package was opened.
             Ok(ComponentSource {
-                bytes: Arc::from(std::mem::take(&mut plugin.component)),
-                sha256: plugin.digest.clone(),
+                component: ComponentBytes {
+                    bytes: Arc::from(std::mem::take(&mut plugin.component)),
+                    sha256: plugin.digest.clone(),
+                },
                 origin: plugin.source.clone(),
                 plugin: Some(plugin),
             })

@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::config::BoundsChecks;
+use crate::spec::ComponentBytes;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -181,11 +182,11 @@ impl GuestRuntime {
     /// Compiles a component for this engine: through the compiled-component
     /// directory when there is one (mapped from it, compiled by a child
     /// process if missing), else here. A component with the same bytes as
-    /// one a module still uses is that same one (`loaded.rs`). `sha256`
-    /// is the hex SHA-256 of `bytes`, which the caller has already taken
-    /// (18 MB of an interpreter plugin take 40 ms to hash); it names the
-    /// compiled file and the loaded component, so it must be theirs.
-    pub fn compile(&self, bytes: &[u8], sha256: &str) -> Result<(Arc<Component>, Compiled)> {
+    /// one a module still uses is that same one (`loaded.rs`). The compiled
+    /// file and the loaded component are found by the digest taken when
+    /// the bytes were read.
+    pub fn compile(&self, component: &ComponentBytes) -> Result<(Arc<Component>, Compiled)> {
+        let (bytes, sha256) = (component.bytes(), component.sha256());
         if let Some(loaded) = self.loaded.get(sha256) {
             return Ok((loaded, Compiled::Loaded));
         }

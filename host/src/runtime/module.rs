@@ -58,11 +58,9 @@ impl GuestModule {
     pub fn load(runtime: &GuestRuntime, spec: &ModuleSpec) -> Result<Self> {
         let origin = spec.origin.display();
         let start = Instant::now();
-        let (component, how) = runtime
-            .compile(&spec.component, &spec.sha256)
-            .with_context(|| {
-                format!("compiling {origin} (is it a WebAssembly component built for wasm32-wasi?)")
-            })?;
+        let (component, how) = runtime.compile(&spec.component).with_context(|| {
+            format!("compiling {origin} (is it a WebAssembly component built for wasm32-wasi?)")
+        })?;
         tracing::info!(
             module = %spec.name,
             compiled = ?how,
