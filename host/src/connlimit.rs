@@ -16,16 +16,17 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use anyhow::Result;
-use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+
+use crate::model::{Family, Kind, Series};
 
 /// The limits of the HTTP side (`--web.max-connections`,
 /// `--web.max-requests`, `--web.header-timeout`, `--web.idle-timeout`).
@@ -69,50 +70,69 @@ impl Closed {
 /// Every `reason` of `wasm_exporter_http_connections_closed_total`.
 const CLOSE_REASONS: [&str; 4] = ["header_timeout", "idle_timeout", "evicted", "refused"];
 
-/// The front door's own metrics.
-#[derive(Clone)]
-struct GateMetrics {
-    open: IntGauge,
-    closed: IntCounterVec,
-    requests_refused: prometheus::IntCounter,
-    accept_errors: prometheus::IntCounter,
+const CONNECTIONS: &str = "wasm_exporter_http_connections";
+const CLOSED: &str = "wasm_exporter_http_connections_closed_total";
+const REQUESTS_REFUSED: &str = "wasm_exporter_http_requests_refused_total";
+const ACCEPT_ERRORS: &str = "wasm_exporter_http_accept_errors_total";
+
+/// The front door's own metrics, served among the exporter's
+/// ([`crate::selfmetrics`]), which owns them for the life of the process.
+#[derive(Debug, Default)]
+pub struct HttpMetrics {
+    open: AtomicI64,
+    /// By reason, in the order of [`CLOSE_REASONS`].
+    closed: [AtomicU64; CLOSE_REASONS.len()],
+    requests_refused: AtomicU64,
+    accept_errors: AtomicU64,
 }
 
-impl GateMetrics {
-    fn new() -> Result<Self> {
-        let closed = IntCounterVec::new(
-            Opts::new(
-                "wasm_exporter_http_connections_closed_total",
-                "Connections the exporter closed or refused to protect itself, by reason.",
-            ),
-            &["reason"],
-        )?;
-        for reason in CLOSE_REASONS {
-            closed.with_label_values(&[reason]);
+impl HttpMetrics {
+    /// The names of its families, reserved for the exporter.
+    pub const NAMES: [&str; 4] = [CONNECTIONS, CLOSED, REQUESTS_REFUSED, ACCEPT_ERRORS];
+
+    fn count_closed(&self, reason: &str) {
+        if let Some(i) = CLOSE_REASONS.iter().position(|r| *r == reason) {
+            self.closed[i].fetch_add(1, Ordering::Relaxed);
         }
-        Ok(Self {
-            open: IntGauge::new(
-                "wasm_exporter_http_connections",
-                "HTTP connections open now.",
-            )?,
-            closed,
-            requests_refused: prometheus::IntCounter::new(
-                "wasm_exporter_http_requests_refused_total",
-                "Telemetry requests answered 503 because --web.max-requests were being served.",
-            )?,
-            accept_errors: prometheus::IntCounter::new(
-                "wasm_exporter_http_accept_errors_total",
-                "Errors accepting a connection (such as running out of file descriptors).",
-            )?,
-        })
     }
 
-    fn register(&self, registry: &Registry) -> Result<()> {
-        registry.register(Box::new(self.open.clone()))?;
-        registry.register(Box::new(self.closed.clone()))?;
-        registry.register(Box::new(self.requests_refused.clone()))?;
-        registry.register(Box::new(self.accept_errors.clone()))?;
-        Ok(())
+    /// Appends its families as they stand now.
+    pub fn families(&self, out: &mut Vec<Family>) {
+        let one = |value: f64| vec![Series::number(Vec::new(), value)];
+        out.push(Family::own(
+            CONNECTIONS,
+            "HTTP connections open now.",
+            Kind::Gauge,
+            &[],
+            one(self.open.load(Ordering::Relaxed) as f64),
+        ));
+        out.push(Family::own(
+            CLOSED,
+            "Connections the exporter closed or refused to protect itself, by reason.",
+            Kind::Counter,
+            &["reason"],
+            CLOSE_REASONS
+                .iter()
+                .zip(&self.closed)
+                .map(|(reason, n)| {
+                    Series::number(vec![(*reason).to_owned()], n.load(Ordering::Relaxed) as f64)
+                })
+                .collect(),
+        ));
+        out.push(Family::own(
+            REQUESTS_REFUSED,
+            "Telemetry requests answered 503 because --web.max-requests were being served.",
+            Kind::Counter,
+            &[],
+            one(self.requests_refused.load(Ordering::Relaxed) as f64),
+        ));
+        out.push(Family::own(
+            ACCEPT_ERRORS,
+            "Errors accepting a connection (such as running out of file descriptors).",
+            Kind::Counter,
+            &[],
+            one(self.accept_errors.load(Ordering::Relaxed) as f64),
+        ));
     }
 }
 
@@ -124,18 +144,16 @@ pub struct Gate {
     open: Mutex<BTreeMap<u64, Arc<Conn>>>,
     next_id: AtomicU64,
     requests: Option<Arc<Semaphore>>,
-    metrics: GateMetrics,
+    metrics: Arc<HttpMetrics>,
 }
 
 impl Gate {
-    /// A gate with `limits`, its metrics registered in `registry`.
-    pub fn new(limits: HttpLimits, registry: &Registry) -> Result<Arc<Self>> {
+    /// A gate with `limits`, counting what it does in `metrics`.
+    pub fn new(limits: HttpLimits, metrics: Arc<HttpMetrics>) -> Result<Arc<Self>> {
         anyhow::ensure!(
             limits.max_connections > 0,
             "--web.max-connections must be at least 1"
         );
-        let metrics = GateMetrics::new()?;
-        metrics.register(registry)?;
         Ok(Arc::new(Self {
             requests: (limits.max_requests > 0)
                 .then(|| Arc::new(Semaphore::new(limits.max_requests))),
@@ -160,19 +178,19 @@ impl Gate {
         if open.len() >= self.limits.max_connections {
             let Some(victim) = pick_victim(&open) else {
                 drop(open);
-                self.metrics.closed.with_label_values(&["refused"]).inc();
+                self.metrics.count_closed("refused");
                 return Err(Refused);
             };
             if let Some(conn) = open.remove(&victim) {
                 conn.evict();
-                self.metrics.open.dec();
+                self.metrics.open.fetch_sub(1, Ordering::Relaxed);
                 evicted = true;
             }
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let conn = Arc::new(Conn::new());
         open.insert(id, conn.clone());
-        self.metrics.open.inc();
+        self.metrics.open.fetch_add(1, Ordering::Relaxed);
         Ok(Admitted {
             ticket: Ticket {
                 gate: self.clone(),
@@ -192,7 +210,9 @@ impl Gate {
         match requests.clone().try_acquire_owned() {
             Ok(p) => Some(RequestPermit { _permit: Some(p) }),
             Err(_) => {
-                self.metrics.requests_refused.inc();
+                self.metrics
+                    .requests_refused
+                    .fetch_add(1, Ordering::Relaxed);
                 None
             }
         }
@@ -200,12 +220,12 @@ impl Gate {
 
     /// Counts a connection closed by its watchdog.
     pub fn record_closed(&self, why: Closed) {
-        self.metrics.closed.with_label_values(&[why.as_str()]).inc();
+        self.metrics.count_closed(why.as_str());
     }
 
     /// Counts a failed `accept`.
     pub fn record_accept_error(&self) {
-        self.metrics.accept_errors.inc();
+        self.metrics.accept_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Connections open now.
@@ -274,7 +294,7 @@ impl Drop for Ticket {
             .unwrap_or_else(PoisonError::into_inner);
         // An evicted connection was removed (and uncounted) already.
         if open.remove(&self.id).is_some() {
-            self.gate.metrics.open.dec();
+            self.gate.metrics.open.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -515,7 +535,7 @@ mod tests {
 
     #[test]
     fn evicts_waiting_connections_oldest_first_and_never_busy_ones() {
-        let gate = Gate::new(limits(3), &Registry::new()).unwrap();
+        let gate = Gate::new(limits(3), Arc::default()).unwrap();
         let a = gate.admit().unwrap().ticket;
         let b = gate.admit().unwrap().ticket;
         let c = gate.admit().unwrap().ticket;
@@ -547,7 +567,7 @@ mod tests {
 
     #[test]
     fn refuses_when_every_connection_is_busy() {
-        let gate = Gate::new(limits(1), &Registry::new()).unwrap();
+        let gate = Gate::new(limits(1), Arc::default()).unwrap();
         let a = gate.admit().unwrap().ticket;
         let busy = a.conn().request();
         assert!(gate.admit().is_err());
@@ -557,7 +577,7 @@ mod tests {
 
     #[test]
     fn request_permits_are_capped() {
-        let gate = Gate::new(limits(1), &Registry::new()).unwrap();
+        let gate = Gate::new(limits(1), Arc::default()).unwrap();
         let p = gate.request_permit().expect("first is let in");
         assert!(gate.request_permit().is_none());
         drop(p);

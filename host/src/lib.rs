@@ -94,7 +94,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         );
         listeners.push(listener);
     }
-    let gate = Gate::new(http_limits(&cli)?, live.metrics().registry())?;
+    let gate = Gate::new(http_limits(&cli)?, live.metrics().http())?;
     let limits = gate.limits();
     tracing::info!(
         max_connections = limits.max_connections,

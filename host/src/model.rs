@@ -9,8 +9,6 @@
 
 use std::collections::HashMap;
 
-use prometheus::proto;
-
 /// The type of a family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -183,42 +181,36 @@ impl Family {
         }
     }
 
-    /// The exporter's own families (gauges and counters of the `prometheus`
-    /// crate's registry) in this model. Other types do not occur there; a
-    /// family of one would be left out rather than served wrong.
-    pub fn from_proto(mut family: proto::MetricFamily) -> Option<Family> {
-        let kind = match family.get_field_type() {
-            proto::MetricType::GAUGE => Kind::Gauge,
-            proto::MetricType::COUNTER => Kind::Counter,
-            proto::MetricType::UNTYPED => Kind::Untyped,
-            _ => return None,
-        };
-        // Moved out, not copied: this runs for every self-metric series on
-        // every scrape, and each copy was an allocation and a free.
-        let mut metrics = family.take_metric();
-        let label_names = metrics
-            .first_mut()
-            .map(|m| m.label.iter_mut().map(|l| l.take_name()).collect())
-            .unwrap_or_default();
-        let series = metrics
-            .iter_mut()
-            .map(|m| Series {
-                label_values: m.label.iter_mut().map(|l| l.take_value()).collect(),
-                value: Value::Number(match kind {
-                    Kind::Gauge => m.get_gauge().value(),
-                    Kind::Counter => m.get_counter().value(),
-                    _ => m.untyped.value(),
-                }),
-            })
-            .collect();
-        Some(Family {
-            name: family.take_name(),
-            help: family.take_help(),
+    /// One of the exporter's own families ([`crate::selfmetrics`]): numbers
+    /// under names and help written in this crate, so nothing to validate.
+    /// Its series are sorted as a guest's are.
+    pub fn own(
+        name: &str,
+        help: &str,
+        kind: Kind,
+        label_names: &[&str],
+        series: Vec<Series>,
+    ) -> Family {
+        let mut family = Family {
+            name: name.to_owned(),
+            help: help.to_owned(),
             unit: String::new(),
             kind,
-            label_names,
+            label_names: label_names.iter().map(|n| (*n).to_owned()).collect(),
             series,
-        })
+        };
+        family.sort_series();
+        family
+    }
+}
+
+impl Series {
+    /// A series holding one number.
+    pub fn number(label_values: Vec<String>, value: f64) -> Series {
+        Series {
+            label_values,
+            value: Value::Number(value),
+        }
     }
 }
 

@@ -10,55 +10,54 @@
 
 use std::io::Read;
 
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::{Counter, Gauge, Metric, MetricFamily, MetricType};
+use crate::model::{Family, Kind, Series};
 
 /// What one family is and how it is read from a [`Sample`].
-struct Family {
+struct Described {
     name: &'static str,
     help: &'static str,
     counter: bool,
     value: fn(&Sample) -> Option<f64>,
 }
 
-const FAMILIES: [Family; 7] = [
-    Family {
+const FAMILIES: [Described; 7] = [
+    Described {
         name: "process_cpu_seconds_total",
         help: "Total user and system CPU time spent in seconds.",
         counter: true,
         value: |s| s.stat.as_ref().map(|t| t.cpu_seconds),
     },
-    Family {
+    Described {
         name: "process_open_fds",
         help: "Number of open file descriptors.",
         counter: false,
         value: |s| s.open_fds,
     },
-    Family {
+    Described {
         name: "process_max_fds",
         help: "Maximum number of open file descriptors.",
         counter: false,
         value: |s| s.max_fds,
     },
-    Family {
+    Described {
         name: "process_virtual_memory_bytes",
         help: "Virtual memory size in bytes.",
         counter: false,
         value: |s| s.stat.as_ref().map(|t| t.virtual_bytes),
     },
-    Family {
+    Described {
         name: "process_resident_memory_bytes",
         help: "Resident memory size in bytes.",
         counter: false,
         value: |s| s.stat.as_ref().map(|t| t.resident_bytes),
     },
-    Family {
+    Described {
         name: "process_start_time_seconds",
         help: "Start time of the process since unix epoch in seconds.",
         counter: false,
         value: |s| s.start_time,
     },
-    Family {
+    Described {
         name: "process_threads",
         help: "Number of OS threads in the process.",
         counter: false,
@@ -66,10 +65,19 @@ const FAMILIES: [Family; 7] = [
     },
 ];
 
-/// The exporter's process figures, as a collector for the self-metrics'
-/// registry.
+/// The names of the families, reserved for the exporter.
+pub const NAMES: [&str; FAMILIES.len()] = {
+    let mut names = [""; FAMILIES.len()];
+    let mut i = 0;
+    while i < FAMILIES.len() {
+        names[i] = FAMILIES[i].name;
+        i += 1;
+    }
+    names
+};
+
+/// The exporter's process figures, read on every scrape.
 pub struct ProcessMetrics {
-    descs: Vec<Desc>,
     /// Fixed for the life of the process, so read once.
     start_time: Option<f64>,
     ticks_per_second: f64,
@@ -95,13 +103,15 @@ struct Stat {
     start_ticks: f64,
 }
 
+impl Default for ProcessMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ProcessMetrics {
-    /// The collector for the calling process.
-    pub fn new() -> prometheus::Result<Self> {
-        let descs = FAMILIES
-            .iter()
-            .map(|f| Desc::new(f.name.into(), f.help.into(), vec![], Default::default()))
-            .collect::<prometheus::Result<Vec<_>>>()?;
+    /// The figures of the calling process.
+    pub fn new() -> Self {
         // SAFETY: sysconf only reads a configuration value.
         let (ticks, page) = unsafe {
             (
@@ -116,12 +126,11 @@ impl ProcessMetrics {
             (Some(boot), Some(stat)) => Some(boot + stat.start_ticks / ticks_per_second),
             _ => None,
         };
-        Ok(Self {
-            descs,
+        Self {
             start_time,
             ticks_per_second,
             page_size,
-        })
+        }
     }
 
     fn sample(&self) -> Sample {
@@ -136,38 +145,27 @@ impl ProcessMetrics {
     }
 }
 
-impl Collector for ProcessMetrics {
-    fn desc(&self) -> Vec<&Desc> {
-        self.descs.iter().collect()
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
+impl ProcessMetrics {
+    /// Reads the figures now and appends one family per figure that could
+    /// be read.
+    pub fn families(&self, out: &mut Vec<Family>) {
         let sample = self.sample();
-        FAMILIES
-            .iter()
-            .filter_map(|f| Some(family(f, (f.value)(&sample)?)))
-            .collect()
+        out.extend(FAMILIES.iter().filter_map(|f| {
+            let value = (f.value)(&sample)?;
+            let kind = if f.counter {
+                Kind::Counter
+            } else {
+                Kind::Gauge
+            };
+            Some(Family::own(
+                f.name,
+                f.help,
+                kind,
+                &[],
+                vec![Series::number(Vec::new(), value)],
+            ))
+        }));
     }
-}
-
-fn family(f: &Family, value: f64) -> MetricFamily {
-    let mut metric = Metric::default();
-    let mut family = MetricFamily::default();
-    family.set_name(f.name.into());
-    family.set_help(f.help.into());
-    if f.counter {
-        let mut counter = Counter::default();
-        counter.set_value(value);
-        metric.set_counter(counter);
-        family.set_field_type(MetricType::COUNTER);
-    } else {
-        let mut gauge = Gauge::default();
-        gauge.set_value(value);
-        metric.set_gauge(gauge);
-        family.set_field_type(MetricType::GAUGE);
-    }
-    family.set_metric(vec![metric]);
-    family
 }
 
 /// Reads `/proc/self/stat` with one `read` into a buffer on the stack.
@@ -252,23 +250,28 @@ mod tests {
 
     #[test]
     fn reads_this_process() {
-        let metrics = ProcessMetrics::new().unwrap();
-        let families = metrics.collect();
-        let names: Vec<&str> = families.iter().map(|f| f.name()).collect();
-        assert_eq!(names, FAMILIES.iter().map(|f| f.name).collect::<Vec<_>>());
+        let metrics = ProcessMetrics::new();
+        let mut families = Vec::new();
+        metrics.families(&mut families);
+        let names: Vec<&str> = families.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, NAMES);
         let value = |name: &str| {
-            let f = families.iter().find(|f| f.name() == name).unwrap();
-            let m = &f.get_metric()[0];
-            if f.get_field_type() == MetricType::COUNTER {
-                m.get_counter().value()
-            } else {
-                m.get_gauge().value()
+            let f = families.iter().find(|f| f.name == name).unwrap();
+            assert_eq!(f.kind == Kind::Counter, name.ends_with("_total"), "{name}");
+            match f.series[..] {
+                [
+                    Series {
+                        value: crate::model::Value::Number(v),
+                        ..
+                    },
+                ] => v,
+                _ => panic!("{name}: {:?}", f.series),
             }
         };
         let held: Vec<std::fs::File> = (0..3)
             .map(|_| std::fs::File::open("/proc/self/stat").unwrap())
             .collect();
-        let with_more = ProcessMetrics::new().unwrap().sample().open_fds.unwrap();
+        let with_more = ProcessMetrics::new().sample().open_fds.unwrap();
         drop(held);
         assert!(with_more >= 4.0, "{with_more} descriptors open");
         assert!(value("process_threads") >= 1.0);

@@ -47,7 +47,7 @@ impl Live {
             &config,
             cache_dir.clone(),
         ))?);
-        let metrics = SelfMetrics::new()?;
+        let metrics = SelfMetrics::new();
         let exporter = Exporter::new(&config, runtime.clone(), metrics.clone())
             .with_context(|| format!("config file {}", config_file.display()))?;
         metrics.set_modules(exporter.module_limits());

@@ -449,13 +449,7 @@ impl Exporter {
     /// and series by label values, so the output order is the same on every
     /// scrape. (The merge has kept guests off the self-metrics' names.)
     fn gather(&self, guests: Vec<Family>) -> Vec<Family> {
-        let mut families: Vec<Family> = self
-            .metrics
-            .registry()
-            .gather()
-            .into_iter()
-            .filter_map(Family::from_proto)
-            .collect();
+        let mut families = self.metrics.families();
         families.reserve(guests.len());
         for mut family in guests {
             family.sort_series();
