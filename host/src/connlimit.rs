@@ -45,7 +45,8 @@ pub struct HttpLimits {
     pub idle_timeout: Duration,
 }
 
-/// Why a connection was closed by the exporter.
+/// Why the exporter closed a connection, or refused one: the `reason` of
+/// `wasm_exporter_http_connections_closed_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Closed {
     /// The request header did not arrive in time.
@@ -54,21 +55,31 @@ pub enum Closed {
     IdleTimeout,
     /// Closed at the connection cap to make room for a newer connection.
     Evicted,
+    /// Refused at the connection cap: every open connection was serving a
+    /// request.
+    Refused,
 }
 
 impl Closed {
+    /// Every reason, in the order of declaration (a reason's counter is
+    /// at its discriminant).
+    const ALL: [Closed; 4] = [
+        Closed::HeaderTimeout,
+        Closed::IdleTimeout,
+        Closed::Evicted,
+        Closed::Refused,
+    ];
+
     /// The `reason` label value.
     pub fn as_str(self) -> &'static str {
         match self {
             Closed::HeaderTimeout => "header_timeout",
             Closed::IdleTimeout => "idle_timeout",
             Closed::Evicted => "evicted",
+            Closed::Refused => "refused",
         }
     }
 }
-
-/// Every `reason` of `wasm_exporter_http_connections_closed_total`.
-const CLOSE_REASONS: [&str; 4] = ["header_timeout", "idle_timeout", "evicted", "refused"];
 
 const CONNECTIONS: &str = "wasm_exporter_http_connections";
 const CLOSED: &str = "wasm_exporter_http_connections_closed_total";
@@ -80,8 +91,8 @@ const ACCEPT_ERRORS: &str = "wasm_exporter_http_accept_errors_total";
 #[derive(Debug, Default)]
 pub struct HttpMetrics {
     open: AtomicI64,
-    /// By reason, in the order of [`CLOSE_REASONS`].
-    closed: [AtomicU64; CLOSE_REASONS.len()],
+    /// By reason, at the reason's discriminant.
+    closed: [AtomicU64; Closed::ALL.len()],
     requests_refused: AtomicU64,
     accept_errors: AtomicU64,
 }
@@ -90,10 +101,8 @@ impl HttpMetrics {
     /// The names of its families, reserved for the exporter.
     pub const NAMES: [&str; 4] = [CONNECTIONS, CLOSED, REQUESTS_REFUSED, ACCEPT_ERRORS];
 
-    fn count_closed(&self, reason: &str) {
-        if let Some(i) = CLOSE_REASONS.iter().position(|r| *r == reason) {
-            self.closed[i].fetch_add(1, Ordering::Relaxed);
-        }
+    fn count_closed(&self, why: Closed) {
+        self.closed[why as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Appends its families as they stand now.
@@ -111,11 +120,14 @@ impl HttpMetrics {
             "Connections the exporter closed or refused to protect itself, by reason.",
             Kind::Counter,
             &["reason"],
-            CLOSE_REASONS
+            Closed::ALL
                 .iter()
                 .zip(&self.closed)
-                .map(|(reason, n)| {
-                    Series::number(vec![(*reason).to_owned()], n.load(Ordering::Relaxed) as f64)
+                .map(|(why, n)| {
+                    Series::number(
+                        vec![why.as_str().to_owned()],
+                        n.load(Ordering::Relaxed) as f64,
+                    )
                 })
                 .collect(),
         ));
@@ -178,7 +190,7 @@ impl Gate {
         if open.len() >= self.limits.max_connections {
             let Some(victim) = pick_victim(&open) else {
                 drop(open);
-                self.metrics.count_closed("refused");
+                self.metrics.count_closed(Closed::Refused);
                 return Err(Refused);
             };
             if let Some(conn) = open.remove(&victim) {
@@ -220,7 +232,7 @@ impl Gate {
 
     /// Counts a connection closed by its watchdog.
     pub fn record_closed(&self, why: Closed) {
-        self.metrics.count_closed(why.as_str());
+        self.metrics.count_closed(why);
     }
 
     /// Counts a failed `accept`.
@@ -565,14 +577,50 @@ mod tests {
         assert_eq!(gate.open_connections(), 3);
     }
 
+    /// The served values of the gate's families, as `name{labels} value`.
+    fn served(metrics: &HttpMetrics) -> Vec<String> {
+        let mut families = Vec::new();
+        metrics.families(&mut families);
+        families
+            .iter()
+            .flat_map(|f| {
+                f.series.iter().map(move |s| {
+                    let crate::model::Value::Number(v) = s.value else {
+                        panic!("{} holds a number", f.name)
+                    };
+                    format!("{}{:?} {v}", f.name, s.label_values)
+                })
+            })
+            .collect()
+    }
+
     #[test]
     fn refuses_when_every_connection_is_busy() {
-        let gate = Gate::new(limits(1), Arc::default()).unwrap();
+        let metrics = Arc::new(HttpMetrics::default());
+        let gate = Gate::new(limits(1), metrics.clone()).unwrap();
         let a = gate.admit().unwrap().ticket;
         let busy = a.conn().request();
         assert!(gate.admit().is_err());
         drop(busy);
-        assert!(gate.admit().is_ok());
+        let b = gate.admit().expect("a is idle now");
+        assert!(b.evicted);
+        gate.record_closed(Closed::IdleTimeout);
+        // An eviction is counted by the evicted connection's watchdog when
+        // it closes the connection (none runs here).
+        assert_eq!(
+            served(&metrics),
+            [
+                "wasm_exporter_http_connections[] 1",
+                "wasm_exporter_http_connections_closed_total[\"evicted\"] 0",
+                "wasm_exporter_http_connections_closed_total[\"header_timeout\"] 0",
+                "wasm_exporter_http_connections_closed_total[\"idle_timeout\"] 1",
+                "wasm_exporter_http_connections_closed_total[\"refused\"] 1",
+                "wasm_exporter_http_requests_refused_total[] 0",
+                "wasm_exporter_http_accept_errors_total[] 0",
+            ]
+        );
+        drop((a, b));
+        assert_eq!(served(&metrics)[0], "wasm_exporter_http_connections[] 0");
     }
 
     #[test]
