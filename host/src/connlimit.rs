@@ -107,13 +107,11 @@ impl HttpMetrics {
 
     /// Appends its families as they stand now.
     pub fn families(&self, out: &mut Vec<Family>) {
-        let one = |value: f64| vec![Series::number(Vec::new(), value)];
-        out.push(Family::own(
+        out.push(Family::own_single(
             CONNECTIONS,
             "HTTP connections open now.",
             Kind::Gauge,
-            &[],
-            one(self.open.load(Ordering::Relaxed) as f64),
+            self.open.load(Ordering::Relaxed) as f64,
         ));
         out.push(Family::own(
             CLOSED,
@@ -131,19 +129,17 @@ impl HttpMetrics {
                 })
                 .collect(),
         ));
-        out.push(Family::own(
+        out.push(Family::own_single(
             REQUESTS_REFUSED,
             "Telemetry requests answered 503 because --web.max-requests were being served.",
             Kind::Counter,
-            &[],
-            one(self.requests_refused.load(Ordering::Relaxed) as f64),
+            self.requests_refused.load(Ordering::Relaxed) as f64,
         ));
-        out.push(Family::own(
+        out.push(Family::own_single(
             ACCEPT_ERRORS,
             "Errors accepting a connection (such as running out of file descriptors).",
             Kind::Counter,
-            &[],
-            one(self.accept_errors.load(Ordering::Relaxed) as f64),
+            self.accept_errors.load(Ordering::Relaxed) as f64,
         ));
     }
 }

@@ -202,6 +202,18 @@ impl Family {
         family.sort_series();
         family
     }
+
+    /// One of the exporter's own families with a single series and no
+    /// labels (a counter or gauge of the whole process).
+    pub fn own_single(name: &str, help: &str, kind: Kind, value: f64) -> Family {
+        Family::own(
+            name,
+            help,
+            kind,
+            &[],
+            vec![Series::number(Vec::new(), value)],
+        )
+    }
 }
 
 impl Series {

@@ -10,7 +10,7 @@
 
 use std::io::Read;
 
-use crate::model::{Family, Kind, Series};
+use crate::model::{Family, Kind};
 
 /// What one family is and how it is read from a [`Sample`].
 struct Described {
@@ -66,15 +66,9 @@ const FAMILIES: [Described; 7] = [
 ];
 
 /// The names of the families, reserved for the exporter.
-pub const NAMES: [&str; FAMILIES.len()] = {
-    let mut names = [""; FAMILIES.len()];
-    let mut i = 0;
-    while i < FAMILIES.len() {
-        names[i] = FAMILIES[i].name;
-        i += 1;
-    }
-    names
-};
+pub fn names() -> impl Iterator<Item = &'static str> {
+    FAMILIES.iter().map(|f| f.name)
+}
 
 /// The exporter's process figures, read on every scrape.
 pub struct ProcessMetrics {
@@ -157,13 +151,7 @@ impl ProcessMetrics {
             } else {
                 Kind::Gauge
             };
-            Some(Family::own(
-                f.name,
-                f.help,
-                kind,
-                &[],
-                vec![Series::number(Vec::new(), value)],
-            ))
+            Some(Family::own_single(f.name, f.help, kind, value))
         }));
     }
 }
@@ -229,6 +217,7 @@ fn boot_time() -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Series;
 
     #[test]
     fn parses_a_command_name_with_spaces_and_parentheses() {
@@ -254,7 +243,7 @@ mod tests {
         let mut families = Vec::new();
         metrics.families(&mut families);
         let names: Vec<&str> = families.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, NAMES);
+        assert_eq!(names, super::names().collect::<Vec<_>>());
         let value = |name: &str| {
             let f = families.iter().find(|f| f.name == name).unwrap();
             assert_eq!(f.kind == Kind::Counter, name.ends_with("_total"), "{name}");

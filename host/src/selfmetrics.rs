@@ -364,7 +364,7 @@ impl SelfMetrics {
             .iter()
             .map(|d| d.name)
             .chain(HttpMetrics::NAMES)
-            .chain(processmetrics::NAMES)
+            .chain(processmetrics::names())
             .map(str::to_owned)
             .collect()
     }
@@ -373,17 +373,11 @@ impl SelfMetrics {
     /// family's series sorted by label values; a family with no series yet
     /// (no module has scraped) is left out.
     pub fn families(&self) -> Vec<Family> {
-        let mut out = Vec::with_capacity(DESCRIBED.len() + HttpMetrics::NAMES.len() + 8);
+        let mut out = Vec::with_capacity(
+            DESCRIBED.len() + HttpMetrics::NAMES.len() + processmetrics::names().count(),
+        );
         self.module_families(&mut out);
-        let one = |d: &Describe, value: f64| {
-            Family::own(
-                d.name,
-                d.help,
-                d.kind,
-                &[],
-                vec![Series::number(Vec::new(), value)],
-            )
-        };
+        let one = |d: &Describe, value: f64| Family::own_single(d.name, d.help, d.kind, value);
         let inner = &self.inner;
         out.push(one(&SCRAPES, inner.scrapes.load(Ordering::Relaxed) as f64));
         out.push(one(
