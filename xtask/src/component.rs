@@ -183,16 +183,33 @@ mod tests {
     use std::path::{Path, PathBuf};
     use std::process::Command;
 
+    /// The host's target triple, as rustc names it.
+    fn host_triple() -> String {
+        let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+        let out = Command::new(rustc)
+            .arg("-vV")
+            .output()
+            .expect("running rustc -vV");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|line| line.strip_prefix("host: "))
+            .expect("rustc -vV names the host")
+            .to_string()
+    }
+
     /// The source directory of the wit-bindgen-go crate that xtask uses.
+    ///
+    /// Only this platform's packages: without `--filter-platform`, cargo
+    /// needs every package of the lock file on disk, including ones that
+    /// only another platform builds (`android_system_properties`), which a
+    /// fresh machine never downloaded.
     fn wit_bindgen_go_source(root: &Path) -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let out = Command::new(cargo)
-            .args([
-                "metadata",
-                "--format-version=1",
-                "--offline",
-                "--manifest-path",
-            ])
+            .args(["metadata", "--format-version=1", "--offline"])
+            .arg("--filter-platform")
+            .arg(host_triple())
+            .arg("--manifest-path")
             .arg(root.join("Cargo.toml"))
             .output()
             .expect("running cargo metadata");
