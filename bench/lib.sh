@@ -163,6 +163,20 @@ use_checkout() {
     [ "$legacy" = 0 ] || log "$exporter has no compile command: grants are given as dirs, its cache is filled by a first start"
 }
 
+# symbol_order_found: the percentage of the functions in the checkout's
+# host/symbol-order.txt that its exporter binary has (nothing without the
+# file). The linker lays those functions out together to keep the binary's
+# resident code small; names that no longer match (after a Rust or
+# dependency upgrade) are left where they were: rerun bench/symbol-order.sh.
+symbol_order_found() {
+    local file=$checkout/host/symbol-order.txt
+    [ -f "$file" ] || return 0
+    nm --defined-only "$exporter" | awk '
+        NR == FNR { if ($0 !~ /^#/ && NF) { want[$1] = 1; n++ } next }
+        ($NF in want) && !($NF in seen) { seen[$NF] = 1; hit++ }
+        END { if (n) printf "%.1f", 100 * hit / n }' "$file" -
+}
+
 # proc_grant FILE...: the YAML grant of the given /proc files, in the form the
 # measured exporter understands.
 proc_grant() {

@@ -400,6 +400,7 @@ target collectors_vs_go "$(ratio "${P50[wasm]}" "${P50[go]:-}")" "x" "<=" 1.0
 target collectors_p99_vs_go "$(ratio "${P99[wasm]}" "${P99[go]:-}")" "x" "<=" 1.0
 target collectors_throughput_vs_go "$(ratio "${RPS[go]:-}" "${RPS[wasm]}")" "x" "<=" 1.0
 target collectors_rss_vs_go "$(ratio "${RSS[wasm]}" "${RSS[go]:-}")" "x" "<=" 1.0
+target symbol_order_found "$(symbol_order_found)" " %" ">=" 90
 target throughput_10_trivial "$(valid trivial_10 "${RPS[trivial_10]}")" " scrapes/s" ">=" 2000
 target rss_10_modules "$(valid trivial_10 "$(mib "${RSS[trivial_10]}")")" " MiB" "<=" 64
 target rss_50_modules "$(valid trivial_50 "$(mib "${RSS[trivial_50]}")")" " MiB" "<=" 150
