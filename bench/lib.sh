@@ -163,18 +163,30 @@ use_checkout() {
     [ "$legacy" = 0 ] || log "$exporter has no compile command: grants are given as dirs, its cache is filled by a first start"
 }
 
-# symbol_order_found: the percentage of the functions in the checkout's
-# host/symbol-order.txt that its exporter binary has (nothing without the
-# file). The linker lays those functions out together to keep the binary's
+# symbol_order_applied: the percentage of the functions named in the
+# checkout's host/symbol-order.txt that its exporter binary has packed at
+# the start of its code (within 110 % of their total size from the first
+# function): nothing without the file, a few percent for a binary linked
+# without it, all when the linker followed it. The order keeps the binary's
 # resident code small; names that no longer match (after a Rust or
-# dependency upgrade) are left where they were: rerun bench/symbol-order.sh.
-symbol_order_found() {
+# dependency upgrade) lower the figure: rerun bench/symbol-order.sh.
+symbol_order_applied() {
     local file=$checkout/host/symbol-order.txt
     [ -f "$file" ] || return 0
-    nm --defined-only "$exporter" | awk '
-        NR == FNR { if ($0 !~ /^#/ && NF) { want[$1] = 1; n++ } next }
-        ($NF in want) && !($NF in seen) { seen[$NF] = 1; hit++ }
-        END { if (n) printf "%.1f", 100 * hit / n }' "$file" -
+    nm -S --defined-only "$exporter" | python3 -c '
+import sys
+funcs = {}
+for line in sys.stdin:
+    f = line.split()
+    if len(f) == 4 and f[2] in "tT":
+        funcs[f[3]] = (int(f[0], 16), int(f[1], 16))
+names = [l.strip() for l in open(sys.argv[1]) if l.strip() and not l.startswith("#")]
+found = [funcs[n] for n in names if n in funcs]
+if names and funcs:
+    start = min(a for a, _ in funcs.values())
+    end = start + 1.1 * sum(size for _, size in found)
+    print("%.1f" % (100 * sum(1 for a, _ in found if a < end) / len(names)), end="")
+' "$file"
 }
 
 # proc_grant FILE...: the YAML grant of the given /proc files, in the form the

@@ -6,9 +6,10 @@
 # each page that runs (fault-around, and whole page-cache folios), so the
 # few MB of functions that run, scattered over 21 MB of code, kept 8-12 MiB
 # of it resident; packed together they keep about 4. Run it again after a
-# Rust or dependency upgrade (bench/run.sh prints how many of the names the
-# release binary still has); a stale or partial file only costs memory,
-# never correctness.
+# Rust or dependency upgrade (bench/run.sh prints, as
+# `symbol_order_applied`, how many of the names the release binary has
+# packed at the start of its code); a stale or partial file only costs
+# memory, never correctness.
 #
 # Two passes over the same workload (start-up with warm caches, scrapes of
 # the collectors, a trivial module and a C module by one scraper and by

@@ -76,7 +76,7 @@ fn symbol_order() {
         file.display()
     );
     // Names the build lacks (another compiler, other dependencies) are
-    // skipped; the e2e test `symbol_order_is_applied` notices when most are.
+    // skipped; bench/run.sh's `symbol_order_applied` tells when most are.
     println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
 }
 
