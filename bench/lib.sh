@@ -166,7 +166,7 @@ use_checkout() {
 # symbol_order_applied: the percentage of the functions named in the
 # checkout's host/symbol-order.txt that its exporter binary has packed at
 # the start of its code (within 110 % of their total size from the first
-# function): nothing without the file, a few percent for a binary linked
+# function): nothing without the file, about a fifth for a binary linked
 # without it, all when the linker followed it. The order keeps the binary's
 # resident code small; names that no longer match (after a Rust or
 # dependency upgrade) lower the figure: rerun bench/symbol-order.sh.
