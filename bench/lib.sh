@@ -189,6 +189,15 @@ if names and funcs:
 ' "$file"
 }
 
+# collector_modules: the collectors (sysinfo, procstat from $guests) with
+# the narrowest grants that serve them: every open is checked against them,
+# as in production.
+collector_modules() {
+    printf -- '  - name: sysinfo\n    component: %s/sysinfo.wasm\n    grants: %s\n' "$guests" \
+        "$(proc_grant /proc/meminfo /proc/partitions)"
+    printf -- '  - name: procstat\n    component: %s/procstat.wasm\n    grants: %s\n' "$guests" "$(proc_grant /proc/stat)"
+}
+
 # proc_grant FILE...: the YAML grant of the given /proc files, in the form the
 # measured exporter understands.
 proc_grant() {

@@ -125,14 +125,6 @@ trivial_modules() {
     done
 }
 
-# The collectors with the narrowest grants that serve them: every open is
-# checked against them, as in production.
-collector_modules() {
-    printf -- '  - name: sysinfo\n    component: %s/sysinfo.wasm\n    grants: %s\n' "$guests" \
-        "$(proc_grant /proc/meminfo /proc/partitions)"
-    printf -- '  - name: procstat\n    component: %s/procstat.wasm\n    grants: %s\n' "$guests" "$(proc_grant /proc/stat)"
-}
-
 # c_modules N: N distinct C components (copies of the adversary test guest
 # in its well-behaved mode, each serving `adversary_ok{id="N"}`: a C guest
 # with libc, the helper library and the preview1 adapter, as every C plugin).

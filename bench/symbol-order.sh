@@ -43,20 +43,10 @@ done
 rm -rf "$work"
 mkdir -p "$work"
 
-cat >"$work/config.yml" <<EOF
-modules:
-  - name: sysinfo
-    component: $guests/sysinfo.wasm
-    grants: {files: [/proc/meminfo, /proc/partitions]}
-  - name: procstat
-    component: $guests/procstat.wasm
-    grants: {files: [/proc/stat]}
-  - name: ok
-    component: $guests/ok.wasm
-  - name: c
-    component: $guests/adversary.wasm
-    params: {mode: ok, id: "1"}
-EOF
+legacy=0 # this tree's exporter: grants name files
+exporter_config "$work/config.yml" "$(collector_modules)" \
+    "  - {name: ok, component: $guests/ok.wasm}" \
+    "  - {name: c, component: $guests/adversary.wasm, params: {mode: ok, id: \"1\"}}"
 run=("$exporter" --config.file "$work/config.yml" --cache.dir "$work/cache" --web.listen-address 127.0.0.1:0)
 
 # Compile into the cache first, unprofiled: the compiling child is the same

@@ -60,8 +60,8 @@ def main():
     seg_offset, seg_vaddr = text_segment(binary)
     # A page of the mapping at index i holds file bytes from offset + i*PAGE,
     # which the binary's own addresses call seg_vaddr + (file offset - seg_offset).
-    touched = {seg_vaddr + offset - seg_offset + i * PAGE for i in resident_pages(pid, start, end)}
-    pages = {addr // PAGE for addr in touched}
+    first_page = (seg_vaddr + offset - seg_offset) // PAGE
+    pages = {first_page + i for i in resident_pages(pid, start, end)}
     for addr, size, name in functions(binary):
         first, last = addr // PAGE, (addr + max(size, 1) - 1) // PAGE
         if any(p in pages for p in range(first, last + 1)):
