@@ -205,43 +205,6 @@ fn write_in_pieces(path: &Path, data: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    /// The `[[package]]` entry of `name` in the workspace's lock file.
-    fn locked(lock: &str, name: &str) -> String {
-        let header = format!("name = \"{name}\"\n");
-        let entries: Vec<&str> = lock
-            .split("[[package]]")
-            .filter(|entry| entry.trim_start().starts_with(&header))
-            .collect();
-        assert_eq!(entries.len(), 1, "one locked {name}: {entries:?}");
-        entries[0].to_string()
-    }
-
-    /// The vendored Cranelift glue (vendor/README.md) is what is built: a
-    /// wasmtime upgrade that leaves it at the old version makes cargo build
-    /// the crates.io release instead, with only a warning, and the memory
-    /// it saves when compiling interpreter plugins would quietly come back.
-    #[test]
-    fn vendored_cranelift_glue_is_built() {
-        let lock = include_str!("../../../Cargo.lock");
-        let glue = locked(lock, "wasmtime-internal-cranelift");
-        assert!(
-            !glue.contains("source ="),
-            "wasmtime-internal-cranelift comes from a registry, not vendor/: {glue}"
-        );
-        let version = |entry: &str| {
-            entry
-                .lines()
-                .find(|line| line.starts_with("version = "))
-                .map(str::to_string)
-        };
-        assert_eq!(version(&glue), version(&locked(lock, "wasmtime")));
-        let vendored = include_str!("../../../vendor/wasmtime-internal-cranelift/src/compiler.rs");
-        assert!(
-            vendored.contains("if keep_context {"),
-            "the vendored compiler.rs lacks the change in vendor/wasmtime-internal-cranelift.patch"
-        );
-    }
-
     #[test]
     fn pieces_add_up_to_the_whole_file() {
         let dir = tempfile::tempdir().expect("a temporary directory");

@@ -1,0 +1,78 @@
+//! Checks that the wasmtime crates vendored in `vendor/` (see its README)
+//! are the ones built. A wasmtime upgrade that leaves a vendored crate at
+//! the old version makes cargo build the crates.io release instead, with
+//! only a warning, and what the change bought would quietly go away: memory
+//! when compiling interpreter plugins, or the freshness and speed of a
+//! reused pool slot.
+
+/// The `[[package]]` entry of `name` in the workspace's lock file.
+fn locked(lock: &str, name: &str) -> String {
+    let header = format!("name = \"{name}\"\n");
+    let entries: Vec<&str> = lock
+        .split("[[package]]")
+        .filter(|entry| entry.trim_start().starts_with(&header))
+        .collect();
+    assert_eq!(entries.len(), 1, "one locked {name}: {entries:?}");
+    entries[0].to_string()
+}
+
+/// The `version = ` line of a lock-file entry.
+fn version(entry: &str) -> Option<String> {
+    entry
+        .lines()
+        .find(|line| line.starts_with("version = "))
+        .map(str::to_string)
+}
+
+const LOCK: &str = include_str!("../../../Cargo.lock");
+
+/// `name` is built from `vendor/`, at the version of wasmtime itself.
+fn assert_vendored(name: &str) {
+    let entry = locked(LOCK, name);
+    assert!(
+        !entry.contains("source ="),
+        "{name} comes from a registry, not vendor/: {entry}"
+    );
+    assert_eq!(version(&entry), version(&locked(LOCK, "wasmtime")));
+}
+
+#[test]
+fn vendored_cranelift_glue_is_built() {
+    assert_vendored("wasmtime-internal-cranelift");
+    let compiler = include_str!("../../../vendor/wasmtime-internal-cranelift/src/compiler.rs");
+    assert!(
+        compiler.contains("if keep_context {"),
+        "the vendored compiler.rs lacks the change in vendor/wasmtime-internal-cranelift.patch"
+    );
+}
+
+#[test]
+fn vendored_wasmtime_is_built() {
+    let entry = locked(LOCK, "wasmtime");
+    assert!(
+        !entry.contains("source ="),
+        "wasmtime comes from a registry, not vendor/: {entry}"
+    );
+    for (file, text, change) in [
+        (
+            "pagemap.rs",
+            include_str!("../../../vendor/wasmtime/src/runtime/vm/sys/unix/pagemap.rs"),
+            "category_anyof_mask(Categories::PRESENT | Categories::SWAPPED)",
+        ),
+        (
+            "pagemap.rs",
+            include_str!("../../../vendor/wasmtime/src/runtime/vm/sys/unix/pagemap.rs"),
+            "start = walk_end.cast_mut();",
+        ),
+        (
+            "instantiate.rs",
+            include_str!("../../../vendor/wasmtime/src/runtime/instantiate.rs"),
+            "funcref_locs: OnceLock<Box<[[FunctionLoc; 2]]>>",
+        ),
+    ] {
+        assert!(
+            text.contains(change),
+            "the vendored {file} lacks the change in vendor/wasmtime.patch ({change})"
+        );
+    }
+}
