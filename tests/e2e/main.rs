@@ -7,6 +7,7 @@ mod collectors;
 mod config_errors;
 mod egress;
 mod files;
+mod freshness;
 mod frontdoor;
 mod generated;
 mod hungfs;

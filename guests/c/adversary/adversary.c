@@ -22,6 +22,12 @@
 //   list_names          lists `path`; one series per entry name
 //   env                 reports whether env var `name` is visible
 //   sleep               sleeps `ms` milliseconds (default 60000), then ok
+//   leftover            adversary_leftover_bytes: how many bytes of a 256 KiB
+//                       zero-initialised buffer hold the marker that this
+//                       mode writes afterwards over every other page of it
+//                       (32 separate runs of written pages, as an
+//                       interpreter's heap has), before sleeping `ms`
+//                       milliseconds (default 0); in a fresh sandbox always 0
 //   busy                spins forever in C
 //   alloc               mallocs 1 MiB blocks until refused, then ok
 //   print               writes `lines` lines (default 3) to stdout and stderr:
@@ -48,6 +54,24 @@ static long long param_num(const scraper_list_param_t *params, const char *name,
 
 static void one(scraper_list_metric_family_t *ret, const char *name, double value) {
     sample_add(family_add(ret, name, "A value emitted by the adversary test guest.", GAUGE, 0, NULL), value, NULL);
+}
+
+// What `leftover` reads and writes: zero-initialised, so it lies in memory
+// the module's image does not cover, page-aligned so it fills whole pages.
+#define LEFTOVER_MARKER 0xA5
+static unsigned char leftover_buffer[256 * 1024] __attribute__((aligned(4096)));
+
+static void leftover(const scraper_list_param_t *params, scraper_list_metric_family_t *ret) {
+    long long found = 0;
+    for (size_t i = 0; i < sizeof leftover_buffer; i++) found += leftover_buffer[i] == LEFTOVER_MARKER;
+    for (size_t page = 0; page < sizeof leftover_buffer; page += 2 * 4096)
+        memset(leftover_buffer + page, LEFTOVER_MARKER, 4096);
+    long long ms = param_num(params, "ms", 0);
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    sample_add(family_add(ret, "adversary_leftover_bytes",
+                          "Bytes a previous call left in this call's memory.", GAUGE, 0, NULL),
+               (double)found, NULL);
 }
 
 static void ok_metric(const scraper_list_param_t *params, scraper_list_metric_family_t *ret) {
@@ -319,6 +343,8 @@ bool exports_scraper_collect(scraper_list_param_t *params, scraper_list_metric_f
         ok = list_dir(params, ret);
     } else if (!strcmp(mode, "env")) {
         ok = env(params, ret);
+    } else if (!strcmp(mode, "leftover")) {
+        leftover(params, ret);
     } else if (!strcmp(mode, "sleep")) {
         long long ms = param_num(params, "ms", 60000);
         struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
