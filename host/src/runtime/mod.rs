@@ -28,6 +28,7 @@ mod epoch;
 mod loaded;
 mod module;
 mod outcome;
+mod resident;
 mod sandbox;
 #[cfg(test)]
 mod vendored;
@@ -294,6 +295,7 @@ pub fn engine_config(settings: &EngineSettings) -> Result<Config> {
         config.memory_reservation(settings.max_memory.next_multiple_of(WASM_PAGE) as u64);
     }
     let slots = u32::try_from(settings.concurrency).context("concurrency is too large")?;
+    let keep_resident = resident::keep_resident();
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(slots)
         .total_core_instances(slots.saturating_mul(POOL_CORE_INSTANCES_PER_COMPONENT))
@@ -308,14 +310,15 @@ pub fn engine_config(settings: &EngineSettings) -> Result<Config> {
         .max_memory_size(settings.max_memory.next_multiple_of(WASM_PAGE))
         .total_stacks(slots)
         // Reset the pages a call wrote in place (memcpy from the image, or
-        // zeroes), found with the kernel's PAGEMAP_SCAN, rather than with
-        // madvise: madvise on reuse makes the kernel flush TLBs on every
-        // CPU (IPIs), and the next call faults every page in again, which
-        // cost more than the rest of a small guest's call and half of an
-        // interpreter's. The scan is wasmtime's as vendored (vendor/): it
-        // finds all the written pages, swapped-out ones included.
-        .linear_memory_keep_resident(KEEP_RESIDENT)
-        .table_keep_resident(KEEP_RESIDENT / 16)
+        // zeroes), found with the kernel's PAGEMAP_SCAN where it has it,
+        // rather than with madvise: madvise on reuse makes the kernel flush
+        // TLBs on every CPU (IPIs), and the next call faults every page in
+        // again, which cost more than the rest of a small guest's call and
+        // half of an interpreter's. The scan is wasmtime's as vendored
+        // (vendor/): it finds all the written pages, swapped-out ones
+        // included. How much is kept: `resident`.
+        .linear_memory_keep_resident(keep_resident)
+        .table_keep_resident(keep_resident / 16)
         .pagemap_scan(Enabled::Auto)
         // What lies beyond the resident part is returned to the kernel as
         // soon as a call ends: an interpreter touches megabytes per call,
@@ -325,14 +328,6 @@ pub fn engine_config(settings: &EngineSettings) -> Result<Config> {
     Ok(config)
 }
 
-/// Written bytes of each memory slot reset in place (and kept resident) on
-/// reuse; what a call wrote beyond them is decommitted. A Python guest
-/// writes 2-3 MiB per call (CPython's heap, scattered over its image), a
-/// small C guest a few pages: at 1 MiB the interpreter faulted ~320 pages in
-/// again on every call (cpustat 1.29 ms against 1.13 at 4 MiB and 1.11 at
-/// 8, with the vendored scan). An idle slot keeps at most this much of its
-/// last call's pages.
-const KEEP_RESIDENT: usize = 4 << 20;
 /// Decommits batched together: none (see `decommit_batch_size` above).
 const DECOMMIT_BATCH: usize = 1;
 
