@@ -95,8 +95,14 @@ mod tests {
     fn the_probe_matches_the_kernel_version() {
         let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("the release");
         let mut parts = release.split(|c: char| !c.is_ascii_digit());
-        let major: u32 = parts.next().and_then(|p| p.parse().ok()).expect("a major version");
-        let minor: u32 = parts.next().and_then(|p| p.parse().ok()).expect("a minor version");
+        let major: u32 = parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a major version");
+        let minor: u32 = parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a minor version");
         assert_eq!(
             pagemap_scan_supported(),
             (major, minor) >= (6, 7),
@@ -104,7 +110,11 @@ mod tests {
         );
         assert_eq!(
             keep_resident(),
-            if (major, minor) >= (6, 7) { WITH_SCAN } else { WITHOUT_SCAN }
+            if (major, minor) >= (6, 7) {
+                WITH_SCAN
+            } else {
+                WITHOUT_SCAN
+            }
         );
     }
 }

@@ -53,20 +53,18 @@ fn vendored_wasmtime_is_built() {
         !entry.contains("source ="),
         "wasmtime comes from a registry, not vendor/: {entry}"
     );
+    let pagemap = include_str!("../../../vendor/wasmtime/src/runtime/vm/sys/unix/pagemap.rs");
+    let instantiate = include_str!("../../../vendor/wasmtime/src/runtime/instantiate.rs");
     for (file, text, change) in [
         (
             "pagemap.rs",
-            include_str!("../../../vendor/wasmtime/src/runtime/vm/sys/unix/pagemap.rs"),
+            pagemap,
             "category_anyof_mask(Categories::PRESENT | Categories::SWAPPED)",
         ),
-        (
-            "pagemap.rs",
-            include_str!("../../../vendor/wasmtime/src/runtime/vm/sys/unix/pagemap.rs"),
-            "start = walk_end.cast_mut();",
-        ),
+        ("pagemap.rs", pagemap, "start = walk_end.cast_mut();"),
         (
             "instantiate.rs",
-            include_str!("../../../vendor/wasmtime/src/runtime/instantiate.rs"),
+            instantiate,
             "funcref_locs: OnceLock<Box<[[FunctionLoc; 2]]>>",
         ),
     ] {
