@@ -12,7 +12,7 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use crate::support::{Exporter, guest, heavy, q};
+use crate::support::{Exporter, Scrape, guest, heavy, q, request};
 
 /// A swap file enabled for the test's duration, when the machine had no
 /// swap; nothing when it had.
@@ -126,7 +126,7 @@ fn a_swapped_out_page_does_not_outlive_its_scrape() {
     for round in 1..=3 {
         let scrape = thread::spawn({
             let addr = addr.clone();
-            move || crate::support::request("GET", &format!("http://{addr}/metrics"), &[])
+            move || request("GET", &format!("http://{addr}/metrics"), &[])
         });
         // The guest has written its marker and sleeps for 1.5 s.
         thread::sleep(Duration::from_millis(600));
@@ -137,7 +137,7 @@ fn a_swapped_out_page_does_not_outlive_its_scrape() {
         );
         let answer = scrape.join().expect("the scrape thread");
         assert_eq!(answer.status, 200, "round {round}: {}", answer.body);
-        let s = crate::support::Scrape::parse(&answer.body);
+        let s = Scrape::parse(&answer.body);
         assert_eq!(
             s.value("adversary_leftover_bytes"),
             Some(0.0),
