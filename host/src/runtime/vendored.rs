@@ -1,4 +1,4 @@
-//! Checks that the wasmtime crates vendored in `vendor/` (see its README)
+//! Checks that the wasmtime and Cranelift crates vendored in `vendor/` (see its README)
 //! are the ones built. A wasmtime upgrade that leaves a vendored crate at
 //! the old version makes cargo build the crates.io release instead, with
 //! only a warning, and what the change bought would quietly go away: memory
@@ -26,20 +26,21 @@ fn version(entry: &str) -> Option<String> {
 
 const LOCK: &str = include_str!("../../../Cargo.lock");
 
-/// `name` is built from `vendor/`, at the version of wasmtime itself (for
-/// wasmtime, that says nothing more).
-fn assert_vendored(name: &str) {
+/// `name` is built from `vendor/`, at the version of `release`, a crate
+/// released together with it and built from the registry (for wasmtime's
+/// crates, wasmtime-environ; for Cranelift's, cranelift-frontend).
+fn assert_vendored(name: &str, release: &str) {
     let entry = locked(LOCK, name);
     assert!(
         !entry.contains("source ="),
         "{name} comes from a registry, not vendor/: {entry}"
     );
-    assert_eq!(version(&entry), version(&locked(LOCK, "wasmtime")));
+    assert_eq!(version(&entry), version(&locked(LOCK, release)));
 }
 
 #[test]
 fn vendored_cranelift_glue_is_built() {
-    assert_vendored("wasmtime-internal-cranelift");
+    assert_vendored("wasmtime-internal-cranelift", "wasmtime-environ");
     let compiler = include_str!("../../../vendor/wasmtime-internal-cranelift/src/compiler.rs");
     assert!(
         compiler.contains("if keep_context {"),
@@ -48,8 +49,18 @@ fn vendored_cranelift_glue_is_built() {
 }
 
 #[test]
+fn vendored_cranelift_codegen_is_built() {
+    assert_vendored("cranelift-codegen", "cranelift-frontend");
+    let buffer = include_str!("../../../vendor/cranelift-codegen/src/machinst/buffer.rs");
+    assert!(
+        buffer.contains("pub(crate) data: Vec<u8>,"),
+        "the vendored buffer.rs lacks the change in vendor/cranelift-codegen.patch"
+    );
+}
+
+#[test]
 fn vendored_wasmtime_is_built() {
-    assert_vendored("wasmtime");
+    assert_vendored("wasmtime", "wasmtime-environ");
     let pagemap = include_str!("../../../vendor/wasmtime/src/runtime/vm/sys/unix/pagemap.rs");
     let instantiate = include_str!("../../../vendor/wasmtime/src/runtime/instantiate.rs");
     for (file, text, change) in [
