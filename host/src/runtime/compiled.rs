@@ -9,7 +9,10 @@
 //!   away with it, never the serving process's (fewer of them since
 //!   wasmtime's Cranelift glue is built from `vendor/`, which drops a
 //!   compiler context after a very large function instead of keeping its
-//!   memory to the end: 557-573 → 443-448 MB for a Python plugin);
+//!   memory to the end: 557-573 → 443-448 MB for a Python plugin; and
+//!   since Cranelift's code generator is too, which keeps each finished
+//!   function without 4 KB of unused inline room until the link: 389-399
+//!   MB);
 //! - **the machine code is mapped from the file** (`Component::deserialize_file`),
 //!   not copied onto the heap: its pages are shared, clean and evictable page
 //!   cache, and only the pages a guest runs are ever read in.
