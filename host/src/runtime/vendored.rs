@@ -38,23 +38,32 @@ fn assert_vendored(name: &str, release: &str) {
     assert_eq!(version(&entry), version(&locked(LOCK, release)));
 }
 
+/// The vendored `file` (a path in `vendor/`) holds `change`, a line of the
+/// patch beside its crate.
+fn assert_changed(file: &str, text: &str, change: &str) {
+    assert!(
+        text.contains(change),
+        "vendor/{file} lacks the change in its crate's .patch: {change}"
+    );
+}
+
 #[test]
 fn vendored_cranelift_glue_is_built() {
     assert_vendored("wasmtime-internal-cranelift", "wasmtime-environ");
-    let compiler = include_str!("../../../vendor/wasmtime-internal-cranelift/src/compiler.rs");
-    assert!(
-        compiler.contains("if keep_context {"),
-        "the vendored compiler.rs lacks the change in vendor/wasmtime-internal-cranelift.patch"
+    assert_changed(
+        "wasmtime-internal-cranelift/src/compiler.rs",
+        include_str!("../../../vendor/wasmtime-internal-cranelift/src/compiler.rs"),
+        "if keep_context {",
     );
 }
 
 #[test]
 fn vendored_cranelift_codegen_is_built() {
     assert_vendored("cranelift-codegen", "cranelift-frontend");
-    let buffer = include_str!("../../../vendor/cranelift-codegen/src/machinst/buffer.rs");
-    assert!(
-        buffer.contains("pub(crate) data: Vec<u8>,"),
-        "the vendored buffer.rs lacks the change in vendor/cranelift-codegen.patch"
+    assert_changed(
+        "cranelift-codegen/src/machinst/buffer.rs",
+        include_str!("../../../vendor/cranelift-codegen/src/machinst/buffer.rs"),
+        "pub(crate) data: Vec<u8>,",
     );
 }
 
@@ -65,20 +74,21 @@ fn vendored_wasmtime_is_built() {
     let instantiate = include_str!("../../../vendor/wasmtime/src/runtime/instantiate.rs");
     for (file, text, change) in [
         (
-            "pagemap.rs",
+            "wasmtime/src/runtime/vm/sys/unix/pagemap.rs",
             pagemap,
             "category_anyof_mask(Categories::PRESENT | Categories::SWAPPED)",
         ),
-        ("pagemap.rs", pagemap, "start = walk_end.cast_mut();"),
         (
-            "instantiate.rs",
+            "wasmtime/src/runtime/vm/sys/unix/pagemap.rs",
+            pagemap,
+            "start = walk_end.cast_mut();",
+        ),
+        (
+            "wasmtime/src/runtime/instantiate.rs",
             instantiate,
             "funcref_locs: OnceLock<Box<[[FunctionLoc; 2]]>>",
         ),
     ] {
-        assert!(
-            text.contains(change),
-            "the vendored {file} lacks the change in vendor/wasmtime.patch ({change})"
-        );
+        assert_changed(file, text, change);
     }
 }
