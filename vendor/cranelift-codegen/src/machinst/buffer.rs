@@ -395,8 +395,8 @@ impl MachBufferFinalized<Stencil> {
 /// with inline room (1 KiB of code, 64 source locations, 16 of each
 /// record) that `MachBuffer` fills while emitting. wasmtime keeps one of
 /// these per compiled function until the whole module is linked, and the
-/// inline room made each one 3,984 bytes whether used or not: about 90 MB
-/// for a componentize-py component's 22,000 functions.
+/// inline room made each one 3,984 bytes whether used or not: 80 MB or
+/// more for a componentize-py component's more than 20,000 functions.
 #[derive(PartialEq, Debug, Clone)]
 #[cfg_attr(
     feature = "enable-serde",
