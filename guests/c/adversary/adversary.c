@@ -56,6 +56,12 @@ static void one(scraper_list_metric_family_t *ret, const char *name, double valu
     sample_add(family_add(ret, name, "A value emitted by the adversary test guest.", GAUGE, 0, NULL), value, NULL);
 }
 
+// Sleeps `ms` milliseconds (the `sleep` and `leftover` modes).
+static void sleep_ms(long long ms) {
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 // What `leftover` reads and writes: zero-initialised, so it lies in memory
 // the module's image does not cover, page-aligned so it fills whole pages.
 #define LEFTOVER_MARKER 0xA5
@@ -66,9 +72,7 @@ static void leftover(const scraper_list_param_t *params, scraper_list_metric_fam
     for (size_t i = 0; i < sizeof leftover_buffer; i++) found += leftover_buffer[i] == LEFTOVER_MARKER;
     for (size_t page = 0; page < sizeof leftover_buffer; page += 2 * 4096)
         memset(leftover_buffer + page, LEFTOVER_MARKER, 4096);
-    long long ms = param_num(params, "ms", 0);
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    sleep_ms(param_num(params, "ms", 0));
     sample_add(family_add(ret, "adversary_leftover_bytes",
                           "Bytes a previous call left in this call's memory.", GAUGE, 0, NULL),
                (double)found, NULL);
@@ -346,9 +350,7 @@ bool exports_scraper_collect(scraper_list_param_t *params, scraper_list_metric_f
     } else if (!strcmp(mode, "leftover")) {
         leftover(params, ret);
     } else if (!strcmp(mode, "sleep")) {
-        long long ms = param_num(params, "ms", 60000);
-        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+        sleep_ms(param_num(params, "ms", 60000));
         ok_metric(params, ret);
     } else if (!strcmp(mode, "busy")) {
         for (;;) spin_counter++;

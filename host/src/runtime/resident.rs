@@ -103,18 +103,11 @@ mod tests {
             .next()
             .and_then(|p| p.parse().ok())
             .expect("a minor version");
-        assert_eq!(
-            pagemap_scan_supported(),
-            (major, minor) >= (6, 7),
-            "kernel {release}"
-        );
+        let has_scan = (major, minor) >= (6, 7);
+        assert_eq!(pagemap_scan_supported(), has_scan, "kernel {release}");
         assert_eq!(
             keep_resident(),
-            if (major, minor) >= (6, 7) {
-                WITH_SCAN
-            } else {
-                WITHOUT_SCAN
-            }
+            if has_scan { WITH_SCAN } else { WITHOUT_SCAN }
         );
     }
 }

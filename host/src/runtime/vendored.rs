@@ -1,9 +1,9 @@
 //! Checks that the wasmtime and Cranelift crates vendored in `vendor/`
-//! (see its README) are the ones built. A wasmtime upgrade that leaves a vendored crate at
-//! the old version makes cargo build the crates.io release instead, with
-//! only a warning, and what the change bought would quietly go away: memory
-//! when compiling interpreter plugins, or the freshness and speed of a
-//! reused pool slot.
+//! (see its README) are the ones built. A wasmtime upgrade that leaves a
+//! vendored crate at the old version makes cargo build the crates.io
+//! release instead, with only a warning, and what the change bought would
+//! quietly go away: memory when compiling interpreter plugins, or the
+//! freshness and speed of a reused pool slot.
 
 /// The `[[package]]` entry of `name` in the workspace's lock file.
 fn locked(lock: &str, name: &str) -> String {
