@@ -30,6 +30,7 @@ mod module;
 mod outcome;
 mod resident;
 mod sandbox;
+mod split;
 #[cfg(test)]
 mod vendored;
 pub mod wasi;

@@ -72,6 +72,7 @@ fn vendored_wasmtime_is_built() {
     assert_vendored("wasmtime", "wasmtime-environ");
     let pagemap = include_str!("../../../vendor/wasmtime/src/runtime/vm/sys/unix/pagemap.rs");
     let instantiate = include_str!("../../../vendor/wasmtime/src/runtime/instantiate.rs");
+    let code_builder = include_str!("../../../vendor/wasmtime/src/compile/code_builder.rs");
     for (file, text, change) in [
         (
             "wasmtime/src/runtime/vm/sys/unix/pagemap.rs",
@@ -87,6 +88,11 @@ fn vendored_wasmtime_is_built() {
             "wasmtime/src/runtime/instantiate.rs",
             instantiate,
             "funcref_locs: OnceLock<Box<[[FunctionLoc; 2]]>>",
+        ),
+        (
+            "wasmtime/src/compile/code_builder.rs",
+            code_builder,
+            "pub fn compile_component_serialized_to(",
         ),
     ] {
         assert_changed(file, text, change);
