@@ -12,7 +12,9 @@
 //!   memory to the end: 557-573 → 443-448 MB for a Python plugin; and
 //!   since Cranelift's code generator is too, which keeps each finished
 //!   function without 4 KB of unused inline room until the link: 389-399
-//!   MB);
+//!   MB; since the child splits libpython's enormous relocation function
+//!   first (`split.rs`), writes the compiled component to its file as it is
+//!   emitted and trims freed memory as it goes: 274-275 MiB);
 //! - **the machine code is mapped from the file** (`Component::deserialize_file`),
 //!   not copied onto the heap: its pages are shared, clean and evictable page
 //!   cache, and only the pages a guest runs are ever read in.
@@ -200,22 +202,13 @@ const TRIM_PERIOD: Duration = Duration::from_millis(50);
 
 /// `component` with its very large straight-line functions split
 /// ([`super::split`]), which lowers the compile's peak memory, and without
-/// its original bytes, which would be held to the end of the compile. The
-/// split is a rewrite by this program: if what it wrote does not validate,
-/// the component is compiled as it came, and whatever is wrong with it is
-/// the error reported.
+/// its original bytes, which would be held to the end of the compile.
 fn split(component: Vec<u8>) -> Vec<u8> {
-    let Ok(Some(split)) = super::split::split_component(&component) else {
-        return component;
-    };
-    match wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
-        .validate_all(&split)
-    {
-        Ok(_) => split,
+    match super::split::split_validated(&component) {
+        Ok(Some(split)) => split,
+        Ok(None) => component,
         Err(e) => {
-            eprintln!(
-                "the component with split functions does not validate, compiling it whole: {e}"
-            );
+            eprintln!("compiling the component whole: {e:#}");
             component
         }
     }

@@ -204,10 +204,18 @@ impl GuestRuntime {
                 };
                 (component, how)
             }
-            None => (
-                Component::new(&self.engine, bytes).map_err(anyhow::Error::from)?,
-                Compiled::InProcess,
-            ),
+            None => {
+                // Split as the compiling child does, for the same peak.
+                let split = split::split_validated(bytes).unwrap_or_else(|e| {
+                    tracing::warn!("compiling the component whole: {e:#}");
+                    None
+                });
+                let bytes = split.as_deref().unwrap_or(bytes);
+                (
+                    Component::new(&self.engine, bytes).map_err(anyhow::Error::from)?,
+                    Compiled::InProcess,
+                )
+            }
         };
         Ok((self.loaded.insert(sha256.to_owned(), component), how))
     }

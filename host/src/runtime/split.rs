@@ -97,6 +97,21 @@ pub fn split_component(component: &[u8]) -> Result<Option<Vec<u8>>> {
     Ok(Some(out))
 }
 
+/// [`split_component`], checked: the split component when there is one and
+/// it validates, `None` when nothing is split (or `component` is
+/// malformed: wasmtime says how when it compiles it). An error means what
+/// this program wrote does not validate, its own fault: the caller compiles
+/// the component as it came.
+pub fn split_validated(component: &[u8]) -> Result<Option<Vec<u8>>> {
+    let Ok(Some(split)) = split_component(component) else {
+        return Ok(None);
+    };
+    Validator::new_with_features(WasmFeatures::all())
+        .validate_all(&split)
+        .context("the component with its large functions split does not validate")?;
+    Ok(Some(split))
+}
+
 /// A function to split: its index among the module's own (not imported)
 /// functions, and the byte ranges of its parts in the module.
 struct Split {
