@@ -119,10 +119,32 @@ impl Exporter {
     /// Compiles and links every module of `config` on `runtime`; the first
     /// module that cannot be loaded is reported by name. Outcomes are
     /// recorded in `metrics`, which outlive reloads.
+    ///
+    /// A module whose component the compile cache lacks is compiled when
+    /// its turn comes but loaded only after every other module is compiled
+    /// ([`GuestRuntime::compile_ahead`]), its config resolved again then.
     pub fn new(config: &Config, runtime: Arc<GuestRuntime>, metrics: SelfMetrics) -> Result<Self> {
-        let mut modules = Vec::with_capacity(config.modules.len());
+        let cache_dir = runtime.settings().cache_dir.clone();
+        let mut loaded = Vec::with_capacity(config.modules.len());
         for m in &config.modules {
-            let module = load(&runtime, m).with_context(|| format!("module {:?}", m.name))?;
+            let in_module = || format!("module {:?}", m.name);
+            let resolved = spec::resolve(m, cache_dir.as_deref()).with_context(in_module)?;
+            let compiled = runtime
+                .compile_ahead(&resolved.spec)
+                .with_context(in_module)?;
+            loaded.push(if compiled {
+                // Loaded below, after the other compiles.
+                None
+            } else {
+                Some(load_resolved(&runtime, resolved).with_context(in_module)?)
+            });
+        }
+        let mut modules = Vec::with_capacity(loaded.len());
+        for (m, module) in config.modules.iter().zip(loaded) {
+            let module = match module {
+                Some(module) => module,
+                None => load(&runtime, m).with_context(|| format!("module {:?}", m.name))?,
+            };
             modules.push(Arc::new(module));
         }
         plugin::check_namespaces(
@@ -638,6 +660,11 @@ async fn run_module(module: &Module, deadline: Instant, target: Option<&str>) ->
 /// links it on `runtime`.
 pub fn load(runtime: &GuestRuntime, config: &crate::config::ModuleConfig) -> Result<Module> {
     let resolved = spec::resolve(config, runtime.settings().cache_dir.as_deref())?;
+    load_resolved(runtime, resolved)
+}
+
+/// Compiles and links a resolved module on `runtime` (see [`load`]).
+fn load_resolved(runtime: &GuestRuntime, resolved: spec::Resolved) -> Result<Module> {
     let guest = GuestModule::load(runtime, &resolved.spec)?;
     if let Some(p) = &resolved.plugin {
         let declared = &p.manifest.world;

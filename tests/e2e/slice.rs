@@ -1,8 +1,9 @@
 //! The vertical slice: seed metrics from a C guest, fault isolation of a
-//! trapping guest, no host files without grants, the landing page.
+//! trapping guest, no host files without grants, the landing page, the
+//! compile cache.
 
 use crate::support::{
-    Exporter, assert_has_lines, fixture, guest, plugin, proc_files, q, wait_until,
+    Exporter, assert_has_lines, assert_healthy, fixture, guest, plugin, proc_files, q, wait_until,
 };
 
 /// The seed's collectors, as the sysinfo plugin.
@@ -287,6 +288,58 @@ fn relative_cache_dir_is_taken_from_the_working_directory() {
         std::time::Duration::from_secs(20),
         &format!("cache entry under {}", cache.display()),
         || !walk_files(&cache).is_empty(),
+    );
+}
+
+#[test]
+fn missing_components_are_all_compiled_before_any_is_loaded() {
+    // Each loaded module adds to the exporter's memory while the next
+    // compile's child peaks, so a first start compiles all, then loads.
+    let cache = tempfile::tempdir().expect("temp dir");
+    let cache_arg = format!("--cache.dir={}", cache.path().display());
+    let config = format!(
+        "modules:\n  - name: first\n    component: {}\n  - name: second\n    component: {}\n",
+        guest("ok").display(),
+        guest("error").display()
+    );
+    let exporter = Exporter::start_with_args(&config, &[&cache_arg]);
+    assert_healthy(&exporter.scrape(), "first");
+    let log = exporter.log();
+    let position = |needles: &[&str]| {
+        log.iter()
+            .position(|l| needles.iter().all(|n| l.contains(n)))
+            .unwrap_or_else(|| panic!("no log line with {needles:?}; log:\n{}", log.join("\n")))
+    };
+    let compiled_second = position(&["compiled a component into the cache", "seconds"]);
+    let compiled_last = log
+        .iter()
+        .rposition(|l| l.contains("compiled a component into the cache"))
+        .expect("found above");
+    assert_ne!(
+        compiled_second,
+        compiled_last,
+        "two compiles:\n{}",
+        log.join("\n")
+    );
+    let loaded_first = position(&["module=first", "compiled=InChild", "loaded"]);
+    let loaded_second = position(&["module=second", "compiled=InChild", "loaded"]);
+    assert!(
+        compiled_last < loaded_first && loaded_first < loaded_second,
+        "compiles, then loads in config order:\n{}",
+        log.join("\n")
+    );
+
+    // The next start finds both compiled and loads each at its turn.
+    drop(exporter);
+    let exporter = Exporter::start_with_args(&config, &[&cache_arg]);
+    assert_healthy(&exporter.scrape(), "first");
+    let log = exporter.log();
+    assert!(!log.iter().any(|l| l.contains("compiled a component")));
+    assert_eq!(
+        log.iter().filter(|l| l.contains("compiled=Cached")).count(),
+        2,
+        "{}",
+        log.join("\n")
     );
 }
 

@@ -83,6 +83,27 @@ impl CompiledDir {
         &self.dir
     }
 
+    /// Compiles the component `bytes` (whose SHA-256 is `digest`) into the
+    /// directory by a child process unless it is there; whether it did.
+    pub fn compile_missing(
+        &self,
+        settings: &EngineSettings,
+        bytes: &[u8],
+        digest: &str,
+    ) -> Result<bool> {
+        let file = self.file(digest);
+        if file.exists() {
+            return Ok(false);
+        }
+        compile_in_child(settings, bytes, &file)?;
+        Ok(true)
+    }
+
+    /// The file of the component whose SHA-256 is `digest`.
+    fn file(&self, digest: &str) -> PathBuf {
+        self.dir.join(format!("{digest}-{}.cwasm", self.compat))
+    }
+
     /// The component `bytes` (whose SHA-256 is `digest`), compiled: mapped
     /// from the directory if it is there, otherwise compiled by a child
     /// process into the directory first.
@@ -93,7 +114,7 @@ impl CompiledDir {
         bytes: &[u8],
         digest: &str,
     ) -> Result<(Component, Origin)> {
-        let file = self.dir.join(format!("{digest}-{}.cwasm", self.compat));
+        let file = self.file(digest);
         if file.exists() {
             match load(engine, &file) {
                 Ok(component) => return Ok((component, Origin::Cached)),
@@ -158,10 +179,10 @@ fn compile_in_child(settings: &EngineSettings, bytes: &[u8], file: &Path) -> Res
     if !said.trim().is_empty() {
         tracing::warn!(file = %file.display(), "the component compiler said: {}", said.trim());
     }
-    tracing::debug!(
+    tracing::info!(
         file = %file.display(),
         seconds = start.elapsed().as_secs_f64(),
-        "compiled a component"
+        "compiled a component into the cache"
     );
     Ok(())
 }

@@ -58,9 +58,9 @@ impl GuestModule {
     pub fn load(runtime: &GuestRuntime, spec: &ModuleSpec) -> Result<Self> {
         let origin = spec.origin.display();
         let start = Instant::now();
-        let (component, how) = runtime.compile(&spec.component).with_context(|| {
-            format!("compiling {origin} (is it a WebAssembly component built for wasm32-wasi?)")
-        })?;
+        let (component, how) = runtime
+            .compile(&spec.component)
+            .with_context(|| compiling(spec))?;
         tracing::info!(
             module = %spec.name,
             compiled = ?how,
@@ -489,4 +489,12 @@ fn one_line(s: &str, max: usize) -> String {
         out.push('…');
     }
     out
+}
+
+/// What a failed compile of `spec`'s component says first.
+pub(super) fn compiling(spec: &ModuleSpec) -> String {
+    format!(
+        "compiling {} (is it a WebAssembly component built for wasm32-wasi?)",
+        spec.origin.display()
+    )
 }
