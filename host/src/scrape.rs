@@ -129,15 +129,17 @@ impl Exporter {
         for m in &config.modules {
             let in_module = || format!("module {:?}", m.name);
             let resolved = spec::resolve(m, cache_dir.as_deref()).with_context(in_module)?;
-            let compiled = runtime
-                .compile_ahead(&resolved.spec)
-                .with_context(in_module)?;
-            loaded.push(if compiled {
-                // Loaded below, after the other compiles.
-                None
+            if runtime.needs_compile(&resolved.spec.component) {
+                // The rest of what was resolved is resolved again to load it.
+                runtime
+                    .compile_ahead(resolved.spec)
+                    .with_context(in_module)?;
+                loaded.push(None);
             } else {
-                Some(load_resolved(&runtime, resolved).with_context(in_module)?)
-            });
+                loaded.push(Some(
+                    load_resolved(&runtime, resolved).with_context(in_module)?,
+                ));
+            }
         }
         let mut modules = Vec::with_capacity(loaded.len());
         for (m, module) in config.modules.iter().zip(loaded) {

@@ -213,6 +213,12 @@ pub struct ComponentBytes {
     sha256: String,
 }
 
+impl AsRef<[u8]> for ComponentBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 impl ComponentBytes {
     /// The bytes.
     pub fn bytes(&self) -> &[u8] {

@@ -41,6 +41,7 @@ use wasmtime::component::Component;
 
 use super::{EngineSettings, engine_config};
 use crate::cachedir;
+use crate::spec::ComponentBytes;
 
 /// The hidden command that compiles one component in a child process.
 pub const CHILD_COMMAND: &str = "__compile-component";
@@ -83,20 +84,16 @@ impl CompiledDir {
         &self.dir
     }
 
-    /// Compiles the component `bytes` (whose SHA-256 is `digest`) into the
-    /// directory by a child process unless it is there; whether it did.
-    pub fn compile_missing(
-        &self,
-        settings: &EngineSettings,
-        bytes: &[u8],
-        digest: &str,
-    ) -> Result<bool> {
-        let file = self.file(digest);
-        if file.exists() {
-            return Ok(false);
-        }
-        compile_in_child(settings, bytes, &file)?;
-        Ok(true)
+    /// Whether the component whose SHA-256 is `digest` is in the directory.
+    pub fn has(&self, digest: &str) -> bool {
+        self.file(digest).exists()
+    }
+
+    /// Compiles `component` into the directory by a child process, letting
+    /// go of its bytes once the child has them.
+    pub fn compile(&self, settings: &EngineSettings, component: ComponentBytes) -> Result<()> {
+        let file = self.file(component.sha256());
+        compile_in_child(settings, component, &file)
     }
 
     /// The file of the component whose SHA-256 is `digest`.
@@ -144,7 +141,9 @@ fn load(engine: &Engine, file: &Path) -> Result<Component> {
 }
 
 /// Runs this binary's [`CHILD_COMMAND`] to compile `bytes` into `file`.
-fn compile_in_child(settings: &EngineSettings, bytes: &[u8], file: &Path) -> Result<()> {
+/// `bytes` is dropped as soon as the child has read it: a compile takes
+/// seconds, and the component's bytes need not stay with the exporter.
+fn compile_in_child(settings: &EngineSettings, bytes: impl AsRef<[u8]>, file: &Path) -> Result<()> {
     let exe = std::env::current_exe().context("locating the exporter's own binary")?;
     let partial = file.with_extension(format!("partial.{}", std::process::id()));
     let start = Instant::now();
@@ -161,7 +160,8 @@ fn compile_in_child(settings: &EngineSettings, bytes: &[u8], file: &Path) -> Res
         .stdin
         .take()
         .context("the compiler's stdin")?
-        .write_all(bytes);
+        .write_all(bytes.as_ref());
+    drop(bytes);
     let out = child
         .wait_with_output()
         .context("waiting for the component compiler")?;
@@ -179,10 +179,10 @@ fn compile_in_child(settings: &EngineSettings, bytes: &[u8], file: &Path) -> Res
     if !said.trim().is_empty() {
         tracing::warn!(file = %file.display(), "the component compiler said: {}", said.trim());
     }
-    tracing::info!(
+    tracing::debug!(
         file = %file.display(),
         seconds = start.elapsed().as_secs_f64(),
-        "compiled a component into the cache"
+        "compiled a component"
     );
     Ok(())
 }

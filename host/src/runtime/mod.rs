@@ -188,32 +188,44 @@ impl GuestRuntime {
         })
     }
 
-    /// Compiles `component` into the compiled-component directory if it is
-    /// neither there nor loaded, without loading it; whether it did. Without
-    /// a directory, nothing is compiled ahead.
+    /// Whether `component` has to be compiled into the compiled-component
+    /// directory before it can be loaded: there is a directory, the
+    /// component is not in it, and no module has it loaded.
+    pub fn needs_compile(&self, component: &ComponentBytes) -> bool {
+        self.compiled.as_ref().is_some_and(|dir| {
+            self.loaded.get(component.sha256()).is_none() && !dir.has(component.sha256())
+        })
+    }
+
+    /// Compiles `spec`'s component into the compiled-component directory
+    /// without loading it, letting go of its bytes once the compiling child
+    /// has them; the module is loaded later from the directory. Without a
+    /// directory, nothing is compiled ahead.
     ///
-    /// Why: loading a compiled component costs the exporter memory (~3 MiB
-    /// for a Python plugin), and a compile's child peaks at hundreds of MiB;
-    /// compiling every missing component before loading any keeps the two
-    /// from adding up at a first start.
-    pub fn compile_ahead(&self, spec: &ModuleSpec) -> Result<bool> {
+    /// Why: a compile's child peaks at hundreds of MiB, and the exporter's
+    /// own memory adds to that, the more so the more modules it has
+    /// loaded (~3 MiB a Python plugin) and while it holds the component
+    /// (18 MB for one). The exporter compiles every missing component
+    /// before it loads any module ([`crate::scrape::Exporter::new`]).
+    pub fn compile_ahead(&self, spec: ModuleSpec) -> Result<()> {
         let Some(dir) = &self.compiled else {
-            return Ok(false);
+            return Ok(());
         };
-        let (bytes, sha256) = (spec.component.bytes(), spec.component.sha256());
-        if self.loaded.get(sha256).is_some() {
-            return Ok(false);
-        }
-        let compiled = dir
-            .compile_missing(&self.settings, bytes, sha256)
-            .with_context(|| module::compiling(spec))?;
-        if compiled {
-            self.compiled_ahead
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(sha256.to_owned());
-        }
-        Ok(compiled)
+        let start = Instant::now();
+        let sha256 = spec.component.sha256().to_owned();
+        let context = module::compiling(&spec);
+        dir.compile(&self.settings, spec.component)
+            .context(context)?;
+        tracing::info!(
+            seconds = start.elapsed().as_secs_f64(),
+            "compiled {} into the cache",
+            spec.origin.display()
+        );
+        self.compiled_ahead
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(sha256);
+        Ok(())
     }
 
     /// Compiles a component for this engine: through the compiled-component
