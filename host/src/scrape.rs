@@ -126,18 +126,18 @@ impl Exporter {
     pub fn new(config: &Config, runtime: Arc<GuestRuntime>, metrics: SelfMetrics) -> Result<Self> {
         let cache_dir = runtime.settings().cache_dir.clone();
         let mut loaded = Vec::with_capacity(config.modules.len());
+        let in_module = |m: &crate::config::ModuleConfig| format!("module {:?}", m.name);
         for m in &config.modules {
-            let in_module = || format!("module {:?}", m.name);
-            let resolved = spec::resolve(m, cache_dir.as_deref()).with_context(in_module)?;
+            let resolved = spec::resolve(m, cache_dir.as_deref()).with_context(|| in_module(m))?;
             if runtime.needs_compile(&resolved.spec.component) {
                 // The rest of what was resolved is resolved again to load it.
                 runtime
                     .compile_ahead(resolved.spec)
-                    .with_context(in_module)?;
+                    .with_context(|| in_module(m))?;
                 loaded.push(None);
             } else {
                 loaded.push(Some(
-                    load_resolved(&runtime, resolved).with_context(in_module)?,
+                    load_resolved(&runtime, resolved).with_context(|| in_module(m))?,
                 ));
             }
         }
@@ -145,7 +145,7 @@ impl Exporter {
         for (m, module) in config.modules.iter().zip(loaded) {
             let module = match module {
                 Some(module) => module,
-                None => load(&runtime, m).with_context(|| format!("module {:?}", m.name))?,
+                None => load(&runtime, m).with_context(|| in_module(m))?,
             };
             modules.push(Arc::new(module));
         }

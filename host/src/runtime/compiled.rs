@@ -203,7 +203,9 @@ pub fn run_child(settings: &str, out: &Path) -> Result<()> {
     // Memory the compile frees goes back to the kernel as it goes, rather
     // than staying in the allocator's arenas until the child exits.
     crate::malloc::trim_every(TRIM_PERIOD);
-    let bytes = split(bytes);
+    // The original bytes go once split: they would be held to the end of
+    // the compile. The child has no log; its stderr is the exporter's.
+    let bytes = super::split::split_to_compile(&bytes, |e| eprintln!("{e:#}")).unwrap_or(bytes);
     let engine = Engine::new(&engine_config(&settings)?)
         .map_err(anyhow::Error::from)
         .context("creating the wasm engine")?;
@@ -220,20 +222,6 @@ pub fn run_child(settings: &str, out: &Path) -> Result<()> {
 /// peak RSS for a Python plugin, 314-318 MiB without, 290-291 with (at 4-8 %
 /// more compile time); every 200 ms took only 3 MiB off.
 const TRIM_PERIOD: Duration = Duration::from_millis(50);
-
-/// `component` with its very large straight-line functions split
-/// ([`super::split`]), which lowers the compile's peak memory, and without
-/// its original bytes, which would be held to the end of the compile.
-fn split(component: Vec<u8>) -> Vec<u8> {
-    match super::split::split_validated(&component) {
-        Ok(Some(split)) => split,
-        Ok(None) => component,
-        Err(e) => {
-            eprintln!("compiling the component whole: {e:#}");
-            component
-        }
-    }
-}
 
 /// Bytes per `write` of a compiled component: the kernel's fault-around
 /// window (64 KiB).

@@ -256,10 +256,7 @@ impl GuestRuntime {
             }
             None => {
                 // Split as the compiling child does, for the same peak.
-                let split = split::split_validated(bytes).unwrap_or_else(|e| {
-                    tracing::warn!("compiling the component whole: {e:#}");
-                    None
-                });
+                let split = split::split_to_compile(bytes, |e| tracing::warn!("{e:#}"));
                 let bytes = split.as_deref().unwrap_or(bytes);
                 (
                     Component::new(&self.engine, bytes).map_err(anyhow::Error::from)?,

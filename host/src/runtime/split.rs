@@ -97,19 +97,24 @@ pub fn split_component(component: &[u8]) -> Result<Option<Vec<u8>>> {
     Ok(Some(out))
 }
 
-/// [`split_component`], checked: the split component when there is one and
-/// it validates, `None` when nothing is split (or `component` is
-/// malformed: wasmtime says how when it compiles it). An error means what
-/// this program wrote does not validate, its own fault: the caller compiles
-/// the component as it came.
-pub fn split_validated(component: &[u8]) -> Result<Option<Vec<u8>>> {
+/// What to compile in place of `component`: [`split_component`]'s result
+/// if it has one and that validates, else `None` (also when `component` is
+/// malformed: wasmtime says how when it compiles it). A split that does not
+/// validate is this program's own fault: the component is compiled as it
+/// came, and `whole` is told why.
+pub fn split_to_compile(component: &[u8], whole: impl FnOnce(anyhow::Error)) -> Option<Vec<u8>> {
     let Ok(Some(split)) = split_component(component) else {
-        return Ok(None);
+        return None;
     };
-    Validator::new_with_features(WasmFeatures::all())
-        .validate_all(&split)
-        .context("the component with its large functions split does not validate")?;
-    Ok(Some(split))
+    match Validator::new_with_features(WasmFeatures::all()).validate_all(&split) {
+        Ok(_) => Some(split),
+        Err(e) => {
+            whole(anyhow::Error::from(e).context(
+                "compiling the component whole: the component with its large functions split does not validate",
+            ));
+            None
+        }
+    }
 }
 
 /// A function to split: its index among the module's own (not imported)
