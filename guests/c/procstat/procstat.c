@@ -34,8 +34,11 @@ static bool add_cpu_times(const char *proc_dir, family_t *family, scraper_string
     FILE *f = fopen(path, "r");
     if (!f) return fail(err, "opening %s: %s", path, strerror(errno));
     // Each read is a call out of the sandbox: a buffer that holds the whole
-    // file reads it in one (stdio's default is 1 KiB).
-    setvbuf(f, NULL, _IOFBF, 8192);
+    // file reads it in one (stdio's default is 1 KiB). wasi-libc's stdio
+    // keeps its own 1 KiB buffer when given no buffer, whatever the size,
+    // so the buffer is passed.
+    static char buffer[8192];
+    setvbuf(f, buffer, _IOFBF, sizeof buffer);
     // The intr and softirq lines run to thousands of bytes; only the start
     // of a line matters, so the rest of a long line is skipped.
     char line[512];

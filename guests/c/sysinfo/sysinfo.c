@@ -22,8 +22,11 @@ static bool read_mem_usage(const char *proc_dir, double *usage, scraper_string_t
     FILE *f = fopen(path, "r");
     if (!f) return fail(err, "opening %s: %s", path, strerror(errno));
     // Each read is a call out of the sandbox: a buffer that holds the whole
-    // file reads it in one (stdio's default is 1 KiB).
-    setvbuf(f, NULL, _IOFBF, 8192);
+    // file reads it in one (stdio's default is 1 KiB). wasi-libc's stdio
+    // keeps its own 1 KiB buffer when given no buffer, whatever the size,
+    // so the buffer is passed.
+    static char buffer[8192];
+    setvbuf(f, buffer, _IOFBF, sizeof buffer);
     char line[256];
     double total = -1, available = -1;
     while (fgets(line, sizeof line, f)) {
@@ -56,7 +59,8 @@ static bool add_disk_sizes(const char *proc_dir, family_t *family, scraper_strin
     snprintf(path, sizeof path, "%s/partitions", proc_dir);
     FILE *f = fopen(path, "r");
     if (!f) return fail(err, "opening %s: %s", path, strerror(errno));
-    setvbuf(f, NULL, _IOFBF, 8192);
+    static char buffer[8192];
+    setvbuf(f, buffer, _IOFBF, sizeof buffer);
     char line[512];
     while (fgets(line, sizeof line, f)) {
         unsigned major, minor;

@@ -5,7 +5,12 @@
 //! only a granted regular file or directory is opened, and only if it is
 //! the very file that was judged, so nothing can be swapped in between.
 //!
-//! Most paths a guest names have no symlink and no `..`: the kernel is then
+//! On procfs and sysfs, whose files are never FIFOs, sockets or devices, a
+//! path with no symlink, `..` or mount point on the way is opened at once
+//! ([`open_on_kernel_fs`]), judged by its name before and its kind after:
+//! one path walk for the commonest open of all (`/proc/stat` and the like).
+//!
+//! Most other paths a guest names have no symlink and no `..`: the kernel is then
 //! asked to refuse symlinks (`RESOLVE_NO_SYMLINKS`), the path's host name is
 //! the directory's joined with it, and the file is opened again by that
 //! path and checked to be the same inode. Only a path through a symlink
@@ -29,9 +34,12 @@ use rustix::io::Errno;
 use crate::policy::files::Kind;
 use crate::policy::kernelfs::FsKind;
 
-/// A path resolved by the kernel and held by an `O_PATH` descriptor.
+/// A path resolved by the kernel and held by an `O_PATH` descriptor, or
+/// already opened ([`open_on_kernel_fs`]).
 pub struct Resolved {
     fd: OwnedFd,
+    /// `fd` is the file opened read-only, not an `O_PATH` descriptor.
+    opened: bool,
     /// The directory and the symlink-free path it was resolved through,
     /// when it was: then it is opened again by that path.
     again: Option<(Arc<std::fs::File>, String)>,
@@ -75,6 +83,42 @@ pub fn resolve(
     describe(fd, canonical, None)
 }
 
+/// Opens `path` beneath `dir` read-only at once, without an `O_PATH`
+/// resolve first: for a directory on procfs or sysfs (`fs`), whose files
+/// are never FIFOs, sockets or devices, so that opening one waits for
+/// nothing and runs no driver. The caller judges the path as named before
+/// (its name is its place: the kernel refuses symlinks and mount points on
+/// the way, so the file is `canonical` and on `fs`) and the kind after.
+/// `None` whenever the kernel refuses or fails, for the caller to take the
+/// way through [`resolve`], which tells why.
+pub fn open_on_kernel_fs(
+    dir: &std::fs::File,
+    canonical: PathBuf,
+    fs: FsKind,
+    path: &str,
+) -> Option<Resolved> {
+    if !matches!(fs, FsKind::Proc | FsKind::Sys) {
+        return None;
+    }
+    let fd = openat2(
+        dir,
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NOFOLLOW,
+        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_XDEV,
+    )
+    .ok()?;
+    let stat = rustix::fs::fstat(&fd).ok()?;
+    Some(Resolved {
+        fd,
+        opened: true,
+        again: None,
+        id: (stat.st_dev as u64, stat.st_ino as u64),
+        canonical,
+        kind: kind_of(stat.st_mode),
+        fs,
+    })
+}
+
 /// `openat2` beneath `dir`, with `extra` resolve flags.
 fn openat2(
     dir: &std::fs::File,
@@ -103,7 +147,20 @@ fn describe(
     again: Option<(Arc<std::fs::File>, String)>,
 ) -> io::Result<Resolved> {
     let stat = rustix::fs::fstat(&fd)?;
-    let kind = match FileType::from_raw_mode(stat.st_mode) {
+    let fs = FsKind::from_magic(rustix::fs::fstatfs(&fd)?.f_type as u64);
+    Ok(Resolved {
+        fd,
+        opened: false,
+        again,
+        id: (stat.st_dev as u64, stat.st_ino as u64),
+        canonical,
+        kind: kind_of(stat.st_mode),
+        fs,
+    })
+}
+
+fn kind_of(mode: u32) -> Kind {
+    match FileType::from_raw_mode(mode) {
         FileType::RegularFile => Kind::File,
         FileType::Directory => Kind::Dir,
         FileType::Symlink => Kind::Symlink,
@@ -111,21 +168,15 @@ fn describe(
         FileType::Socket => Kind::Special("socket"),
         FileType::CharacterDevice | FileType::BlockDevice => Kind::Special("device file"),
         FileType::Unknown => Kind::Special("file of unknown type"),
-    };
-    let fs = FsKind::from_magic(rustix::fs::fstatfs(&fd)?.f_type as u64);
-    Ok(Resolved {
-        fd,
-        again,
-        id: (stat.st_dev as u64, stat.st_ino as u64),
-        canonical,
-        kind,
-        fs,
-    })
+    }
 }
 
 impl Resolved {
     /// Opens what was resolved, read-only.
-    pub fn open(&self) -> io::Result<std::fs::File> {
+    pub fn open(self) -> io::Result<std::fs::File> {
+        if self.opened {
+            return Ok(std::fs::File::from(self.fd));
+        }
         let mut flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
         if self.kind == Kind::Dir {
             flags |= OFlags::DIRECTORY;
@@ -303,6 +354,39 @@ mod tests {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut r.open().unwrap(), &mut text).unwrap();
         assert_eq!(text, "kept");
+    }
+
+    /// Opened at once only on procfs and sysfs, only where named: a
+    /// symlink, `..` or a mount point on the way, or any other filesystem,
+    /// is left to `resolve`.
+    #[test]
+    fn opens_at_once_only_on_kernel_filesystems_as_named() {
+        let proc = std::fs::File::open("/proc").unwrap();
+        let r = open_on_kernel_fs(&proc, "/proc/meminfo".into(), FsKind::Proc, "meminfo").unwrap();
+        assert_eq!((r.kind, r.fs), (Kind::File, FsKind::Proc));
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut r.open().unwrap(), &mut text).unwrap();
+        assert!(text.starts_with("MemTotal:"), "{text}");
+        let dir = open_on_kernel_fs(&proc, "/proc/sys".into(), FsKind::Proc, "sys").unwrap();
+        assert_eq!(dir.kind, Kind::Dir);
+        for path in ["self/status", "../etc/passwd", "no-such-file", "net/dev"] {
+            assert!(
+                open_on_kernel_fs(&proc, PathBuf::new(), FsKind::Proc, path).is_none(),
+                "{path}"
+            );
+        }
+        // A filesystem mounted beneath procfs, where there is one.
+        if std::fs::read_to_string("/proc/self/mounts")
+            .unwrap()
+            .contains(" /proc/sys/fs/binfmt_misc ")
+        {
+            let under = "sys/fs/binfmt_misc/status";
+            assert!(open_on_kernel_fs(&proc, PathBuf::new(), FsKind::Proc, under).is_none());
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("a"), "on disk").unwrap();
+        let disk = std::fs::File::open(tmp.path()).unwrap();
+        assert!(open_on_kernel_fs(&disk, tmp.path().join("a"), FsKind::Other, "a").is_none());
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct FileGuard {
     dirs: HashMap<u32, Place>,
     /// Directory listings the guest holds, by resource: which directory.
     listings: HashMap<u32, Place>,
+    /// The filesystem of each preopen, by its guest path.
+    preopen_fs: HashMap<String, FsKind>,
 }
 
 /// Where a directory descriptor is.
@@ -62,6 +64,7 @@ impl FileGuard {
             descriptors,
             dirs: HashMap::new(),
             listings: HashMap::new(),
+            preopen_fs: HashMap::new(),
         }
     }
 
@@ -165,6 +168,53 @@ impl GuardedView<'_> {
         })
     }
 
+    /// Opens `path` beneath the directory `fd` at once when that directory
+    /// is on procfs or sysfs and the path, as named, is a granted file
+    /// ([`beneath::open_on_kernel_fs`]): one path walk instead of three.
+    /// The policy judges the name before the open, so nothing it refuses
+    /// is opened, and the kind after. `None` sends the caller the long way
+    /// ([`Self::judge`]), which also records any refusal: for every other
+    /// directory, a path with `..`, through a symlink or a mount point, a
+    /// refusal, or a failed open.
+    fn open_on_kernel_fs(&mut self, fd: &Resource<Descriptor>, path: &str) -> Option<Judged> {
+        let (dir, from) = self.place(fd).ok()?;
+        if !matches!(from.fs, FsKind::Proc | FsKind::Sys) {
+            return None;
+        }
+        let canonical = lexical_join(&from.canonical, path)?;
+        let lexical = from.lexical.as_deref().and_then(|l| lexical_join(l, path));
+        let judge = |kind| {
+            self.guard.policy.judge(
+                &Target {
+                    canonical: &canonical,
+                    lexical: lexical.as_deref(),
+                    kind,
+                    fs: from.fs,
+                },
+                || false,
+            )
+        };
+        if judge(Kind::File) != Verdict::Allow {
+            return None;
+        }
+        let resolved = beneath::open_on_kernel_fs(&dir.dir, canonical.clone(), from.fs, path)?;
+        let verdict = judge(resolved.kind);
+        if matches!(verdict, Verdict::Deny(_)) {
+            return None;
+        }
+        let guest = format!("{}/{}", from.guest.trim_end_matches('/'), path);
+        Some(Judged {
+            place: Place {
+                guest,
+                lexical,
+                canonical,
+                fs: from.fs,
+            },
+            resolved,
+            verdict,
+        })
+    }
+
     fn resolve_error(&mut self, e: std::io::Error, guest: String) -> FsError {
         let reason = match e.raw_os_error() {
             Some(libc::EXDEV) => "leads outside the granted directory",
@@ -198,9 +248,18 @@ impl GuardedView<'_> {
                 .find(|p| &p.guest == guest)
                 .map(|p| p.host.clone());
             let Some(host) = host else { continue };
-            let fs = match self.fs.table.get(fd)? {
-                Descriptor::Dir(d) => beneath::fd_fs(&*d.dir).unwrap_or(FsKind::Other),
-                Descriptor::File(_) => continue,
+            // Guests' libc asks for the preopens more than once; each time
+            // they are new descriptors of the same directories.
+            let fs = match self.guard.preopen_fs.get(guest) {
+                Some(fs) => *fs,
+                None => {
+                    let fs = match self.fs.table.get(fd)? {
+                        Descriptor::Dir(d) => beneath::fd_fs(&*d.dir).unwrap_or(FsKind::Other),
+                        Descriptor::File(_) => continue,
+                    };
+                    self.guard.preopen_fs.insert(guest.clone(), fs);
+                    fs
+                }
             };
             self.guard.dirs.insert(
                 fd.rep(),
@@ -256,12 +315,22 @@ impl HostDescriptor for GuardedView<'_> {
         self.fs.sync_data(fd).await
     }
 
+    /// Answered without asking the kernel (which guests' libc does before
+    /// every open): every descriptor a guest holds was opened here or as a
+    /// preopen, read-only and without sync flags.
     async fn get_flags(&mut self, fd: Resource<Descriptor>) -> FsResult<types::DescriptorFlags> {
-        self.fs.get_flags(fd).await
+        self.fs.table.get(&fd)?;
+        Ok(types::DescriptorFlags::READ)
     }
 
+    /// Answered without asking the kernel (which guests' libc does after
+    /// every open): a file descriptor is only ever made for a regular file
+    /// ([`Self::open_at`]), as the policy opens nothing else.
     async fn get_type(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorType> {
-        self.fs.get_type(fd).await
+        match self.fs.table.get(&fd)? {
+            Descriptor::File(_) => Ok(DescriptorType::RegularFile),
+            Descriptor::Dir(_) => Ok(DescriptorType::Directory),
+        }
     }
 
     async fn set_size(&mut self, _: Resource<Descriptor>, _: types::Filesize) -> FsResult<()> {
@@ -368,15 +437,19 @@ impl HostDescriptor for GuardedView<'_> {
             return read_only();
         }
         let follow = path_flags.contains(types::PathFlags::SYMLINK_FOLLOW);
-        let judged = self.judge(&fd, &path, follow)?;
-        match judged.resolved.kind {
+        let judged = match self.open_on_kernel_fs(&fd, &path) {
+            Some(judged) => judged,
+            None => self.judge(&fd, &path, follow)?,
+        };
+        let kind = judged.resolved.kind;
+        match kind {
             Kind::Symlink => return Err(ErrorCode::Loop.into()),
             Kind::File if oflags.contains(types::OpenFlags::DIRECTORY) => {
                 return Err(ErrorCode::NotDirectory.into());
             }
             _ => {}
         }
-        debug_assert!(judged.verdict != Verdict::Pass || judged.resolved.kind == Kind::Dir);
+        debug_assert!(judged.verdict != Verdict::Pass || kind == Kind::Dir);
         if let Err(refused) = self.guard.descriptors.reserve() {
             self.deny(DenialKind::OpenFiles, judged.place.guest, refused.reason());
             return Err(ErrorCode::Quota.into());
@@ -388,7 +461,7 @@ impl HostDescriptor for GuardedView<'_> {
                 return Err(self.resolve_error(e, judged.place.guest));
             }
         };
-        let descriptor = if judged.resolved.kind == Kind::Dir {
+        let descriptor = if kind == Kind::Dir {
             let dir = Dir::new(file, FsPerms::ReadOnly, OpenMode::READ, true);
             self.guard.descriptors.track(&dir.dir);
             Descriptor::Dir(dir)
