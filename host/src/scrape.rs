@@ -246,7 +246,11 @@ impl Exporter {
             .collect();
         // Every call starts now, in config order: those that may block in the
         // kernel on a guest thread of their own, the others here, polled
-        // together. Modules served through /probe only are not called.
+        // together, each as a task of its own. (Run in this task, the first
+        // call would keep the second, spawned next and so held in this
+        // worker's LIFO slot, from the other workers until it ended: one
+        // scraper's p50 went from 290-355 to 410-480 µs with the collectors.)
+        // Modules served through /probe only are not called.
         let calls: Vec<Option<Option<Call<'_>>>> = self
             .modules
             .iter()
