@@ -288,14 +288,21 @@ fn write_sample(
 /// Escapes `\` and newline, and `"` when `quote` is set, as both formats
 /// require.
 fn escape_into(out: &mut String, s: &str, quote: bool) {
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '"' if quote => out.push_str("\\\""),
-            c => out.push(c),
-        }
+    // Copied in runs between the characters to escape (all ASCII, so every
+    // cut is on a character boundary): most strings have none, and a
+    // scrape writes thousands of them.
+    let special = |b: &u8| *b == b'\\' || *b == b'\n' || (quote && *b == b'"');
+    let mut rest = s;
+    while let Some(i) = rest.as_bytes().iter().position(special) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            _ => "\\\"",
+        });
+        rest = &rest[i + 1..];
     }
+    out.push_str(rest);
 }
 
 /// Shortest round-tripping decimal; exponent form for very large or small
@@ -409,6 +416,12 @@ mod tests {
         assert_eq!(
             encode(&[f], Format::Text),
             "# HELP x line1\\nline2 \\\\ \"q\"\n# TYPE x gauge\nx{path=\"a\\\"b\\\\c\\nd\"} 1\n"
+        );
+        // Characters of several bytes around and between the escaped ones.
+        let f = family("y", Kind::Gauge, "é\n", ("p", "\"ü\\€\n"), 1.0);
+        assert_eq!(
+            encode(&[f], Format::Text),
+            "# HELP y é\\n\n# TYPE y gauge\ny{p=\"\\\"ü\\\\€\\n\"} 1\n"
         );
     }
 
