@@ -175,7 +175,8 @@ impl GuardedView<'_> {
     /// is opened, and the kind after. `None` sends the caller the long way
     /// ([`Self::judge`]), which also records any refusal: for every other
     /// directory, a path with `..`, through a symlink or a mount point, a
-    /// refusal, or a failed open.
+    /// refusal, or a failed open. What it returns has its descriptor
+    /// reserved.
     fn open_on_kernel_fs(&mut self, fd: &Resource<Descriptor>, path: &str) -> Option<Judged> {
         let (dir, from) = self.place(fd).ok()?;
         if !matches!(from.fs, FsKind::Proc | FsKind::Sys) {
@@ -183,6 +184,9 @@ impl GuardedView<'_> {
         }
         let canonical = lexical_join(&from.canonical, path)?;
         let lexical = from.lexical.as_deref().and_then(|l| lexical_join(l, path));
+        // No symlink beneath the directory, or the open below fails and
+        // nothing was opened: as `beneath::links_kernel_made` would find
+        // (the directory itself was judged when it was opened).
         let judge = |kind| {
             self.guard.policy.judge(
                 &Target {
@@ -191,17 +195,22 @@ impl GuardedView<'_> {
                     kind,
                     fs: from.fs,
                 },
-                || false,
+                || true,
             )
         };
         if judge(Kind::File) != Verdict::Allow {
             return None;
         }
-        let resolved = beneath::open_on_kernel_fs(&dir.dir, canonical.clone(), from.fs, path)?;
-        let verdict = judge(resolved.kind);
-        if matches!(verdict, Verdict::Deny(_)) {
+        // The guest's share of descriptors is taken before anything is
+        // opened, as on the long way, which says why when there is none.
+        self.guard.descriptors.reserve().ok()?;
+        let opened = beneath::open_on_kernel_fs(&dir.dir, canonical.clone(), from.fs, path)
+            .map(|resolved| (judge(resolved.kind), resolved));
+        let Some((verdict, resolved)) = opened.filter(|(v, _)| !matches!(v, Verdict::Deny(_)))
+        else {
+            self.guard.descriptors.cancel();
             return None;
-        }
+        };
         let guest = format!("{}/{}", from.guest.trim_end_matches('/'), path);
         Some(Judged {
             place: Place {
@@ -437,20 +446,26 @@ impl HostDescriptor for GuardedView<'_> {
             return read_only();
         }
         let follow = path_flags.contains(types::PathFlags::SYMLINK_FOLLOW);
-        let judged = match self.open_on_kernel_fs(&fd, &path) {
-            Some(judged) => judged,
-            None => self.judge(&fd, &path, follow)?,
+        let (judged, reserved) = match self.open_on_kernel_fs(&fd, &path) {
+            Some(judged) => (judged, true),
+            None => (self.judge(&fd, &path, follow)?, false),
         };
         let kind = judged.resolved.kind;
-        match kind {
-            Kind::Symlink => return Err(ErrorCode::Loop.into()),
+        let wrong_kind = match kind {
+            Kind::Symlink => Some(ErrorCode::Loop),
             Kind::File if oflags.contains(types::OpenFlags::DIRECTORY) => {
-                return Err(ErrorCode::NotDirectory.into());
+                Some(ErrorCode::NotDirectory)
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some(error) = wrong_kind {
+            if reserved {
+                self.guard.descriptors.cancel();
+            }
+            return Err(error.into());
         }
         debug_assert!(judged.verdict != Verdict::Pass || kind == Kind::Dir);
-        if let Err(refused) = self.guard.descriptors.reserve() {
+        if !reserved && let Err(refused) = self.guard.descriptors.reserve() {
             self.deny(DenialKind::OpenFiles, judged.place.guest, refused.reason());
             return Err(ErrorCode::Quota.into());
         }
