@@ -84,6 +84,12 @@ pub enum FsKind {
 }
 
 impl FsKind {
+    /// procfs or sysfs: every file and symlink in them is the kernel's,
+    /// none is a device, FIFO or socket.
+    pub fn is_kernel_made(self) -> bool {
+        matches!(self, FsKind::Proc | FsKind::Sys)
+    }
+
     /// Classifies `statfs`'s `f_type`.
     pub fn from_magic(magic: u64) -> FsKind {
         match magic {

@@ -97,7 +97,7 @@ pub fn open_on_kernel_fs(
     fs: FsKind,
     path: &str,
 ) -> Option<Resolved> {
-    if !matches!(fs, FsKind::Proc | FsKind::Sys) {
+    if !fs.is_kernel_made() {
         return None;
     }
     let fd = openat2(
@@ -252,9 +252,8 @@ pub fn links_kernel_made(dir: &std::fs::File, path: &str) -> bool {
             ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
         )
         .and_then(|fd| rustix::fs::fstatfs(&fd));
-        match fs.map(|s| FsKind::from_magic(s.f_type as u64)) {
-            Ok(FsKind::Proc | FsKind::Sys) => {}
-            _ => return false,
+        if !fs.is_ok_and(|s| FsKind::from_magic(s.f_type as u64).is_kernel_made()) {
+            return false;
         }
     }
     true

@@ -56,6 +56,13 @@ struct Place {
     fs: FsKind,
 }
 
+impl Place {
+    /// `path` beneath this directory as the guest named it, for messages.
+    fn guest_path(&self, path: &str) -> String {
+        format!("{}/{}", self.guest.trim_end_matches('/'), path)
+    }
+}
+
 impl FileGuard {
     /// The guard of one call.
     pub fn new(policy: Arc<FilePolicy>, descriptors: CallDescriptors) -> Self {
@@ -130,7 +137,7 @@ impl GuardedView<'_> {
     /// is recorded and answered with `no-entry`.
     fn judge(&mut self, fd: &Resource<Descriptor>, path: &str, follow: bool) -> FsResult<Judged> {
         let (dir, from) = self.place(fd)?;
-        let guest = format!("{}/{}", from.guest.trim_end_matches('/'), path);
+        let guest = from.guest_path(path);
         let resolved = match beneath::resolve(&dir.dir, Some(&from.canonical), path, follow) {
             Ok(r) => r,
             Err(e) => return Err(self.resolve_error(e, guest)),
@@ -175,11 +182,17 @@ impl GuardedView<'_> {
     /// is opened, and the kind after. `None` sends the caller the long way
     /// ([`Self::judge`]), which also records any refusal: for every other
     /// directory, a path with `..`, through a symlink or a mount point, a
-    /// refusal, or a failed open. What it returns has its descriptor
-    /// reserved.
-    fn open_on_kernel_fs(&mut self, fd: &Resource<Descriptor>, path: &str) -> Option<Judged> {
+    /// refusal, a file where a directory is `wanted`, or a failed open.
+    /// What it returns has its descriptor reserved and the kind the open
+    /// asked for.
+    fn open_on_kernel_fs(
+        &mut self,
+        fd: &Resource<Descriptor>,
+        path: &str,
+        wanted: Option<Kind>,
+    ) -> Option<Judged> {
         let (dir, from) = self.place(fd).ok()?;
-        if !matches!(from.fs, FsKind::Proc | FsKind::Sys) {
+        if !from.fs.is_kernel_made() {
             return None;
         }
         let canonical = lexical_join(&from.canonical, path)?;
@@ -206,15 +219,15 @@ impl GuardedView<'_> {
         self.guard.descriptors.reserve().ok()?;
         let opened = beneath::open_on_kernel_fs(&dir.dir, canonical.clone(), from.fs, path)
             .map(|resolved| (judge(resolved.kind), resolved));
-        let Some((verdict, resolved)) = opened.filter(|(v, _)| !matches!(v, Verdict::Deny(_)))
-        else {
+        let Some((verdict, resolved)) = opened.filter(|(v, resolved)| {
+            !matches!(v, Verdict::Deny(_)) && wanted.is_none_or(|k| k == resolved.kind)
+        }) else {
             self.guard.descriptors.cancel();
             return None;
         };
-        let guest = format!("{}/{}", from.guest.trim_end_matches('/'), path);
         Some(Judged {
             place: Place {
-                guest,
+                guest: from.guest_path(path),
                 lexical,
                 canonical,
                 fs: from.fs,
@@ -446,23 +459,18 @@ impl HostDescriptor for GuardedView<'_> {
             return read_only();
         }
         let follow = path_flags.contains(types::PathFlags::SYMLINK_FOLLOW);
-        let (judged, reserved) = match self.open_on_kernel_fs(&fd, &path) {
+        let wanted = oflags
+            .contains(types::OpenFlags::DIRECTORY)
+            .then_some(Kind::Dir);
+        let (judged, reserved) = match self.open_on_kernel_fs(&fd, &path, wanted) {
             Some(judged) => (judged, true),
             None => (self.judge(&fd, &path, follow)?, false),
         };
         let kind = judged.resolved.kind;
-        let wrong_kind = match kind {
-            Kind::Symlink => Some(ErrorCode::Loop),
-            Kind::File if oflags.contains(types::OpenFlags::DIRECTORY) => {
-                Some(ErrorCode::NotDirectory)
-            }
-            _ => None,
-        };
-        if let Some(error) = wrong_kind {
-            if reserved {
-                self.guard.descriptors.cancel();
-            }
-            return Err(error.into());
+        match kind {
+            Kind::Symlink => return Err(ErrorCode::Loop.into()),
+            Kind::File if wanted.is_some() => return Err(ErrorCode::NotDirectory.into()),
+            _ => {}
         }
         debug_assert!(judged.verdict != Verdict::Pass || kind == Kind::Dir);
         if !reserved && let Err(refused) = self.guard.descriptors.reserve() {
@@ -624,6 +632,6 @@ fn visible(policy: &FilePolicy, dir: &Place, entry: &types::DirectoryEntry) -> b
         fs: dir.fs,
     };
     // Entries of a kernel filesystem directory are the kernel's own.
-    let kernel_made = matches!(dir.fs, FsKind::Proc | FsKind::Sys);
+    let kernel_made = dir.fs.is_kernel_made();
     !matches!(policy.judge(&target, || kernel_made), Verdict::Deny(_))
 }
