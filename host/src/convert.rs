@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use crate::config::Limits;
-use crate::model::{self, Bucket, Family, Kind, NameClaims, Quantile, Series, Value};
+use crate::model::{self, Bucket, Family, Kind, NameClaims, Quantile, Series, Text, Value};
 use crate::runtime::bindings::{v0_1, v0_2};
 use crate::runtime::{Failure, GuestFamilies, Reason};
 
@@ -225,11 +225,11 @@ fn convert_family(family: MetricFamily, limits: &Limits) -> Result<Family, Failu
     }
     check_unique_series(&name, &label_names, &series)?;
     Ok(Family {
-        name,
-        help,
-        unit,
+        name: name.into(),
+        help: help.into(),
+        unit: unit.into(),
         kind,
-        label_names,
+        label_names: label_names.into_iter().map(Text::from).collect(),
         series,
     })
 }
@@ -584,7 +584,7 @@ mod tests {
         MetricFamily {
             name: name.into(),
             help: "help".into(),
-            unit: String::new(),
+            unit: Default::default(),
             kind: MetricKind::Gauge,
             label_names: labels.iter().map(|s| s.to_string()).collect(),
             samples: samples
@@ -623,8 +623,8 @@ mod tests {
     fn typed(name: &str, kind: MetricKind, values: Vec<SampleValue>) -> MetricFamily {
         MetricFamily {
             name: name.into(),
-            help: String::new(),
-            unit: String::new(),
+            help: Default::default(),
+            unit: Default::default(),
             kind,
             label_names: vec!["n".into()],
             samples: values
@@ -691,7 +691,7 @@ mod tests {
             [Family {
                 name: "bytes_total".into(),
                 help: "Bytes.".into(),
-                unit: String::new(),
+                unit: Default::default(),
                 kind: Kind::Counter,
                 label_names: vec!["dev".into()],
                 series: vec![Series {

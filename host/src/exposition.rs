@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{Family, Kind, Series, Summary, Value, openmetrics_family_name};
+use crate::model::{Family, Kind, Series, Summary, Text, Value, openmetrics_family_name};
 
 /// An exposition format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,7 +142,7 @@ fn write_text_family(out: &mut String, family: &Family) {
 /// values are written as canonical numbers (`1.0`, not `1`). No `_created`
 /// samples: guests cannot know when their counters started.
 fn write_openmetrics_family(out: &mut String, family: &Family) {
-    let name = family.name.as_str();
+    let name = &*family.name;
     let kind = family.kind;
     let family_name = openmetrics_family_name(name, kind);
     let type_name = match kind {
@@ -237,7 +237,7 @@ fn write_meta(out: &mut String, keyword: &str, name: &str, value: &str) {
 
 /// A series' label pairs.
 struct Labels<'a> {
-    names: &'a [String],
+    names: &'a [Text],
     values: &'a [String],
 }
 
@@ -265,7 +265,7 @@ fn write_sample(
     let pairs = labels
         .names
         .iter()
-        .map(String::as_str)
+        .map(|n| &**n)
         .zip(labels.values.iter().map(String::as_str))
         .chain(extra);
     let mut first = true;
@@ -379,11 +379,11 @@ mod tests {
 
     fn with_value(name: &str, kind: Kind, help: &str, label: (&str, &str), v: Value) -> Family {
         Family {
-            name: name.into(),
-            help: help.into(),
-            unit: String::new(),
+            name: name.to_owned().into(),
+            help: help.to_owned().into(),
+            unit: Default::default(),
             kind,
-            label_names: vec![label.0.into()],
+            label_names: vec![label.0.to_owned().into()],
             series: vec![Series {
                 label_values: vec![label.1.into()],
                 value: v,

@@ -11,7 +11,7 @@
 use anyhow::{Result, bail, ensure};
 
 use crate::convert::is_label_name;
-use crate::model::Family;
+use crate::model::{Family, Text};
 use crate::plugin::Manifest;
 use crate::runtime::{Failure, Reason};
 
@@ -72,7 +72,10 @@ pub fn apply(families: &mut [Family], labels: &[(String, String)]) -> Result<(),
         return Ok(());
     }
     for family in families.iter() {
-        if let Some((name, _)) = labels.iter().find(|(n, _)| family.label_names.contains(n)) {
+        if let Some((name, _)) = labels
+            .iter()
+            .find(|(n, _)| family.label_names.iter().any(|l| l == n))
+        {
             return Err(Failure::new(
                 Reason::InvalidOutput,
                 format!(
@@ -85,7 +88,7 @@ pub fn apply(families: &mut [Family], labels: &[(String, String)]) -> Result<(),
     for family in families {
         family
             .label_names
-            .extend(labels.iter().map(|(n, _)| n.clone()));
+            .extend(labels.iter().map(|(n, _)| Text::from(n.clone())));
         for series in &mut family.series {
             series
                 .label_values
@@ -119,10 +122,10 @@ mod tests {
     fn adds_labels_and_refuses_clashes() {
         let family = |labels: &[&str]| Family {
             name: "x".into(),
-            help: String::new(),
-            unit: String::new(),
+            help: Default::default(),
+            unit: Default::default(),
             kind: Kind::Gauge,
-            label_names: labels.iter().map(|s| s.to_string()).collect(),
+            label_names: labels.iter().map(|s| s.to_string().into()).collect(),
             series: vec![Series {
                 label_values: labels.iter().map(|_| "v".to_string()).collect(),
                 value: Value::Number(1.0),

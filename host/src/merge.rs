@@ -79,7 +79,7 @@ impl<'a> Merger<'a> {
         let mut added = 0;
         for mut family in families {
             added += family.exposed_samples();
-            match self.index.get_mut(&family.name) {
+            match self.index.get_mut(&*family.name) {
                 Some(entry) => {
                     if let Some(series) = &mut entry.series {
                         series.extend(family.series.iter().map(|s| s.label_values.clone()));
@@ -90,7 +90,7 @@ impl<'a> Merger<'a> {
                     self.claims
                         .take(&family.name, family.kind, &format!(" of module {module:?}"));
                     self.index.insert(
-                        family.name.clone(),
+                        family.name.to_string(),
                         Entry {
                             pos: self.families.len(),
                             owner: module.to_owned(),
@@ -107,12 +107,12 @@ impl<'a> Merger<'a> {
     fn check(&mut self, families: &[Family]) -> Result<(), Failure> {
         for family in families {
             let name = &family.name;
-            if self.reserved.names.contains(name) {
+            if self.reserved.names.contains(&**name) {
                 return Err(invalid(format!(
                     "{name:?} is one of the exporter's own metric names"
                 )));
             }
-            let Some(entry) = self.index.get_mut(name) else {
+            let Some(entry) = self.index.get_mut(&**name) else {
                 if let Some(clash) = (self.reserved.claims.clash(name, family.kind))
                     .or_else(|| self.claims.clash(name, family.kind))
                 {
@@ -179,13 +179,13 @@ mod tests {
 
     fn family(name: &str, kind: Kind, series: &[(&str, &str)]) -> Family {
         Family {
-            name: name.into(),
-            help: String::new(),
-            unit: String::new(),
+            name: name.to_owned().into(),
+            help: Default::default(),
+            unit: Default::default(),
             kind,
             label_names: series
                 .first()
-                .map(|(k, _)| vec![k.to_string()])
+                .map(|(k, _)| vec![k.to_string().into()])
                 .unwrap_or_default(),
             series: series
                 .iter()

@@ -7,6 +7,7 @@
 //! families, and a unit per family; no created timestamps, no exemplars.
 //! Everything in it has been validated: the encoders trust it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// The type of a family.
@@ -52,19 +53,23 @@ impl Kind {
     }
 }
 
+/// A name or text of the model: written in this crate (the exporter's own
+/// families, made on every scrape without copying it) or a guest's.
+pub type Text = Cow<'static, str>;
+
 /// A validated family: its metadata and its series.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Family {
     /// The metric name (with `_total` for counters, `_info` for info).
-    pub name: String,
+    pub name: Text,
     /// Help text, unescaped; may be empty.
-    pub help: String,
+    pub help: Text,
     /// Unit, or empty.
-    pub unit: String,
+    pub unit: Text,
     /// The type.
     pub kind: Kind,
     /// Dimension names, shared by every series.
-    pub label_names: Vec<String>,
+    pub label_names: Vec<Text>,
     /// The series, one per combination of label values.
     pub series: Vec<Series>,
 }
@@ -185,18 +190,18 @@ impl Family {
     /// under names and help written in this crate, so nothing to validate.
     /// Its series are sorted as a guest's are.
     pub fn own(
-        name: &str,
-        help: &str,
+        name: &'static str,
+        help: &'static str,
         kind: Kind,
-        label_names: &[&str],
+        label_names: &[&'static str],
         series: Vec<Series>,
     ) -> Family {
         let mut family = Family {
-            name: name.to_owned(),
-            help: help.to_owned(),
-            unit: String::new(),
+            name: Text::Borrowed(name),
+            help: Text::Borrowed(help),
+            unit: Text::Borrowed(""),
             kind,
-            label_names: label_names.iter().map(|n| (*n).to_owned()).collect(),
+            label_names: label_names.iter().map(|n| Text::Borrowed(n)).collect(),
             series,
         };
         family.sort_series();
@@ -205,7 +210,7 @@ impl Family {
 
     /// One of the exporter's own families with a single series and no
     /// labels (a counter or gauge of the whole process).
-    pub fn own_single(name: &str, help: &str, kind: Kind, value: f64) -> Family {
+    pub fn own_single(name: &'static str, help: &'static str, kind: Kind, value: f64) -> Family {
         Family::own(
             name,
             help,

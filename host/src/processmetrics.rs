@@ -241,7 +241,6 @@ fn parse_stat(text: &str, ticks_per_second: f64, page_size: f64) -> Option<Stat>
     })
 }
 
-
 /// Seconds since the epoch at boot: `btime` of `/proc/stat`.
 fn boot_time() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/stat").ok()?;
@@ -279,7 +278,7 @@ mod tests {
         let metrics = ProcessMetrics::new();
         let mut families = Vec::new();
         metrics.families(&mut families);
-        let names: Vec<&str> = families.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<&str> = families.iter().map(|f| &*f.name).collect();
         assert_eq!(names, super::names().collect::<Vec<_>>());
         let value = |name: &str| {
             let f = families.iter().find(|f| f.name == name).unwrap();

@@ -16,7 +16,7 @@ use crate::config::{Config, Limits};
 use crate::convert;
 use crate::labels;
 use crate::merge::{Merger, Reserved};
-use crate::model::{Family, Kind, Series, Value};
+use crate::model::{Family, Kind, Series, Text, Value};
 use crate::plugin::{self, Plugin};
 use crate::policy::Denial;
 use crate::runtime::denials::Denials;
@@ -597,10 +597,10 @@ fn still_stuck() -> Failure {
 /// how long it took, as blackbox_exporter's `probe_success` and
 /// `probe_duration_seconds`.
 fn probe_families(success: bool, duration: Duration) -> Vec<Family> {
-    let gauge = |name: &str, help: &str, unit: &str, value: f64| Family {
-        name: name.to_owned(),
-        help: help.to_owned(),
-        unit: unit.to_owned(),
+    let gauge = |name: &'static str, help: &'static str, unit: &'static str, value: f64| Family {
+        name: Text::Borrowed(name),
+        help: Text::Borrowed(help),
+        unit: Text::Borrowed(unit),
         kind: Kind::Gauge,
         label_names: Vec::new(),
         series: vec![Series {
@@ -639,7 +639,7 @@ async fn run_module(module: &Module, deadline: Instant, target: Option<&str>) ->
         .and_then(|families| {
             emitted = families
                 .iter()
-                .map(|f| (f.name.clone(), f.series.len()))
+                .map(|f| (f.name.to_string(), f.series.len()))
                 .collect();
             match module.plugin() {
                 Some(p) => plugin::check_declared(&p.manifest, &families).map(|()| families),

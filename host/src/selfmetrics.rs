@@ -499,7 +499,7 @@ mod tests {
                 };
                 f.series.iter().any(|s| s.label_values[i] == module)
             })
-            .map(|f| f.name)
+            .map(|f| f.name.into_owned())
             .collect()
     }
 
@@ -585,7 +585,7 @@ mod tests {
         // Every family served is one the guests are kept off.
         let names = metrics.family_names();
         for f in &families {
-            assert!(names.contains(&f.name), "{} is not reserved", f.name);
+            assert!(names.contains(&*f.name), "{} is not reserved", f.name);
         }
     }
 }

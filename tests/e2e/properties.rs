@@ -863,12 +863,12 @@ fn expected_series(families: &[model::Family], format: Format) -> Vec<Series> {
     };
     let mut out = Vec::new();
     for f in families {
-        let name = f.name.as_str();
+        let name = &*f.name;
         for s in &f.series {
             let labels: Vec<(String, String)> = f
                 .label_names
                 .iter()
-                .cloned()
+                .map(|n| n.to_string())
                 .zip(s.label_values.iter().cloned())
                 .collect();
             let mut push = |sample: String, extra: Option<(&str, String)>, v: f64| {
@@ -944,7 +944,7 @@ fn check_externally(cases: &[Rendered]) {
     for (i, case) in cases.iter().enumerate() {
         let mut renamed = case.families.clone();
         for f in &mut renamed {
-            f.name = format!("c{i}_{}", f.name);
+            f.name = format!("c{i}_{}", f.name).into();
         }
         batch.push(exposition::encode(&renamed, Format::Text));
     }

@@ -354,7 +354,7 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
     }
     out.text.push_str(&exposition);
     out.line("--- declarations");
-    let emitted: Vec<&str> = families.iter().map(|f| f.name.as_str()).collect();
+    let emitted: Vec<&str> = families.iter().map(|f| &*f.name).collect();
     let silent: Vec<&str> = m
         .metrics
         .iter()

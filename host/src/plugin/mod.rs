@@ -373,7 +373,7 @@ pub fn check_declared(manifest: &Manifest, families: &[Family]) -> Result<(), Fa
         if declared.is_pattern() {
             continue;
         }
-        let mut got: Vec<&str> = f.label_names.iter().map(String::as_str).collect();
+        let mut got: Vec<&str> = f.label_names.iter().map(|n| &**n).collect();
         let mut want: Vec<&str> = declared.labels.iter().map(String::as_str).collect();
         got.sort_unstable();
         want.sort_unstable();
