@@ -300,9 +300,14 @@ mod tests {
         drop(held);
         // The kept descriptors read the figures of now, not of their open.
         let before = metrics.sample().stat.unwrap().cpu_seconds;
-        let spin = std::time::Instant::now();
-        while spin.elapsed() < std::time::Duration::from_millis(150) {
-            std::hint::black_box(spin.elapsed());
+        // 100 ms of this thread's own CPU, however the tests share the cores.
+        let cpu_ns = || {
+            let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+            t.tv_sec * 1_000_000_000 + t.tv_nsec
+        };
+        let spin = cpu_ns();
+        while cpu_ns() < spin + 100_000_000 {
+            std::hint::black_box(spin);
         }
         let after = metrics.sample().stat.unwrap().cpu_seconds;
         assert!(after >= before + 0.05, "{before} -> {after} CPU seconds");
