@@ -217,8 +217,14 @@ impl GuardedView<'_> {
         // The guest's share of descriptors is taken before anything is
         // opened, as on the long way, which says why when there is none.
         self.guard.descriptors.reserve().ok()?;
-        let opened = beneath::open_on_kernel_fs(&dir.dir, canonical.clone(), from.fs, path)
-            .map(|resolved| (judge(resolved.kind), resolved));
+        // A file was judged as one just above; only another kind is judged
+        // again.
+        let opened = beneath::open_on_kernel_fs(&dir.dir, canonical.clone(), from.fs, path).map(
+            |resolved| match resolved.kind {
+                Kind::File => (Verdict::Allow, resolved),
+                kind => (judge(kind), resolved),
+            },
+        );
         let Some((verdict, resolved)) = opened.filter(|(v, resolved)| {
             !matches!(v, Verdict::Deny(_)) && wanted.is_none_or(|k| k == resolved.kind)
         }) else {
