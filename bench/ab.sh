@@ -67,7 +67,7 @@ one() {
     after=$(cpu_ticks "${pid[$side]}")
     cpu[$side$load]=$((${cpu[$side$load]:-0} + after - before))
     scrapes[$side$load]=$((${scrapes[$side$load]:-0} + $(awk '/requests in/ {print $1}' <<<"$out")))
-    p50s[$side$load]+=" $(awk '/^ +50%/ {v = $2; if (v ~ /ms$/) v *= 1000; else if (v ~ /us$/) v += 0; else v *= 1000000; print v}' <<<"$out")"
+    p50s[$side$load]+=" $(to_us "$(awk '$1 == "50%" {print $2}' <<<"$out")")"
 }
 
 log "$rounds rounds of ${burst} s bursts"

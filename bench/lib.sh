@@ -1,6 +1,7 @@
 # Helpers shared by the benchmark scripts (sourced): logging, installing
 # what is missing, starting and stopping servers on 127.0.0.1, reading
-# memory figures, and the `target NAME: VALUE (goal G) met|missed` lines.
+# memory figures and wrk's latencies, and the `target NAME: VALUE (goal G)
+# met|missed` lines.
 # The sourcing script sets `work` (its scratch directory); servers started
 # with start_server are stopped when it exits.
 
@@ -21,6 +22,15 @@ apt_install() {
         apt_updated=1
     fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
+}
+
+# to_us VALUE: wrk's "612.00us", "1.73ms", "2.01s" in microseconds.
+to_us() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "ms") n *= 1000; else if (u == "s") n *= 1000000; else if (u == "m") n *= 60000000
+        printf "%.1f", n
+    }'
 }
 
 # exporter_config FILE MODULE_YAML...: a config of the exporter with defaults.

@@ -136,15 +136,6 @@ c_modules() {
     done
 }
 
-# to_us VALUE: wrk's "612.00us", "1.73ms", "2.01s" in microseconds.
-to_us() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-        if (u == "ms") n *= 1000; else if (u == "s") n *= 1000000; else if (u == "m") n *= 60000000
-        printf "%.1f", n
-    }'
-}
-
 # load NAME: a wrk run against server_addr; sets p50, p99 (µs), rps, and
 # warns about failed requests.
 # load NAME [THREADS CONNECTIONS]: wrk with the configured load, or with
