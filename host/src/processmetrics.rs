@@ -154,37 +154,7 @@ impl ProcessMetrics {
             start_time: self.start_time,
         }
     }
-}
 
-impl ProcessMetrics {
-    /// Reads the figures now and appends one family per figure that could
-    /// be read.
-    pub fn families(&self, out: &mut Vec<Family>) {
-        let sample = self.sample();
-        out.extend(FAMILIES.iter().filter_map(|f| {
-            let value = (f.value)(&sample)?;
-            let kind = if f.counter {
-                Kind::Counter
-            } else {
-                Kind::Gauge
-            };
-            Some(Family::own_single(f.name, f.help, kind, value))
-        }));
-    }
-}
-
-/// The descriptor `cell` keeps, opened by `open` if it is not yet.
-fn kept<T>(cell: &OnceLock<T>, open: impl FnOnce() -> Option<T>) -> Option<&T> {
-    if let Some(kept) = cell.get() {
-        return Some(kept);
-    }
-    // Two first readings at once may both open it; the one not kept is
-    // closed when dropped.
-    let _ = cell.set(open()?);
-    cell.get()
-}
-
-impl ProcessMetrics {
     /// Reads `/proc/self/stat` from its start with one `pread` into a
     /// buffer on the stack (several where the kernel gives less).
     fn read_stat(&self) -> Option<Stat> {
@@ -222,6 +192,34 @@ impl ProcessMetrics {
         let entries = std::fs::read_dir("/proc/self/fd").ok()?.count();
         Some(entries.saturating_sub(1) as f64)
     }
+}
+
+impl ProcessMetrics {
+    /// Reads the figures now and appends one family per figure that could
+    /// be read.
+    pub fn families(&self, out: &mut Vec<Family>) {
+        let sample = self.sample();
+        out.extend(FAMILIES.iter().filter_map(|f| {
+            let value = (f.value)(&sample)?;
+            let kind = if f.counter {
+                Kind::Counter
+            } else {
+                Kind::Gauge
+            };
+            Some(Family::own_single(f.name, f.help, kind, value))
+        }));
+    }
+}
+
+/// The descriptor `cell` keeps, opened by `open` if it is not yet.
+fn kept<T>(cell: &OnceLock<T>, open: impl FnOnce() -> Option<T>) -> Option<&T> {
+    if let Some(kept) = cell.get() {
+        return Some(kept);
+    }
+    // Two first readings at once may both open it; the one not kept is
+    // closed when dropped.
+    let _ = cell.set(open()?);
+    cell.get()
 }
 
 /// Parses the fields after the command name, which is in parentheses and
