@@ -57,6 +57,12 @@ pub struct Global {
     /// Refuse modules given as a bare `component:` rather than a `plugin:`
     /// whose manifest declares what it may read and emit.
     pub require_plugins: bool,
+    /// Instantiate each module's next sandbox as soon as a `/metrics` call
+    /// ends, so that the next scrape only runs the guest's `collect`. Only
+    /// for modules without network grants whose granted directories are all
+    /// on procfs or sysfs; each waiting sandbox holds a pool slot (the pool
+    /// has `concurrency` more for them) and its memory.
+    pub prepare_ahead: bool,
 }
 
 impl Default for Global {
@@ -69,6 +75,7 @@ impl Default for Global {
             wasm_stack: ByteSize::kib(512),
             bounds_checks: BoundsChecks::default(),
             require_plugins: false,
+            prepare_ahead: true,
         }
     }
 }

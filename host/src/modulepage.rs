@@ -182,6 +182,15 @@ fn cost(out: &mut String, module: &Module, status: &ModuleStatus, totals: &Modul
     row(out, "CPU", &seconds(c.cpu));
     row(
         out,
+        "sandbox",
+        if status.ahead {
+            "instantiated ahead of the call"
+        } else {
+            "instantiated at the call"
+        },
+    );
+    row(
+        out,
         "memory peak",
         &format!(
             "{} of {} ({})",
@@ -202,6 +211,11 @@ fn cost(out: &mut String, module: &Module, status: &ModuleStatus, totals: &Modul
     );
     out.push_str("<tr><th colspan=\"2\">since the module was loaded</th></tr>");
     row(out, "CPU", &format!("{:.3} s", totals.cpu_seconds));
+    row(
+        out,
+        "calls in a sandbox instantiated ahead",
+        &totals.ahead_calls.to_string(),
+    );
     row(out, "failed scrapes", &counts(&totals.errors));
     row(out, "accesses refused", &counts(&totals.denials));
     out.push_str("</table>");

@@ -163,6 +163,7 @@ pub fn engine_settings(config: &Config, cache_dir: Option<PathBuf>) -> EngineSet
         max_table_elements: limits.map(|l| l.table_elements as usize).max().unwrap_or(1),
         cache_dir,
         bounds_checks: config.global.bounds_checks,
+        prepare_ahead: config.global.prepare_ahead,
     }
 }
 

@@ -50,6 +50,9 @@ pub struct ModuleStatus {
     pub families: Vec<(String, usize)>,
     /// What the last call cost (zero when it never ran or did not return).
     pub cost: CallCost,
+    /// Whether the last call's sandbox was instantiated ahead of it
+    /// (`runtime::ahead`).
+    pub ahead: bool,
     /// The first accesses refused in the last call, and how many in all.
     pub denials: (Vec<Denial>, u64),
     /// The last failing call, kept after the module recovers, with what
@@ -314,7 +317,13 @@ impl Exporter {
         if !module.guest.may_block() {
             let module = module.clone();
             let task = self.runtime.run_inline(deadline, async move {
-                run_module(&module, deadline, target.as_deref()).await
+                let outcome = run_module(&module, deadline, target.as_deref()).await;
+                // The next scrape's sandbox, made while nobody waits for it
+                // (`runtime::ahead`); its store is the one just dropped.
+                if target.is_none() && module.guest.prepares_ahead() {
+                    tokio::spawn(async move { module.guest.prepare().await });
+                }
+                outcome
             });
             return Some(Call {
                 task: Box::pin(task),
@@ -405,7 +414,7 @@ impl Exporter {
         };
         let mut merger = Merger::new(&self.reserved);
         let result = result.and_then(|families| merger.add(module, families));
-        self.metrics.record_cost(module, &ran.cost);
+        self.metrics.record_cost(module, &ran.cost, ran.ahead);
         self.metrics.record_denials(module, &ran.denials);
         if let Err(failure) = &result {
             tracing::warn!(
@@ -430,7 +439,7 @@ impl Exporter {
     /// Counts one module's outcome in the self-metrics and logs a failure.
     fn record(&self, module: &Module, result: Result<usize, Failure>, ran: Ran) -> ModuleStatus {
         let name = module.name();
-        self.metrics.record_cost(name, &ran.cost);
+        self.metrics.record_cost(name, &ran.cost, ran.ahead);
         self.metrics.record_denials(name, &ran.denials);
         let at = SystemTime::now();
         let status = ModuleStatus {
@@ -442,6 +451,7 @@ impl Exporter {
             series: 0,
             families: ran.families,
             cost: ran.cost,
+            ahead: ran.ahead,
             denials: (ran.denials.kept().to_vec(), ran.denials.total()),
             last_failure: None,
         };
@@ -557,6 +567,8 @@ struct Ran {
     /// The time the call was allowed.
     allowed: Duration,
     cost: CallCost,
+    /// Whether its sandbox was instantiated ahead of the call.
+    ahead: bool,
     output: GuestOutput,
     denials: Denials,
     /// Names and series counts of the families returned, when they were
@@ -654,6 +666,7 @@ async fn run_module(module: &Module, deadline: Instant, target: Option<&str>) ->
         duration: start.elapsed(),
         allowed: deadline.saturating_duration_since(start),
         cost: outcome.cost,
+        ahead: outcome.ahead,
         output: outcome.output,
         denials: outcome.denials,
         families: emitted,

@@ -33,6 +33,8 @@ pub struct ModuleTotals {
     pub denials: Vec<(String, f64)>,
     /// CPU time of all its calls.
     pub cpu_seconds: f64,
+    /// Calls whose sandbox was instantiated ahead of them.
+    pub ahead_calls: u64,
 }
 
 /// The name, help and type of one of the exporter's families. Their label
@@ -57,7 +59,7 @@ const MODULE_UP: Describe = Describe {
 };
 const MODULE_DURATION: Describe = Describe {
     name: "wasm_exporter_module_duration_seconds",
-    help: "Duration of the module's last scrape (instantiate and collect).",
+    help: "Duration of the module's last scrape: instantiation (unless its sandbox was instantiated ahead of the call) and collect.",
     kind: Kind::Gauge,
 };
 // The limits beside the figures they bound, so that a rule can compare the
@@ -160,6 +162,9 @@ struct ModuleSeries {
     /// By kind, in the order of [`DenialKind::ALL`].
     denials: [AtomicU64; DenialKind::ALL.len()],
     cpu_nanos: AtomicU64,
+    /// Calls whose sandbox was instantiated ahead of them (the module
+    /// page shows it; not served).
+    ahead_calls: AtomicU64,
     memory_limit: AtomicU64,
     open_files_limit: AtomicU64,
     last: Mutex<Option<LastScrape>>,
@@ -312,13 +317,17 @@ impl SelfMetrics {
         self.with_module(module, |series| series.count_error(reason));
     }
 
-    /// Records what a module's call cost; nothing for a call that never
-    /// ran or never came back.
-    pub fn record_cost(&self, module: &str, cost: &CallCost) {
+    /// Records what a module's call cost, and whether its sandbox was
+    /// instantiated `ahead` of it; nothing for a call that never ran or
+    /// never came back.
+    pub fn record_cost(&self, module: &str, cost: &CallCost, ahead: bool) {
         if *cost == CallCost::default() {
             return;
         }
         self.with_module(module, |series| {
+            if ahead {
+                series.ahead_calls.fetch_add(1, Ordering::Relaxed);
+            }
             let nanos = u64::try_from(cost.cpu.as_nanos()).unwrap_or(u64::MAX);
             series.cpu_nanos.fetch_add(nanos, Ordering::Relaxed);
             *series.peaks.lock().unwrap_or_else(PoisonError::into_inner) = Some(Peaks {
@@ -353,6 +362,7 @@ impl SelfMetrics {
                 .map(|(k, n)| (k.as_str().to_owned(), n.load(Ordering::Relaxed) as f64))
                 .collect();
             totals.cpu_seconds = series.cpu_seconds();
+            totals.ahead_calls = series.ahead_calls.load(Ordering::Relaxed);
         });
         totals
     }
@@ -537,12 +547,12 @@ mod tests {
             memory_peak: 65536,
             open_files_peak: 1,
         };
-        metrics.record_cost("gone", &cost);
+        metrics.record_cost("gone", &cost, false);
         assert_eq!(series_of(&metrics, "gone"), Vec::<String>::new());
 
         // The kept module still records.
         metrics.record("kept", second, second, Some(Reason::Trap));
-        metrics.record_cost("kept", &cost);
+        metrics.record_cost("kept", &cost, false);
         assert!(series_of(&metrics, "kept").contains(&"wasm_exporter_module_up".to_owned()));
         let errors = "wasm_exporter_scrape_errors_total";
         assert_eq!(value(&metrics, errors, &["kept", "trap"]), Some(1.0));

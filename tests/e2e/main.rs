@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `wasm_exporter` binary, real wasm guests
 //! (built by `cargo xtask guests`), a real HTTP client.
 
+mod ahead;
 mod browser;
 mod check;
 mod collectors;

@@ -240,6 +240,8 @@ pub async fn check(path: &Path, options: &CheckOptions) -> Result<Report> {
         max_table_elements: limits.table_elements as usize,
         cache_dir: None,
         bounds_checks: Default::default(),
+        // One call: nothing comes after it to prepare for.
+        prepare_ahead: false,
     })?);
     let loaded = spec::resolve(&module_config, None)
         .and_then(|resolved| Ok((GuestModule::load(&runtime, &resolved.spec)?, resolved)));

@@ -99,6 +99,8 @@ pub struct FilePolicy {
     kernel: KernelFs,
     /// Whether a granted path may lie on a filesystem that can hang.
     may_hang: bool,
+    /// Whether every granted directory is on procfs or sysfs.
+    kernel_made: bool,
 }
 
 /// A directory grant: `host` shown to the guest at `guest`.
@@ -128,6 +130,7 @@ impl FilePolicy {
             rules: Vec::new(),
             kernel: KernelFs::discover(),
             may_hang: false,
+            kernel_made: true,
         }
     }
 
@@ -204,12 +207,26 @@ impl FilePolicy {
         let may_hang = preopens
             .iter()
             .any(|p| mounts::tree_may_hang(&mount_table, &p.host));
+        let kernel_made = preopens.iter().all(|p| {
+            rustix::fs::statfs(&p.host)
+                .is_ok_and(|s| FsKind::from_magic(s.f_type as u64).is_kernel_made())
+        });
         Ok(FilePolicy {
             preopens,
             rules,
             kernel,
             may_hang,
+            kernel_made,
         })
+    }
+
+    /// Whether every granted directory is on procfs or sysfs, whose
+    /// directories are never replaced: a sandbox whose preopens were
+    /// opened ahead of its call reaches the same files as one opened at
+    /// the call. A granted directory elsewhere (a textfile directory) may
+    /// be renamed and replaced in between.
+    pub fn kernel_made(&self) -> bool {
+        self.kernel_made
     }
 
     /// Whether a granted path may lie on a filesystem whose reads can hang

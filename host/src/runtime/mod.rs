@@ -18,6 +18,7 @@
 //! shared by every module, and every reload, that uses the same bytes
 //! (`loaded.rs`).
 
+mod ahead;
 mod calls;
 mod capture;
 pub mod compiled;
@@ -47,6 +48,7 @@ use crate::spec::{ComponentBytes, ModuleSpec};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use ahead::AheadSlots;
 pub use calls::CallPool;
 use compiled::CompiledDir;
 pub use cost::CallCost;
@@ -104,6 +106,10 @@ pub struct EngineSettings {
     pub cache_dir: Option<PathBuf>,
     /// How memory accesses are bounds-checked.
     pub bounds_checks: BoundsChecks,
+    /// Whether modules' next sandboxes are instantiated ahead of their
+    /// calls ([`ahead`]): the pool then has `concurrency` slots more for
+    /// them to wait in.
+    pub prepare_ahead: bool,
 }
 
 /// Pool slots per component. Generous: an interpreter-based guest (Python,
@@ -132,6 +138,9 @@ pub struct GuestRuntime {
     /// Digests of components [`GuestRuntime::compile_ahead`] compiled and
     /// no module has loaded yet: their load says they were compiled.
     compiled_ahead: Mutex<HashSet<String>>,
+    /// The pool slots that sandboxes prepared ahead of their calls wait
+    /// in; none when `prepare_ahead` is off.
+    ahead: Option<AheadSlots>,
 }
 
 /// How a component was compiled, for the log.
@@ -185,6 +194,9 @@ impl GuestRuntime {
             ticker,
             loaded: LoadedComponents::default(),
             compiled_ahead: Mutex::default(),
+            ahead: settings
+                .prepare_ahead
+                .then(|| AheadSlots::new(settings.concurrency)),
         })
     }
 
@@ -287,6 +299,12 @@ impl GuestRuntime {
         &self.ticker
     }
 
+    /// The pool slots for sandboxes prepared ahead of their calls, when
+    /// the runtime prepares them.
+    pub(crate) fn ahead_slots(&self) -> Option<&AheadSlots> {
+        self.ahead.as_ref()
+    }
+
     /// The linker offering WASI p2 to guests.
     pub fn linker(&self) -> &Linker<GuestState> {
         &self.linker
@@ -330,7 +348,8 @@ impl GuestRuntime {
 /// thread so other guests keep going.
 ///
 /// Instances come from wasmtime's pooling allocator, sized from the limits
-/// (`concurrency` calls of the largest module), with copy-on-write memory
+/// (`concurrency` calls of the largest module, and as many sandboxes
+/// waiting prepared with `prepare_ahead`), with copy-on-write memory
 /// images: a scrape reuses a slot instead of mapping fresh memory.
 pub fn engine_config(settings: &EngineSettings) -> Result<Config> {
     let mut config = Config::new();
@@ -350,7 +369,12 @@ pub fn engine_config(settings: &EngineSettings) -> Result<Config> {
         config.memory_guard_size(0);
         config.memory_reservation(settings.max_memory.next_multiple_of(WASM_PAGE) as u64);
     }
-    let slots = u32::try_from(settings.concurrency).context("concurrency is too large")?;
+    let calls = u32::try_from(settings.concurrency).context("concurrency is too large")?;
+    let slots = if settings.prepare_ahead {
+        calls.saturating_mul(2)
+    } else {
+        calls
+    };
     let keep_resident = resident::keep_resident();
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(slots)

@@ -6,9 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::error::Elapsed;
 use wasmtime::component::{Component, ResourceTableError};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
+use super::ahead::Ahead;
 use super::bindings::{v0_1, v0_2};
 use super::capture::LogCapture;
 use super::cost::{CallCost, CpuMetered};
@@ -31,6 +34,70 @@ enum Linked {
     V0_2(v0_2::ScraperPre<GuestState>),
 }
 
+/// A component instantiated in its sandbox, not called yet.
+enum Instance {
+    V0_1(v0_1::Scraper),
+    V0_2(v0_2::Scraper),
+}
+
+impl Instance {
+    /// Calls the guest's `collect` with `params`.
+    async fn collect(
+        self,
+        store: &mut Store<GuestState>,
+        params: &[spec::Param],
+    ) -> wasmtime::Result<Result<GuestFamilies, String>> {
+        match self {
+            Instance::V0_1(scraper) => {
+                let params: Vec<v0_1::wasm_exporter::scraper::types::Param> = params
+                    .iter()
+                    .map(|p| v0_1::wasm_exporter::scraper::types::Param {
+                        name: p.name.clone(),
+                        value: p.value.clone(),
+                    })
+                    .collect();
+                let answer = scraper.call_collect(store, &params).await?;
+                Ok(answer.map(GuestFamilies::V0_1))
+            }
+            Instance::V0_2(scraper) => {
+                let params: Vec<v0_2::wasm_exporter::scraper::types::Param> = params
+                    .iter()
+                    .map(|p| v0_2::wasm_exporter::scraper::types::Param {
+                        name: p.name.clone(),
+                        value: p.value.clone(),
+                    })
+                    .collect();
+                let answer = scraper.call_collect(store, &params).await?;
+                Ok(answer.map(GuestFamilies::V0_2))
+            }
+        }
+    }
+}
+
+/// One call's sandbox: its store and what the guest writes.
+struct Sandbox {
+    store: Store<GuestState>,
+    stdout: LogCapture,
+    stderr: LogCapture,
+}
+
+/// A module's next sandbox, instantiated ahead of its call
+/// ([`GuestModule::prepare`]).
+enum Prepared {
+    /// Instantiated: the call only runs `collect`. Fields drop in order,
+    /// so the pool slot is given back after the store is gone.
+    Ready {
+        sandbox: Sandbox,
+        instance: Instance,
+        /// CPU time the instantiation took, billed to the call.
+        cpu: Duration,
+        _slot: OwnedSemaphorePermit,
+    },
+    /// The guest failed while instantiated (its start code trapped, ran out
+    /// of time or memory): the next call reports this without running.
+    Failed(CallOutcome),
+}
+
 /// A scraper module ready to run.
 pub struct GuestModule {
     name: String,
@@ -47,6 +114,9 @@ pub struct GuestModule {
     tls: Arc<TlsConfigs>,
     /// How its component was compiled when it was loaded.
     compiled: Compiled,
+    /// Its next sandbox, when the runtime prepares them and the module's
+    /// grants allow it ([`GuestModule::prepares_ahead`]).
+    ahead: Option<Ahead<Prepared>>,
     /// Keeps the compiled component known to the engine while this module
     /// exists, so that the next reload reuses it and its warm pool slots.
     _component: Arc<Component>,
@@ -92,6 +162,13 @@ impl GuestModule {
             },
         };
         let tls = TlsConfigs::new(&spec.access.network).context("grants: http")?;
+        // Only where a sandbox made early is the same as one made at the
+        // call: no network (a connection's deadline is fixed when the
+        // sandbox is made) and directories that cannot be replaced.
+        let ahead = runtime
+            .ahead_slots()
+            .filter(|_| spec.access.network.is_empty() && spec.access.files.kernel_made())
+            .map(|slots| Ahead::new(slots.clone()));
         Ok(Self {
             name: spec.name.clone(),
             linked,
@@ -103,6 +180,7 @@ impl GuestModule {
             ticker: runtime.epoch_ticker().clone(),
             tls: Arc::new(tls),
             compiled: how,
+            ahead,
             _component: component,
         })
     }
@@ -174,15 +252,25 @@ impl GuestModule {
         self.access.files.may_hang() || !self.access.network.is_empty()
     }
 
-    /// Instantiates the component in a fresh sandbox and calls `collect`,
-    /// stopping it at `deadline`. What the guest wrote to stdout and stderr
-    /// and what it was refused are logged under the module's name.
+    /// Whether the module's next sandbox is instantiated as soon as a
+    /// `/metrics` call ends ([`Self::prepare`]): with `prepare_ahead`, for
+    /// modules without network grants whose granted directories are all
+    /// on procfs or sysfs.
+    pub fn prepares_ahead(&self) -> bool {
+        self.ahead.is_some()
+    }
+
+    /// Calls `collect` in a fresh sandbox, stopping it at `deadline`: the
+    /// one [`Self::prepare`] instantiated after the previous call, else one
+    /// instantiated now. What the guest wrote to stdout and stderr and what
+    /// it was refused are logged under the module's name.
     pub async fn collect(&self, deadline: Instant) -> CallOutcome {
-        self.call(deadline, &self.params).await
+        self.call(deadline, &self.params, true).await
     }
 
     /// Like [`Self::collect`], with the `target` parameter set to `target`
-    /// (checked with [`Self::check_target`] first).
+    /// (checked with [`Self::check_target`] first). Always in a sandbox
+    /// instantiated now.
     pub async fn probe(&self, deadline: Instant, target: &str) -> CallOutcome {
         let mut params: Vec<spec::Param> = self
             .params
@@ -191,12 +279,137 @@ impl GuestModule {
             .cloned()
             .collect();
         params.push(spec::Param::plain(TARGET_PARAM, target));
-        self.call(deadline, &params).await
+        self.call(deadline, &params, false).await
     }
 
-    async fn call(&self, deadline: Instant, params: &[spec::Param]) -> CallOutcome {
-        let limits = &self.limits;
+    /// Instantiates the module's next sandbox now, so that its next
+    /// [`Self::collect`] only runs the guest's `collect`; nothing if the
+    /// module does not prepare ahead, has a sandbox prepared or being
+    /// prepared, or no pool slot is free for it (`runtime::ahead`).
+    ///
+    /// The guest's start code runs now under the module's own timeout and
+    /// limits, and what it costs, is refused or writes counts in the call
+    /// that uses the sandbox. If the guest fails here, that call reports
+    /// the failure without running.
+    pub async fn prepare(&self) {
+        let Some(preparing) = self.ahead.as_ref().and_then(Ahead::begin) else {
+            return;
+        };
+        let deadline = Instant::now() + self.limits.timeout;
+        let _ticking = self.ticker.running();
+        // No sandbox (no descriptor left): the call makes its own and
+        // reports why it cannot.
+        let Ok(mut sandbox) = self.sandbox(deadline) else {
+            return;
+        };
+        let cpu_ns = AtomicU64::new(0);
+        let made = tokio::time::timeout_at(
+            deadline.into(),
+            CpuMetered::new(self.instantiate(&mut sandbox.store), &cpu_ns),
+        )
+        .await;
+        let cpu = Duration::from_nanos(cpu_ns.load(Ordering::Relaxed));
+        match made {
+            Ok(Ok(instance)) => preparing.done(|slot| Prepared::Ready {
+                sandbox,
+                instance,
+                cpu,
+                _slot: slot,
+            }),
+            Ok(Err(e)) => self.prepare_failed(preparing, &sandbox, Ok(Err(e)), cpu),
+            Err(elapsed) => self.prepare_failed(preparing, &sandbox, Err(elapsed), cpu),
+        }
+    }
+
+    /// Keeps what a failed instantiation ahead of the call left, for the
+    /// call to report.
+    fn prepare_failed(
+        &self,
+        preparing: super::ahead::Preparing<'_, Prepared>,
+        sandbox: &Sandbox,
+        made: CallResult,
+        cpu: Duration,
+    ) {
+        let mut outcome = self.conclude(sandbox, made, cpu, &Redact::new(&self.params));
+        outcome.result = outcome.result.map_err(|f| {
+            Failure::new(
+                f.reason,
+                format!("instantiating ahead of the call: {}", f.message),
+            )
+        });
+        outcome.ahead = true;
+        preparing.done(|slot| {
+            drop(slot);
+            Prepared::Failed(outcome)
+        });
+    }
+
+    async fn call(&self, deadline: Instant, params: &[spec::Param], ahead: bool) -> CallOutcome {
         let redact = Redact::new(params);
+        // Before the store exists (or its deadline is set): its epoch
+        // deadline is one tick away.
+        let _ticking = self.ticker.running();
+        let prepared = match &self.ahead {
+            Some(next) if ahead => next.take(),
+            _ => None,
+        };
+        let (mut sandbox, instance, ahead_cpu, slot) = match prepared {
+            Some(Prepared::Failed(outcome)) => return outcome,
+            Some(Prepared::Ready {
+                mut sandbox,
+                instance,
+                cpu,
+                _slot,
+            }) => {
+                sandbox.store.data_mut().deadline = deadline;
+                sandbox.store.set_epoch_deadline(1);
+                (sandbox, Some(instance), cpu, Some(_slot))
+            }
+            None => match self.sandbox(deadline) {
+                Ok(sandbox) => (sandbox, None, Duration::ZERO, None),
+                Err(e) => {
+                    return CallOutcome {
+                        result: Err(Failure::new(
+                            Reason::ResourceLimit,
+                            format!("preparing the sandbox: {e:#}"),
+                        )),
+                        cost: CallCost::default(),
+                        denials: Default::default(),
+                        output: GuestOutput::default(),
+                        ahead: false,
+                    };
+                }
+            },
+        };
+        let cpu_ns = AtomicU64::new(0);
+        let store = &mut sandbox.store;
+        let call = CpuMetered::new(
+            async {
+                let instance = match instance {
+                    Some(instance) => instance,
+                    None => self.instantiate(store).await?,
+                };
+                instance.collect(store, params).await
+            },
+            &cpu_ns,
+        );
+        // The epoch callback stops guest code; the outer timeout also stops a
+        // guest that is blocked in a host call (a sleep, a slow read).
+        let outcome = tokio::time::timeout_at(deadline.into(), call).await;
+        let cpu = Duration::from_nanos(cpu_ns.load(Ordering::Relaxed)) + ahead_cpu;
+        let mut outcome = self.conclude(&sandbox, outcome, cpu, &redact);
+        outcome.ahead = slot.is_some();
+        // The store before the pool slot it occupies.
+        drop(sandbox);
+        drop(slot);
+        outcome
+    }
+
+    /// A fresh store for one call, holding only what the module's access
+    /// policy grants, stopped at `deadline`. The epoch must be ticking
+    /// (`EpochTicker::running`) before it is made.
+    fn sandbox(&self, deadline: Instant) -> Result<Sandbox> {
+        let limits = &self.limits;
         let stdout = LogCapture::new(limits.max_log_bytes.as_u64() as usize);
         let stderr = LogCapture::new(limits.max_log_bytes.as_u64() as usize);
         let state = GuestState::new(SandboxSpec {
@@ -207,27 +420,11 @@ impl GuestModule {
             stdout: stdout.clone(),
             stderr: stderr.clone(),
             deadline,
-        });
-        let state = match state {
-            Ok(state) => state,
-            Err(e) => {
-                return CallOutcome {
-                    result: Err(Failure::new(
-                        Reason::ResourceLimit,
-                        format!("preparing the sandbox: {e:#}"),
-                    )),
-                    cost: CallCost::default(),
-                    denials: Default::default(),
-                    output: GuestOutput::default(),
-                };
-            }
-        };
+        })?;
         let engine = match &self.linked {
             Linked::V0_1(pre) => pre.engine(),
             Linked::V0_2(pre) => pre.engine(),
         };
-        // Before the store exists: its epoch deadline is one tick away.
-        let _ticking = self.ticker.running();
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(lift_budget(limits));
@@ -239,48 +436,39 @@ impl GuestModule {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
+        Ok(Sandbox {
+            store,
+            stdout,
+            stderr,
+        })
+    }
 
-        let cpu_ns = AtomicU64::new(0);
-        let call = CpuMetered::new(
-            async {
-                match &self.linked {
-                    Linked::V0_1(pre) => {
-                        let params: Vec<v0_1::wasm_exporter::scraper::types::Param> = params
-                            .iter()
-                            .map(|p| v0_1::wasm_exporter::scraper::types::Param {
-                                name: p.name.clone(),
-                                value: p.value.clone(),
-                            })
-                            .collect();
-                        let scraper = pre.instantiate_async(&mut store).await?;
-                        let answer = scraper.call_collect(&mut store, &params).await?;
-                        wasmtime::Result::Ok(answer.map(GuestFamilies::V0_1))
-                    }
-                    Linked::V0_2(pre) => {
-                        let params: Vec<v0_2::wasm_exporter::scraper::types::Param> = params
-                            .iter()
-                            .map(|p| v0_2::wasm_exporter::scraper::types::Param {
-                                name: p.name.clone(),
-                                value: p.value.clone(),
-                            })
-                            .collect();
-                        let scraper = pre.instantiate_async(&mut store).await?;
-                        let answer = scraper.call_collect(&mut store, &params).await?;
-                        Ok(answer.map(GuestFamilies::V0_2))
-                    }
-                }
-            },
-            &cpu_ns,
-        );
-        // The epoch callback stops guest code; the outer timeout also stops a
-        // guest that is blocked in a host call (a sleep, a slow read).
-        let outcome = tokio::time::timeout_at(deadline.into(), call).await;
-        let output = self.take_output(&stdout, &stderr, &redact);
-        let state = store.data();
+    /// Instantiates the component in `store`, running the guest's start
+    /// code.
+    async fn instantiate(&self, store: &mut Store<GuestState>) -> wasmtime::Result<Instance> {
+        Ok(match &self.linked {
+            Linked::V0_1(pre) => Instance::V0_1(pre.instantiate_async(store).await?),
+            Linked::V0_2(pre) => Instance::V0_2(pre.instantiate_async(store).await?),
+        })
+    }
+
+    /// What a call (or an instantiation ahead of one) that ended with
+    /// `outcome` after `cpu` of CPU time leaves: its result, its cost, what
+    /// it was refused and wrote (logged here), secrets removed.
+    fn conclude(
+        &self,
+        sandbox: &Sandbox,
+        outcome: CallResult,
+        cpu: Duration,
+        redact: &Redact,
+    ) -> CallOutcome {
+        let limits = &self.limits;
+        let output = self.take_output(&sandbox.stdout, &sandbox.stderr, redact);
+        let state = sandbox.store.data();
         let denials = redact.denials(state.all_denials());
         denials.log(&self.name);
         let cost = CallCost {
-            cpu: Duration::from_nanos(cpu_ns.load(Ordering::Relaxed)),
+            cpu,
             memory_peak: state.limiter.memory_peak(),
             open_files_peak: state.open_files_peak(),
         };
@@ -307,6 +495,7 @@ impl GuestModule {
             cost,
             denials,
             output,
+            ahead: false,
         }
     }
 
@@ -341,6 +530,10 @@ impl GuestModule {
         output
     }
 }
+
+/// How a call's future ended: at its deadline, in a trap or host error, or
+/// with the guest's answer.
+type CallResult = Result<wasmtime::Result<Result<GuestFamilies, String>>, Elapsed>;
 
 /// A guest that failed (returned an error or trapped) after the sandbox
 /// refused or cut its network access in the same call failed because of

@@ -112,6 +112,10 @@ pub struct CallOutcome {
     pub denials: Denials,
     /// What it wrote to stdout and stderr (kept up to `max_log_bytes`).
     pub output: GuestOutput,
+    /// Whether its sandbox was instantiated ahead of the call
+    /// (`runtime::ahead`); that instantiation's cost, refusals and output
+    /// are in the fields above.
+    pub ahead: bool,
 }
 
 /// What a guest's `collect` returned, in the types of the world version it
