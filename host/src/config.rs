@@ -60,8 +60,9 @@ pub struct Global {
     /// Instantiate each module's next sandbox as soon as a `/metrics` call
     /// ends, so that the next scrape only runs the guest's `collect`. Only
     /// for modules without network grants whose granted directories are all
-    /// on procfs or sysfs; each waiting sandbox holds a pool slot (the pool
-    /// has `concurrency` more for them) and its memory.
+    /// on procfs or sysfs. A waiting sandbox holds one of the `concurrency`
+    /// slots, only when one is free and never the last one, and its memory;
+    /// with `concurrency: 1` nothing is prepared.
     pub prepare_ahead: bool,
 }
 

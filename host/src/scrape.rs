@@ -20,7 +20,9 @@ use crate::model::{Family, Kind, Series, Text, Value};
 use crate::plugin::{self, Plugin};
 use crate::policy::Denial;
 use crate::runtime::denials::Denials;
-use crate::runtime::{CallCost, Failure, GuestModule, GuestOutput, GuestRuntime, Reason};
+use crate::runtime::{
+    CallCost, Failure, GuestModule, GuestOutput, GuestRuntime, PreparedSandbox, Reason,
+};
 use crate::selfmetrics::SelfMetrics;
 use crate::spec;
 
@@ -316,19 +318,29 @@ impl Exporter {
         }
         if !module.guest.may_block() {
             let module = module.clone();
-            let task = self.runtime.run_inline(deadline, async move {
-                let outcome = run_module(&module, deadline, target.as_deref()).await;
+            let prepared = match target {
+                None => module.guest.take_prepared(),
+                Some(_) => None,
+            };
+            let held = prepared.is_some();
+            let call = async move {
+                let outcome = run_module(&module, deadline, target.as_deref(), prepared).await;
                 // The next scrape's sandbox, made while nobody waits for it
-                // (`runtime::ahead`); its store is the one just dropped.
-                if target.is_none() && module.guest.prepares_ahead() {
+                // (`runtime::ahead`). Not when every other slot is taken
+                // (under load): it would find none, or take one a call
+                // needs, and moving work buys nothing when the CPU is busy.
+                if target.is_none() && module.guest.could_prepare() {
                     tokio::spawn(async move { module.guest.prepare().await });
                 }
                 outcome
-            });
-            return Some(Call {
-                task: Box::pin(task),
-                phase: None,
-            });
+            };
+            // A prepared sandbox holds its slot already.
+            let task: CallTask<'_> = if held {
+                Box::pin(self.runtime.run_prepared(call))
+            } else {
+                Box::pin(self.runtime.run_inline(deadline, call))
+            };
+            return Some(Call { task, phase: None });
         }
         let phase = Arc::new(CallPhase::default());
         let ended = CallEnd {
@@ -345,7 +357,7 @@ impl Exporter {
                     // Moved in, so dropped whether the call returns or is
                     // dropped without ever starting.
                     let _ended = ended;
-                    run_module(&module, deadline, target.as_deref()).await
+                    run_module(&module, deadline, target.as_deref(), None).await
                 })
                 .await
         };
@@ -553,9 +565,12 @@ impl Drop for CallEnd {
 /// One module's call of a scrape, running: on a guest thread (with its
 /// phase, to tell whether it is stuck) or inline.
 struct Call<'a> {
-    task: Pin<Box<dyn Future<Output = Result<RunOutcome, Failure>> + Send + 'a>>,
+    task: CallTask<'a>,
     phase: Option<Arc<CallPhase>>,
 }
+
+/// The future of a started call.
+type CallTask<'a> = Pin<Box<dyn Future<Output = Result<RunOutcome, Failure>> + Send + 'a>>;
 
 /// A module's validated output (or why it failed) and what the run left.
 type RunOutcome = (Result<Vec<Family>, Failure>, Ran);
@@ -638,11 +653,17 @@ fn probe_families(success: bool, duration: Duration) -> Vec<Family> {
 
 /// Runs one module under its deadline (with `target` as its `target`
 /// parameter, for a probe) and validates its output.
-async fn run_module(module: &Module, deadline: Instant, target: Option<&str>) -> RunOutcome {
+async fn run_module(
+    module: &Module,
+    deadline: Instant,
+    target: Option<&str>,
+    prepared: Option<PreparedSandbox>,
+) -> RunOutcome {
     let start = Instant::now();
-    let outcome = match target {
-        Some(target) => module.guest.probe(deadline, target).await,
-        None => module.guest.collect(deadline).await,
+    let outcome = match (target, prepared) {
+        (Some(target), _) => module.guest.probe(deadline, target).await,
+        (None, Some(prepared)) => module.guest.collect_prepared(deadline, prepared).await,
+        (None, None) => module.guest.collect(deadline).await,
     };
     let mut emitted = Vec::new();
     let result = outcome

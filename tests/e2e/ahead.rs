@@ -200,14 +200,14 @@ fn start_code_that_spins_or_bloats_costs_only_its_own_series() {
     );
 }
 
-/// Reloads drop the modules' prepared sandboxes and give their pool slots
-/// back: with `concurrency: 1` a single leaked slot would stop every later
-/// module from being prepared.
+/// Reloads drop the modules' prepared sandboxes and give their slots back:
+/// with `concurrency: 2` one slot may wait prepared, so a single leaked
+/// slot would stop every later module from being prepared.
 #[test]
 fn reloads_give_back_the_slots_of_prepared_sandboxes() {
     let config = |n: usize| {
         format!(
-            "global: {{concurrency: 1}}\nmodules:\n{}",
+            "global: {{concurrency: 2}}\nmodules:\n{}",
             component(&format!("good{n}"), "ok", "")
         )
     };

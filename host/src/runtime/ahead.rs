@@ -4,36 +4,23 @@
 //! code) is a third of a small collector's time in the server. After a
 //! `/metrics` call ends, the module's next sandbox is made at once, so
 //! the next scrape only runs `collect` (`GuestModule::prepare`). This file
-//! holds the bookkeeping: the pool slots such sandboxes wait in, and each
-//! module's one prepared sandbox.
+//! holds each module's one prepared sandbox.
 //!
-//! A waiting sandbox holds an instance-pool slot outside the `concurrency`
-//! slots that calls take: the pool has as many again for them
-//! ([`super::engine_config`]), and a module finds none free only when
-//! more modules than `concurrency` wait prepared; its calls then
-//! instantiate as they are made. So waiting sandboxes never keep a call
-//! from a slot.
+//! A waiting sandbox holds one of the `concurrency` call slots (and so its
+//! instance-pool slot), taken only when one is free and never more than
+//! `concurrency - 1` of them ([`super::calls::SlotSource`]); the call that
+//! uses it runs in that slot. Growing the pool for them instead cost 13 %
+//! of the scrapes under load (`bench/ab.sh`: a pool twice as large, with
+//! nothing prepared).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-/// The instance-pool slots that prepared sandboxes wait in, shared by
-/// every module of the runtime (and every reload's modules).
-#[derive(Clone)]
-pub struct AheadSlots(Arc<Semaphore>);
-
-impl AheadSlots {
-    /// `slots` sandboxes may wait prepared at once.
-    pub fn new(slots: usize) -> Self {
-        Self(Arc::new(Semaphore::new(slots)))
-    }
-}
+use super::calls::{HeldSlot, SlotSource};
 
 /// One module's next sandbox: none, being prepared, or prepared (`T`, which
 /// holds the slot it waits in).
 pub(super) struct Ahead<T> {
-    slots: AheadSlots,
+    slots: SlotSource,
     next: Mutex<Next<T>>,
 }
 
@@ -45,11 +32,21 @@ enum Next<T> {
 
 impl<T> Ahead<T> {
     /// Nothing prepared yet.
-    pub(super) fn new(slots: AheadSlots) -> Self {
+    pub(super) fn new(slots: SlotSource) -> Self {
         Self {
             slots,
             next: Mutex::new(Next::None),
         }
+    }
+
+    /// Whether [`Self::begin`] would start now: checked before a task is
+    /// spawned for it, which under load (every slot taken) would be spawned
+    /// for nothing after every call.
+    pub(super) fn could_begin(&self) -> bool {
+        matches!(
+            *self.next.lock().unwrap_or_else(PoisonError::into_inner),
+            Next::None
+        ) && self.slots.any_free()
     }
 
     /// Starts preparing: a slot to hold while preparing and after, unless
@@ -59,7 +56,7 @@ impl<T> Ahead<T> {
         if !matches!(*next, Next::None) {
             return None;
         }
-        let slot = self.slots.0.clone().try_acquire_owned().ok()?;
+        let slot = self.slots.try_take()?;
         *next = Next::Preparing;
         Some(Preparing {
             ahead: self,
@@ -86,13 +83,13 @@ impl<T> Ahead<T> {
 /// failed, or its task was dropped), the module may prepare again.
 pub(super) struct Preparing<'a, T> {
     ahead: &'a Ahead<T>,
-    slot: Option<OwnedSemaphorePermit>,
+    slot: Option<HeldSlot>,
 }
 
 impl<T> Preparing<'_, T> {
     /// The slot the sandbox waits in; `make` keeps it in the prepared value
     /// so that the slot is free again only once the sandbox is gone.
-    pub(super) fn done(mut self, make: impl FnOnce(OwnedSemaphorePermit) -> T) {
+    pub(super) fn done(mut self, make: impl FnOnce(HeldSlot) -> T) {
         if let Some(slot) = self.slot.take() {
             let ready = make(slot);
             *self
@@ -118,35 +115,43 @@ impl<T> Drop for Preparing<'_, T> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::CallPool;
     use super::*;
 
     #[test]
-    fn one_sandbox_per_module_and_no_more_than_the_slots() {
-        let slots = AheadSlots::new(1);
-        let a = Ahead::<(u32, OwnedSemaphorePermit)>::new(slots.clone());
-        let b = Ahead::<(u32, OwnedSemaphorePermit)>::new(slots);
-        let preparing = a.begin().expect("a slot is free");
-        assert!(a.begin().is_none(), "already being prepared");
-        assert!(b.begin().is_none(), "the only slot is taken");
-        assert!(a.take().is_none(), "not ready yet");
+    fn one_sandbox_per_module_and_no_more_than_the_cap() {
+        // Three slots, of which two may wait prepared.
+        let pool = CallPool::new(3, 2).unwrap();
+        let slots = pool.slot_source().unwrap();
+        let modules: Vec<Ahead<(u32, HeldSlot)>> =
+            (0..3).map(|_| Ahead::new(slots.clone())).collect();
+        let preparing = modules[0].begin().expect("a slot is free");
+        assert!(modules[0].begin().is_none(), "already being prepared");
+        assert!(modules[0].take().is_none(), "not ready yet");
         preparing.done(|slot| (7, slot));
-        assert!(a.begin().is_none(), "already prepared");
-        assert!(b.begin().is_none(), "the prepared sandbox holds the slot");
-        let (value, slot) = a.take().expect("prepared");
-        assert_eq!(value, 7);
-        assert!(a.take().is_none(), "taken once");
-        drop(slot);
+        assert!(modules[0].begin().is_none(), "already prepared");
+        modules[1]
+            .begin()
+            .expect("a second slot")
+            .done(|slot| (8, slot));
         assert!(
-            b.begin().is_some(),
-            "the slot is free once the sandbox is gone"
+            modules[2].begin().is_none(),
+            "the cap leaves a slot to calls"
         );
+        let (value, slot) = modules[0].take().expect("prepared");
+        assert_eq!(value, 7);
+        assert!(modules[0].take().is_none(), "taken once");
+        assert!(modules[2].begin().is_none(), "the call holds the slot");
+        drop(slot);
+        assert!(modules[2].begin().is_some(), "free once the call is gone");
     }
 
     #[test]
     fn a_failed_preparation_lets_the_module_prepare_again() {
-        let a = Ahead::<u32>::new(AheadSlots::new(1));
+        let pool = CallPool::new(2, 1).unwrap();
+        let a = Ahead::<HeldSlot>::new(pool.slot_source().unwrap().clone());
         drop(a.begin().expect("a slot is free"));
-        assert_eq!(a.take(), None);
+        assert!(a.take().is_none());
         assert!(a.begin().is_some(), "slot and state given back");
     }
 }

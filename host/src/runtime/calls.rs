@@ -8,7 +8,8 @@
 //! takes the next queued one itself, so a scrape with more modules than
 //! slots costs no extra thread wake-ups. Every other call runs inline, as a
 //! task of the HTTP server's own workers ([`CallPool::run_inline`]): no
-//! guest thread to wake. Both kinds take the same slots.
+//! guest thread to wake. Both kinds take the same slots, and so do
+//! sandboxes instantiated ahead of their call ([`SlotSource`]).
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -48,11 +49,14 @@ pub struct CallPool {
     runtime: Option<Runtime>,
     /// The slots and the queue, shared with the inline calls' slots.
     threads: Arc<Threads>,
+    /// Where sandboxes prepared ahead take their slots, if anywhere.
+    ahead: Option<SlotSource>,
 }
 
 impl CallPool {
-    /// Starts the pool with `slots` calls at once at most.
-    pub fn new(slots: usize) -> Result<Self> {
+    /// Starts the pool with `slots` calls at once at most, of which up to
+    /// `ahead` may be held by sandboxes prepared ahead of their call.
+    pub fn new(slots: usize, ahead: usize) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .max_blocking_threads(slots + SPARE_THREADS)
@@ -66,10 +70,21 @@ impl CallPool {
             slots: Arc::new(Semaphore::new(slots)),
             queue: Arc::default(),
         });
+        let ahead = (ahead > 0).then(|| SlotSource {
+            threads: threads.clone(),
+            ahead: Arc::new(Semaphore::new(ahead.min(slots))),
+        });
         Ok(Self {
             runtime: Some(runtime),
             threads,
+            ahead,
         })
+    }
+
+    /// Where sandboxes prepared ahead take their slots; none when the
+    /// runtime does not prepare them.
+    pub fn slot_source(&self) -> Option<&SlotSource> {
+        self.ahead.as_ref()
     }
 
     /// Runs `ticker` for `engine` on the pool's own async thread, which
@@ -152,6 +167,66 @@ impl CallPool {
             call.await
         }));
         task.await
+    }
+
+    /// Runs `call`, which holds a slot already (a sandbox prepared ahead,
+    /// [`HeldSlot`]), as a task of the caller's runtime: as
+    /// [`Self::run_inline`] without waiting for a slot.
+    pub async fn run_in_held_slot<F>(call: F) -> Result<F::Output, Failure>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        AbortOnDrop(tokio::spawn(call)).await
+    }
+}
+
+/// Hands out slots to sandboxes prepared ahead of their call
+/// (`runtime::ahead`), never more than its own cap at once, and only when
+/// one is free at once: they never wait for one, and never take one a
+/// call is waiting for (the semaphore gives released slots to waiters
+/// first).
+///
+/// The cap is below the number of slots, so that sandboxes waiting for a
+/// call that does not come soon (a module whose turn is the next scrape)
+/// always leave a slot to the calls of others (`/probe`).
+#[derive(Clone)]
+pub struct SlotSource {
+    threads: Arc<Threads>,
+    ahead: Arc<Semaphore>,
+}
+
+impl SlotSource {
+    /// Whether [`Self::try_take`] would find a slot now (it may not, a
+    /// moment later).
+    pub fn any_free(&self) -> bool {
+        self.ahead.available_permits() > 0 && self.threads.slots.available_permits() > 0
+    }
+
+    /// A free slot, if there is one and the cap allows it.
+    pub fn try_take(&self) -> Option<HeldSlot> {
+        let cap = self.ahead.clone().try_acquire_owned().ok()?;
+        let permit = self.threads.slots.clone().try_acquire_owned().ok()?;
+        Some(HeldSlot {
+            _slot: InlineSlot {
+                permit: Some(permit),
+                threads: self.threads.clone(),
+            },
+            _cap: cap,
+        })
+    }
+}
+
+/// A slot held by a sandbox prepared ahead, and then by the call that runs
+/// in it; given back (and a queued call started) when dropped.
+pub struct HeldSlot {
+    _slot: InlineSlot,
+    _cap: OwnedSemaphorePermit,
+}
+
+impl std::fmt::Debug for HeldSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HeldSlot")
     }
 }
 

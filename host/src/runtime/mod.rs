@@ -48,14 +48,14 @@ use crate::spec::{ComponentBytes, ModuleSpec};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use ahead::AheadSlots;
 pub use calls::CallPool;
+use calls::SlotSource;
 use compiled::CompiledDir;
 pub use cost::CallCost;
 pub use descriptors::DescriptorBudget;
 use epoch::EpochTicker;
 use loaded::LoadedComponents;
-pub use module::GuestModule;
+pub use module::{GuestModule, PreparedSandbox};
 pub use outcome::{CallOutcome, Failure, GuestFamilies, GuestOutput, Reason};
 pub use sandbox::GuestState;
 
@@ -107,8 +107,8 @@ pub struct EngineSettings {
     /// How memory accesses are bounds-checked.
     pub bounds_checks: BoundsChecks,
     /// Whether modules' next sandboxes are instantiated ahead of their
-    /// calls ([`ahead`]): the pool then has `concurrency` slots more for
-    /// them to wait in.
+    /// calls ([`ahead`]), each holding one of the `concurrency` slots
+    /// while it waits (at most `concurrency - 1` of them).
     pub prepare_ahead: bool,
 }
 
@@ -138,9 +138,6 @@ pub struct GuestRuntime {
     /// Digests of components [`GuestRuntime::compile_ahead`] compiled and
     /// no module has loaded yet: their load says they were compiled.
     compiled_ahead: Mutex<HashSet<String>>,
-    /// The pool slots that sandboxes prepared ahead of their calls wait
-    /// in; none when `prepare_ahead` is off.
-    ahead: Option<AheadSlots>,
 }
 
 /// How a component was compiled, for the log.
@@ -181,7 +178,12 @@ impl GuestRuntime {
         };
         let mut linker = Linker::new(&engine);
         wasi::link(&mut linker)?;
-        let calls = CallPool::new(settings.concurrency)?;
+        let ahead = if settings.prepare_ahead {
+            settings.concurrency.saturating_sub(1)
+        } else {
+            0
+        };
+        let calls = CallPool::new(settings.concurrency, ahead)?;
         let ticker = EpochTicker::new();
         calls.tick_epochs(ticker.clone(), engine.clone());
         Ok(Self {
@@ -194,9 +196,6 @@ impl GuestRuntime {
             ticker,
             loaded: LoadedComponents::default(),
             compiled_ahead: Mutex::default(),
-            ahead: settings
-                .prepare_ahead
-                .then(|| AheadSlots::new(settings.concurrency)),
         })
     }
 
@@ -299,10 +298,10 @@ impl GuestRuntime {
         &self.ticker
     }
 
-    /// The pool slots for sandboxes prepared ahead of their calls, when
-    /// the runtime prepares them.
-    pub(crate) fn ahead_slots(&self) -> Option<&AheadSlots> {
-        self.ahead.as_ref()
+    /// Where sandboxes prepared ahead of their calls take their slots,
+    /// when the runtime prepares them.
+    pub(crate) fn ahead_slots(&self) -> Option<&SlotSource> {
+        self.calls.slot_source()
     }
 
     /// The linker offering WASI p2 to guests.
@@ -323,6 +322,16 @@ impl GuestRuntime {
         F::Output: Send + 'static,
     {
         self.calls.spawn(deadline, call)
+    }
+
+    /// Runs a guest call whose sandbox was prepared ahead, in the slot that
+    /// sandbox holds (see [`CallPool::run_in_held_slot`]).
+    pub async fn run_prepared<F>(&self, call: F) -> Result<F::Output, Failure>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        CallPool::run_in_held_slot(call).await
     }
 
     /// Runs a guest call as a task of the caller's runtime once a slot is
@@ -348,9 +357,9 @@ impl GuestRuntime {
 /// thread so other guests keep going.
 ///
 /// Instances come from wasmtime's pooling allocator, sized from the limits
-/// (`concurrency` calls of the largest module, and as many sandboxes
-/// waiting prepared with `prepare_ahead`), with copy-on-write memory
-/// images: a scrape reuses a slot instead of mapping fresh memory.
+/// (`concurrency` calls of the largest module; sandboxes prepared ahead
+/// hold call slots), with copy-on-write memory images: a scrape reuses a
+/// slot instead of mapping fresh memory.
 pub fn engine_config(settings: &EngineSettings) -> Result<Config> {
     let mut config = Config::new();
     config.wasm_component_model(true);
@@ -369,12 +378,7 @@ pub fn engine_config(settings: &EngineSettings) -> Result<Config> {
         config.memory_guard_size(0);
         config.memory_reservation(settings.max_memory.next_multiple_of(WASM_PAGE) as u64);
     }
-    let calls = u32::try_from(settings.concurrency).context("concurrency is too large")?;
-    let slots = if settings.prepare_ahead {
-        calls.saturating_mul(2)
-    } else {
-        calls
-    };
+    let slots = u32::try_from(settings.concurrency).context("concurrency is too large")?;
     let keep_resident = resident::keep_resident();
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(slots)

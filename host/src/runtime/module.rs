@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::error::Elapsed;
 use wasmtime::component::{Component, ResourceTableError};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::ahead::Ahead;
 use super::bindings::{v0_1, v0_2};
+use super::calls::HeldSlot;
 use super::capture::LogCapture;
 use super::cost::{CallCost, CpuMetered};
 use super::denials::Denials;
@@ -82,16 +82,18 @@ struct Sandbox {
 }
 
 /// A module's next sandbox, instantiated ahead of its call
-/// ([`GuestModule::prepare`]).
+/// ([`GuestModule::prepare`]); the call runs in the slot it holds.
+pub struct PreparedSandbox(Prepared);
+
 enum Prepared {
     /// Instantiated: the call only runs `collect`. Fields drop in order,
-    /// so the pool slot is given back after the store is gone.
+    /// so the slot is given back after the store is gone.
     Ready {
         sandbox: Sandbox,
         instance: Instance,
         /// CPU time the instantiation took, billed to the call.
         cpu: Duration,
-        _slot: OwnedSemaphorePermit,
+        _slot: HeldSlot,
     },
     /// The guest failed while instantiated (its start code trapped, ran out
     /// of time or memory): the next call reports this without running.
@@ -260,12 +262,33 @@ impl GuestModule {
         self.ahead.is_some()
     }
 
-    /// Calls `collect` in a fresh sandbox, stopping it at `deadline`: the
-    /// one [`Self::prepare`] instantiated after the previous call, else one
-    /// instantiated now. What the guest wrote to stdout and stderr and what
-    /// it was refused are logged under the module's name.
+    /// Whether [`Self::prepare`] would start now: the module prepares
+    /// ahead, nothing is prepared or being prepared, and a slot is free.
+    pub fn could_prepare(&self) -> bool {
+        self.ahead.as_ref().is_some_and(Ahead::could_begin)
+    }
+
+    /// Instantiates the component in a fresh sandbox and calls `collect`,
+    /// stopping it at `deadline`. What the guest wrote to stdout and stderr
+    /// and what it was refused are logged under the module's name.
     pub async fn collect(&self, deadline: Instant) -> CallOutcome {
-        self.call(deadline, &self.params, true).await
+        self.call(deadline, &self.params, None).await
+    }
+
+    /// The sandbox [`Self::prepare`] instantiated after the previous call,
+    /// if it is ready; taken before the call, whose task then runs in the
+    /// slot it holds ([`GuestRuntime::run_prepared`]).
+    pub fn take_prepared(&self) -> Option<PreparedSandbox> {
+        self.ahead.as_ref()?.take().map(PreparedSandbox)
+    }
+
+    /// Like [`Self::collect`], in a sandbox prepared ahead.
+    pub async fn collect_prepared(
+        &self,
+        deadline: Instant,
+        prepared: PreparedSandbox,
+    ) -> CallOutcome {
+        self.call(deadline, &self.params, Some(prepared.0)).await
     }
 
     /// Like [`Self::collect`], with the `target` parameter set to `target`
@@ -279,7 +302,7 @@ impl GuestModule {
             .cloned()
             .collect();
         params.push(spec::Param::plain(TARGET_PARAM, target));
-        self.call(deadline, &params, false).await
+        self.call(deadline, &params, None).await
     }
 
     /// Instantiates the module's next sandbox now, so that its next
@@ -344,15 +367,16 @@ impl GuestModule {
         });
     }
 
-    async fn call(&self, deadline: Instant, params: &[spec::Param], ahead: bool) -> CallOutcome {
+    async fn call(
+        &self,
+        deadline: Instant,
+        params: &[spec::Param],
+        prepared: Option<Prepared>,
+    ) -> CallOutcome {
         let redact = Redact::new(params);
         // Before the store exists (or its deadline is set): its epoch
         // deadline is one tick away.
         let _ticking = self.ticker.running();
-        let prepared = match &self.ahead {
-            Some(next) if ahead => next.take(),
-            _ => None,
-        };
         let (mut sandbox, instance, ahead_cpu, slot) = match prepared {
             Some(Prepared::Failed(outcome)) => return outcome,
             Some(Prepared::Ready {
