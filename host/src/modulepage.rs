@@ -216,6 +216,11 @@ fn cost(out: &mut String, module: &Module, status: &ModuleStatus, totals: &Modul
         "calls in a sandbox instantiated ahead",
         &totals.ahead_calls.to_string(),
     );
+    row(
+        out,
+        "sandboxes instantiated ahead",
+        &escape(&module.guest().ahead_policy()),
+    );
     row(out, "failed scrapes", &counts(&totals.errors));
     row(out, "accesses refused", &counts(&totals.denials));
     out.push_str("</table>");

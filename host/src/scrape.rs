@@ -111,6 +111,8 @@ pub struct Exporter {
     /// started again until its call returns: one stuck module must not
     /// take the threads every other module needs.
     stuck: Vec<Arc<AtomicUsize>>,
+    /// Scrapes of `/metrics` under way.
+    in_flight: AtomicUsize,
     metrics: SelfMetrics,
     /// Family names of the self-metrics, which guests may not emit.
     reserved: Reserved,
@@ -163,6 +165,7 @@ impl Exporter {
         Ok(Self {
             status: Mutex::new(vec![ModuleStatus::default(); modules.len()]),
             stuck: modules.iter().map(|_| Arc::default()).collect(),
+            in_flight: AtomicUsize::new(0),
             modules,
             metrics,
             reserved,
@@ -239,6 +242,12 @@ impl Exporter {
     pub async fn scrape(&self, budget: Option<Duration>) -> Vec<Family> {
         let start = Instant::now();
         self.metrics.scrape_started();
+        // Only a scrape that started alone prepares its modules' next
+        // sandboxes: scrapes that overlap mean a busy CPU, where moving
+        // work ahead buys nothing and its task costs (a trivial module
+        // under load: fewer scrapes per second).
+        let (_in_flight, others) = InFlight::enter(&self.in_flight);
+        let prepare_next = others == 0;
         let budget_end = budget.map(|b| start + b.saturating_sub(self.margin));
 
         let deadlines: Vec<Instant> = self
@@ -265,7 +274,7 @@ impl Exporter {
                 module
                     .guest
                     .scraped()
-                    .then(|| self.start_call(index, deadline, None))
+                    .then(|| self.start_call(index, deadline, None, prepare_next))
             })
             .collect();
         let outcomes = join_all(calls.into_iter().enumerate().zip(&deadlines).map(
@@ -305,12 +314,14 @@ impl Exporter {
     /// Starts one call of module `index` (with `target` as its `target`
     /// parameter, for a probe): inline, or on a guest thread of its own if
     /// it may block in the kernel (`GuestModule::may_block`). `None` when an
-    /// earlier call of the module is still stuck in a host call.
+    /// earlier call of the module is still stuck in a host call. With
+    /// `prepare_next`, the module's next sandbox is prepared as it ends.
     fn start_call(
         &self,
         index: usize,
         deadline: Instant,
         target: Option<String>,
+        prepare_next: bool,
     ) -> Option<Call<'_>> {
         let (module, stuck) = (&self.modules[index], &self.stuck[index]);
         if stuck.load(Ordering::Acquire) > 0 {
@@ -326,10 +337,9 @@ impl Exporter {
             let call = async move {
                 let outcome = run_module(&module, deadline, target.as_deref(), prepared).await;
                 // The next scrape's sandbox, made while nobody waits for it
-                // (`runtime::ahead`). Not when every other slot is taken
-                // (under load): it would find none, or take one a call
-                // needs, and moving work buys nothing when the CPU is busy.
-                if target.is_none() && module.guest.could_prepare() {
+                // (`runtime::ahead`): for a scrape that started alone, and
+                // not when no slot is free (it would find none).
+                if prepare_next && target.is_none() && module.guest.could_prepare() {
                     tokio::spawn(async move { module.guest.prepare().await });
                 }
                 outcome
@@ -420,7 +430,8 @@ impl Exporter {
         let deadline = budget
             .map(|b| start + b.saturating_sub(self.margin))
             .map_or(own_end, |b| b.min(own_end));
-        let (result, ran) = match self.start_call(index, deadline, Some(target.to_string())) {
+        let (result, ran) = match self.start_call(index, deadline, Some(target.to_string()), false)
+        {
             Some(started) => self.finish_call(index, started, deadline, start).await,
             None => (Err(still_stuck()), Ran::not_started(start, deadline)),
         };
@@ -608,6 +619,23 @@ impl Ran {
             allowed: deadline.saturating_duration_since(start),
             ..Ran::default()
         }
+    }
+}
+
+/// A scrape counted in flight while it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    /// Counts one more; also returns how many were under way before.
+    fn enter(count: &'a AtomicUsize) -> (Self, usize) {
+        let before = count.fetch_add(1, Ordering::AcqRel);
+        (Self(count), before)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

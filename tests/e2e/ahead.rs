@@ -1,7 +1,10 @@
 //! Sandboxes instantiated ahead of their call (`global.prepare_ahead`):
 //! used only where a sandbox made early is the same as one made at the
-//! call, never left holding pool slots, and a guest whose start code
-//! never ends or bloats still costs only its own series.
+//! call, never left holding slots, and a guest whose start code never ends
+//! or bloats still costs only its own series. The modules expected to be
+//! prepared run `slowstart`, whose start code takes milliseconds: a
+//! module whose instantiation is quicker than the task that would move it
+//! (20 µs) is not prepared, whatever its grants.
 
 use std::fmt::Write as _;
 use std::thread;
@@ -33,6 +36,25 @@ fn component(name: &str, component: &str, rest: &str) -> String {
     )
 }
 
+/// What the module page says of preparing the module's sandboxes.
+fn ahead_policy(exporter: &Exporter, module: &str) -> String {
+    let page = exporter.get(&format!("/modules/{module}")).body;
+    let key = "<th>sandboxes instantiated ahead</th><td>";
+    let at = page
+        .find(key)
+        .unwrap_or_else(|| panic!("no ahead policy on the page of {module}:\n{page}"));
+    let rest = &page[at + key.len()..];
+    rest[..rest.find("</td>").unwrap_or(rest.len())].to_string()
+}
+
+fn assert_slow(s: &Scrape) {
+    assert!(
+        s.text.lines().any(|l| l == "wat_slow_start 1"),
+        "the slow-starting module must be served:\n{}",
+        s.text
+    );
+}
+
 fn assert_good(s: &Scrape) {
     assert!(
         s.text.lines().any(|l| l == "wat_ok 42"),
@@ -53,10 +75,10 @@ fn scrapes(exporter: &Exporter, n: usize) -> Vec<Scrape> {
         .collect()
 }
 
-/// Modules without grants or with grants on procfs run in sandboxes made
-/// ahead and serve what they would otherwise; a module granted a directory
-/// elsewhere is never prepared, and sees that directory replaced between
-/// two scrapes.
+/// A module granted files on procfs runs in sandboxes made ahead and
+/// serves what it would otherwise; a module granted a directory elsewhere
+/// is never prepared, and sees that directory replaced between two
+/// scrapes.
 #[test]
 fn only_modules_whose_sandbox_cannot_go_stale_are_prepared() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,6 +87,11 @@ fn only_modules_whose_sandbox_cannot_go_stale_are_prepared() {
     std::fs::write(data.join("value"), "one").unwrap();
     let mut config = String::from("modules:\n");
     config.push_str(&component("good", "ok", ""));
+    config.push_str(&component(
+        "slow",
+        "slowstart",
+        "    grants: {files: [/proc/meminfo]}\n",
+    ));
     config.push_str(&component(
         "meminfo",
         "adversary",
@@ -86,6 +113,7 @@ fn only_modules_whose_sandbox_cannot_go_stale_are_prepared() {
     let all = scrapes(&exporter, 6);
     for s in &all {
         assert_good(s);
+        assert_slow(s);
         let meminfo = s
             .samples
             .iter()
@@ -103,21 +131,28 @@ fn only_modules_whose_sandbox_cannot_go_stale_are_prepared() {
             s.text
         );
     }
-    // The first call of each module instantiates at the call; most of the
-    // others find their sandbox ready (paced 100 ms apart).
-    for module in ["good", "meminfo"] {
-        let n = ahead_calls(&exporter, module);
-        assert!(n >= 3, "{module}: {n} of 6 calls in sandboxes made ahead");
-    }
+    // The first call instantiates at the call; most of the others find
+    // their sandbox ready (paced 100 ms apart).
+    let n = ahead_calls(&exporter, "slow");
+    assert!(n >= 3, "{n} of 6 calls in sandboxes made ahead");
+    let page = exporter.get("/modules/slow").body;
+    assert!(
+        page.contains("<th>sandbox</th><td>instantiated ahead of the call</td>"),
+        "{page}"
+    );
+    let policy = ahead_policy(&exporter, "slow");
+    assert!(
+        policy.starts_with("when its instantiation takes 20 µs or more"),
+        "{policy}"
+    );
     assert_eq!(
         ahead_calls(&exporter, "disk"),
         0,
         "a disk directory: never ahead"
     );
-    let page = exporter.get("/modules/good").body;
-    assert!(
-        page.contains("<th>sandbox</th><td>instantiated ahead of the call</td>"),
-        "{page}"
+    assert_eq!(
+        ahead_policy(&exporter, "disk"),
+        "never: a granted directory is not on procfs or sysfs"
     );
 
     // The granted directory replaced by another at the same path: the next
@@ -140,17 +175,21 @@ fn only_modules_whose_sandbox_cannot_go_stale_are_prepared() {
 fn prepare_ahead_can_be_turned_off() {
     let config = format!(
         "global: {{prepare_ahead: false}}\nmodules:\n{}",
-        component("good", "ok", "")
+        component("slow", "slowstart", "")
     );
     let exporter = Exporter::start(&config);
     for s in scrapes(&exporter, 4) {
-        assert_good(&s);
+        assert_slow(&s);
     }
-    assert_eq!(ahead_calls(&exporter, "good"), 0);
-    let page = exporter.get("/modules/good").body;
+    assert_eq!(ahead_calls(&exporter, "slow"), 0);
+    let page = exporter.get("/modules/slow").body;
     assert!(
         page.contains("<th>sandbox</th><td>instantiated at the call</td>"),
         "{page}"
+    );
+    assert_eq!(
+        ahead_policy(&exporter, "slow"),
+        "never: global.prepare_ahead is off, or global.concurrency is 1"
     );
 }
 
@@ -208,22 +247,22 @@ fn reloads_give_back_the_slots_of_prepared_sandboxes() {
     let config = |n: usize| {
         format!(
             "global: {{concurrency: 2}}\nmodules:\n{}",
-            component(&format!("good{n}"), "ok", "")
+            component(&format!("slow{n}"), "slowstart", "")
         )
     };
     let exporter = Exporter::start_with_args(&config(0), &["--web.enable-lifecycle"]);
     for n in 1..=8 {
-        assert_good(&exporter.scrape());
+        assert_slow(&exporter.scrape());
         thread::sleep(Duration::from_millis(100));
         std::fs::write(exporter.config_path(), config(n)).unwrap();
         let a = request("POST", &format!("http://{}/-/reload", exporter.addr), &[]);
         assert_eq!(a.status, 200, "{}", a.body);
     }
     for s in scrapes(&exporter, 4) {
-        assert_good(&s);
+        assert_slow(&s);
     }
     assert!(
-        ahead_calls(&exporter, "good8") >= 2,
+        ahead_calls(&exporter, "slow8") >= 2,
         "the last module is prepared: every earlier slot was given back"
     );
 }
