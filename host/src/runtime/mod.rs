@@ -6,7 +6,10 @@
 //! ([`sandbox`]) and calls the component's `collect` export: as a task of
 //! the HTTP server's workers ([`GuestRuntime::run_inline`]), or, when the
 //! call may block in the kernel, on a guest thread of the [`CallPool`]
-//! ([`GuestRuntime::spawn_call`]).
+//! ([`GuestRuntime::spawn_call`]). A sandbox instantiated ahead of its
+//! call, as the module's previous call ended ([`GuestModule::prepare`],
+//! [`ahead`]), is called by [`GuestModule::collect_prepared`] in the slot
+//! it holds ([`GuestRuntime::run_prepared`]).
 //!
 //! Where limits and grants are checked: memory and tables in
 //! [`sandbox::Limiter`], time by epoch interruption (here) and the call's
