@@ -60,9 +60,11 @@ pub struct Global {
     /// Instantiate each module's next sandbox as soon as a `/metrics` call
     /// ends, so that the next scrape only runs the guest's `collect`. Only
     /// for modules without network grants whose granted directories are all
-    /// on procfs or sysfs. A waiting sandbox holds one of the `concurrency`
-    /// slots, only when one is free and never the last one, and its memory;
-    /// with `concurrency: 1` nothing is prepared.
+    /// on procfs or sysfs, whose instantiation takes 20 µs or more, after
+    /// scrapes that started while no other was under way. A waiting sandbox
+    /// holds one of the `concurrency` slots, only when one is free and
+    /// never the last one, and its memory; with `concurrency: 1` nothing is
+    /// prepared.
     pub prepare_ahead: bool,
 }
 

@@ -4,7 +4,9 @@
 //! code) is a third of a small collector's time in the server. After a
 //! `/metrics` call ends, the module's next sandbox is made at once, so
 //! the next scrape only runs `collect` (`GuestModule::prepare`). This file
-//! holds each module's one prepared sandbox.
+//! holds each module's one prepared sandbox. When preparing pays (an
+//! instantiation of 20 µs or more, a scrape that started alone) is decided
+//! by `GuestModule::could_prepare` and the scrape (`crate::scrape`).
 //!
 //! A waiting sandbox holds one of the `concurrency` call slots (and so its
 //! instance-pool slot), taken only when one is free and never more than
