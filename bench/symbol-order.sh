@@ -21,9 +21,12 @@
 #    its disk at 4 KiB (restored afterwards), which finds what runs too
 #    rarely to be sampled; appended in address order. Needs root; skipped
 #    with a warning otherwise.
-# Needs perf (Debian's linux-perf, installed when missing), a built
-# release binary and the guests (`cargo build --release -p wasm_exporter`,
-# `cargo xtask guests`).
+# Needs perf (Debian's linux-perf, installed when missing) and the guests
+# (`cargo xtask guests`). The release binary is built here first, with
+# `cargo build --release -p wasm_exporter`: one left by another build
+# (`cargo test --release`, `--workspace`) has other features unified in,
+# so other symbol hashes, and a file written from it matched 8 % of the
+# names of the binary built afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -37,6 +40,8 @@ seconds=${SECONDS_PER_START:-3}
 source bench/lib.sh
 
 command -v perf >/dev/null || apt_install linux-perf
+log "building the release binary (cargo build --release -p wasm_exporter)"
+cargo build --release -p wasm_exporter
 for f in "$exporter" "$guests/sysinfo.wasm" "$guests/procstat.wasm" "$guests/ok.wasm" "$guests/adversary.wasm"; do
     [ -e "$f" ] || { log "missing $f (build the release binary and the guests first)"; exit 1; }
 done
