@@ -85,7 +85,9 @@ fn only_modules_whose_sandbox_cannot_go_stale_are_prepared() {
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     std::fs::write(data.join("value"), "one").unwrap();
-    let mut config = String::from("modules:\n");
+    // Four slots, three of which may hold prepared sandboxes: one for each
+    // module that may be prepared, whatever the machine's CPU count.
+    let mut config = String::from("global: {concurrency: 4}\nmodules:\n");
     config.push_str(&component("good", "ok", ""));
     config.push_str(&component(
         "slow",
@@ -200,7 +202,7 @@ fn prepare_ahead_can_be_turned_off() {
 #[test]
 fn start_code_that_spins_or_bloats_costs_only_its_own_series() {
     let config = format!(
-        "modules:\n{}{}{}",
+        "global: {{concurrency: 4}}\nmodules:\n{}{}{}",
         component("good", "ok", ""),
         component("startloop", "startloop", "    limits: {timeout: 300ms}\n"),
         component("startbomb", "startbomb", ""),
