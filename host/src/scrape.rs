@@ -339,7 +339,7 @@ impl Exporter {
                 // The next scrape's sandbox, made while nobody waits for it
                 // (`runtime::ahead`): for a scrape that started alone, and
                 // not when no slot is free (it would find none).
-                if prepare_next && target.is_none() && module.guest.could_prepare() {
+                if prepare_next && module.guest.could_prepare() {
                     tokio::spawn(async move { module.guest.prepare().await });
                 }
                 outcome

@@ -224,12 +224,6 @@ pub struct HeldSlot {
     _cap: OwnedSemaphorePermit,
 }
 
-impl std::fmt::Debug for HeldSlot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HeldSlot")
-    }
-}
-
 /// The slots and the queue of calls waiting for a guest thread, and the
 /// runtime whose blocking threads serve it.
 struct Threads {

@@ -116,11 +116,9 @@ pub struct GuestModule {
     tls: Arc<TlsConfigs>,
     /// How its component was compiled when it was loaded.
     compiled: Compiled,
-    /// Its next sandbox, when the runtime prepares them and the module's
-    /// grants allow it ([`GuestModule::prepares_ahead`]).
-    ahead: Option<Ahead<Prepared>>,
-    /// Why it is not prepared ahead, when it is not.
-    not_ahead: Option<&'static str>,
+    /// Its next sandbox ([`GuestModule::prepare`]), or why its sandboxes
+    /// are never prepared.
+    ahead: Result<Ahead<Prepared>, &'static str>,
     /// How long its last instantiation took, in nanoseconds (0 before the
     /// first): whether preparing ahead pays ([`WORTH_PREPARING`]).
     instantiation_ns: AtomicU64,
@@ -172,19 +170,14 @@ impl GuestModule {
         // Only where a sandbox made early is the same as one made at the
         // call: no network (a connection's deadline is fixed when the
         // sandbox is made) and directories that cannot be replaced.
-        let not_ahead = if runtime.ahead_slots().is_none() {
-            Some("global.prepare_ahead is off, or global.concurrency is 1")
-        } else if !spec.access.network.is_empty() {
-            Some("it has network grants")
-        } else if !spec.access.files.kernel_made() {
-            Some("a granted directory is not on procfs or sysfs")
-        } else {
-            None
+        let ahead = match runtime.ahead_slots() {
+            None => Err("global.prepare_ahead is off, or global.concurrency is 1"),
+            Some(_) if !spec.access.network.is_empty() => Err("it has network grants"),
+            Some(_) if !spec.access.files.kernel_made() => {
+                Err("a granted directory is not on procfs or sysfs")
+            }
+            Some(slots) => Ok(Ahead::new(slots.clone())),
         };
-        let ahead = runtime
-            .ahead_slots()
-            .filter(|_| not_ahead.is_none())
-            .map(|slots| Ahead::new(slots.clone()));
         Ok(Self {
             name: spec.name.clone(),
             linked,
@@ -197,7 +190,6 @@ impl GuestModule {
             tls: Arc::new(tls),
             compiled: how,
             ahead,
-            not_ahead,
             instantiation_ns: AtomicU64::new(0),
             _component: component,
         })
@@ -270,20 +262,12 @@ impl GuestModule {
         self.access.files.may_hang() || !self.access.network.is_empty()
     }
 
-    /// Whether the module's next sandbox is instantiated as soon as a
-    /// `/metrics` call ends ([`Self::prepare`]): with `prepare_ahead`, for
-    /// modules without network grants whose granted directories are all
-    /// on procfs or sysfs.
-    pub fn prepares_ahead(&self) -> bool {
-        self.ahead.is_some()
-    }
-
     /// Whether and when its sandboxes are instantiated ahead, in words,
     /// for its page.
     pub fn ahead_policy(&self) -> String {
-        match self.not_ahead {
-            Some(why) => format!("never: {why}"),
-            None => format!(
+        match self.ahead {
+            Err(why) => format!("never: {why}"),
+            Ok(_) => format!(
                 "when its instantiation takes {} µs or more (the last took {:.1} µs)",
                 WORTH_PREPARING.as_micros(),
                 self.instantiation_ns.load(Ordering::Relaxed) as f64 / 1e3
@@ -296,7 +280,7 @@ impl GuestModule {
     /// ([`WORTH_PREPARING`]), nothing is prepared or being prepared, and a
     /// slot is free.
     pub fn could_prepare(&self) -> bool {
-        self.ahead.as_ref().is_some_and(|ahead| {
+        self.ahead.as_ref().is_ok_and(|ahead| {
             self.instantiation_ns.load(Ordering::Relaxed) >= WORTH_PREPARING.as_nanos() as u64
                 && ahead.could_begin()
         })
@@ -313,7 +297,7 @@ impl GuestModule {
     /// if it is ready; taken before the call, whose task then runs in the
     /// slot it holds ([`GuestRuntime::run_prepared`]).
     pub fn take_prepared(&self) -> Option<PreparedSandbox> {
-        self.ahead.as_ref()?.take().map(PreparedSandbox)
+        self.ahead.as_ref().ok()?.take().map(PreparedSandbox)
     }
 
     /// Like [`Self::collect`], in a sandbox prepared ahead.
@@ -349,7 +333,7 @@ impl GuestModule {
     /// that uses the sandbox. If the guest fails here, that call reports
     /// the failure without running.
     pub async fn prepare(&self) {
-        let Some(preparing) = self.ahead.as_ref().and_then(Ahead::begin) else {
+        let Some(preparing) = self.ahead.as_ref().ok().and_then(Ahead::begin) else {
             return;
         };
         let deadline = Instant::now() + self.limits.timeout;
