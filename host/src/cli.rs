@@ -223,6 +223,7 @@ pub enum PluginCommand {
     Push {
         /// Plugin archive (.tar.gz).
         archive: PathBuf,
+        #[allow(rustdoc::broken_intra_doc_links)] // help text, not markdown
         /// oci://HOST[:PORT]/REPOSITORY[:TAG] (the tag defaults to the
         /// plugin's version).
         target: String,
@@ -232,6 +233,7 @@ pub enum PluginCommand {
     /// Pull a plugin from an OCI registry into an archive, with
     /// ARCHIVE.minisig when a signature is attached.
     Pull {
+        #[allow(rustdoc::broken_intra_doc_links)] // help text, not markdown
         /// oci://HOST[:PORT]/REPOSITORY(:TAG|@sha256:DIGEST).
         source: String,
         /// Archive to write (default: NAME-VERSION.tar.gz here).

@@ -49,7 +49,7 @@ pub fn trim_every(period: std::time::Duration) {
 }
 
 /// Limits glibc to one arena per core (at least two, at most eight) and
-/// fixes the mmap threshold at [`MMAP_THRESHOLD`], each unless
+/// fixes the mmap threshold at `MMAP_THRESHOLD`, each unless
 /// `MALLOC_ARENA_MAX` or `MALLOC_MMAP_THRESHOLD_` says otherwise. Call
 /// before any thread starts.
 pub fn tune() {

@@ -3,7 +3,7 @@
 //! basic auth from the web config.
 //!
 //! The front door: every accepted connection passes the [`Gate`] (the
-//! connection cap, [`connlimit`](crate::connlimit)) and is watched for a late
+//! connection cap, [`connlimit`]) and is watched for a late
 //! header or a long idle; telemetry and probe requests beyond
 //! `--web.max-requests` are answered 503 at once; accept errors back off and
 //! repeated errors are logged at a bounded rate.

@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::os::unix::net::UnixListener;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::support::{Exporter, Scrape, guest, heavy, q, request};
@@ -399,22 +399,18 @@ fn descriptor_bomb_under_ulimit(global: &str) {
         Exporter::start_limited(&config(global, &modules), 1024)
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let worst = Arc::new(Mutex::new(Duration::ZERO));
     let prober = {
-        let (stop, worst, addr) = (stop.clone(), worst.clone(), exporter.addr.clone());
+        let (stop, addr) = (stop.clone(), exporter.addr.clone());
         std::thread::spawn(move || {
-            let mut probes = 0;
+            let mut took = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let start = Instant::now();
                 let a = request("GET", &format!("http://{addr}/-/healthy"), &[]);
                 assert_eq!(a.status, 200);
-                let took = start.elapsed();
-                let mut w = worst.lock().unwrap();
-                *w = (*w).max(took);
-                probes += 1;
+                took.push(start.elapsed());
                 std::thread::sleep(Duration::from_millis(20));
             }
-            probes
+            took
         })
     };
     for _ in 0..3 {
@@ -427,12 +423,19 @@ fn descriptor_bomb_under_ulimit(global: &str) {
         assert!(series.contains("Quota exceeded"), "{series}");
     }
     stop.store(true, Ordering::Relaxed);
-    let probes = prober.join().unwrap();
-    let worst = *worst.lock().unwrap();
-    assert!(probes > 20, "{probes} probes");
+    let mut took = prober.join().unwrap();
+    took.sort_unstable();
+    assert!(took.len() > 20, "{} probes", took.len());
+    // A starved exporter fails `accept` and backs off, 5 ms doubling up to
+    // 1 s, for as long as the bomb holds its descriptors (1.5 s a scrape):
+    // most probes would wait. The 90th percentile, not the slowest probe,
+    // so that a CI machine busy with other tests cannot fail this.
+    let p90 = took[took.len() * 9 / 10];
+    let worst = took[took.len() - 1];
     assert!(
-        worst < Duration::from_millis(100),
-        "/-/healthy took {worst:?} while the bomb held its descriptors"
+        p90 < Duration::from_millis(100) && worst < Duration::from_secs(1),
+        "/-/healthy took {p90:?} (90th percentile) and {worst:?} at worst \
+         while the bomb held its descriptors"
     );
     let log = exporter.log().join("\n");
     assert!(

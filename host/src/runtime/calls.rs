@@ -170,7 +170,7 @@ impl CallPool {
     }
 
     /// Runs `call`, which holds a slot already (a sandbox prepared ahead,
-    /// [`HeldSlot`]), as a task of the caller's runtime: as
+    /// which holds a `HeldSlot`), as a task of the caller's runtime: as
     /// [`Self::run_inline`] without waiting for a slot.
     pub async fn run_in_held_slot<F>(call: F) -> Result<F::Output, Failure>
     where
