@@ -26,9 +26,12 @@ family_t *family_add(scraper_list_metric_family_t *out, const char *name, const 
                      wasm_exporter_scraper_types_metric_kind_t kind, size_t nlabels,
                      const char *const *label_names) {
     // One allocation for all families, never moved: the pointers handed out
-    // stay valid while the collect function fills them in any order.
+    // stay valid while the collect function fills them in any order. Not
+    // zeroed (each family is, as it is added): a fresh instance would
+    // otherwise write every page of room for MAX_FAMILIES on every call,
+    // and the host would then reset them all.
     if (out->len == 0) {
-        out->ptr = calloc(MAX_FAMILIES, sizeof(family_t));
+        out->ptr = malloc(MAX_FAMILIES * sizeof(family_t));
         if (!out->ptr) abort();
     }
     if (out->len == MAX_FAMILIES) {
