@@ -39,16 +39,14 @@ static bool add_cpu_times(const char *proc_dir, family_t *family, scraper_string
     // so the buffer is passed.
     static char buffer[8192];
     setvbuf(f, buffer, _IOFBF, sizeof buffer);
-    // The intr and softirq lines run to thousands of bytes; only the start
-    // of a line matters, so the rest of a long line is skipped.
-    char line[512];
-    bool at_line_start = true;
+    // getline gives each line's length, so no line is scanned twice for its
+    // end (the intr and softirq lines run to thousands of bytes).
+    char *line = NULL;
+    size_t capacity = 0;
     size_t cpus = 0;
     bool ok = true;
-    while (fgets(line, sizeof line, f)) {
-        bool starts_line = at_line_start;
-        at_line_start = strchr(line, '\n') != NULL;
-        if (!starts_line || strncmp(line, "cpu", 3) != 0) continue;
+    while (getline(&line, &capacity, f) > 0) {
+        if (strncmp(line, "cpu", 3) != 0) continue;
         char *p = line + 3;
         if (*p < '0' || *p > '9') continue;  // the aggregate "cpu" line
         char cpu[16];
@@ -75,6 +73,7 @@ static bool add_cpu_times(const char *proc_dir, family_t *family, scraper_string
         }
         cpus++;
     }
+    free(line);
     fclose(f);
     if (ok && cpus == 0) ok = fail(err, "%s: no cpuN lines", path);
     return ok;

@@ -46,6 +46,8 @@ static bool read_mem_usage(const char *proc_dir, double *usage, scraper_string_t
         char *end;
         double v = strtod(rest, &end);
         if (end != rest) *slot = v;
+        // Both come first (lines 1 and 3): the other lines are not read.
+        if (total >= 0 && available >= 0) break;
     }
     fclose(f);
     if (total <= 0 || available < 0)
