@@ -3,19 +3,20 @@
 //! describes and knows nothing of configs or plugin packages.
 //!
 //! Where a guest runs: [`GuestModule::collect`] builds a fresh sandbox
-//! (`runtime/sandbox.rs`) and calls the component's `collect` export: as a task of
-//! the HTTP server's workers ([`GuestRuntime::run_inline`]), or, when the
-//! call may block in the kernel, on a guest thread of the [`CallPool`]
-//! ([`GuestRuntime::spawn_call`]). A sandbox instantiated ahead of its
-//! call, as the module's previous call ended ([`GuestModule::prepare`],
-//! `runtime/ahead.rs`), is called by [`GuestModule::collect_prepared`] in the slot
-//! it holds ([`GuestRuntime::run_prepared`]).
+//! (`runtime/sandbox.rs`) and calls the component's `collect` export: as a
+//! task of the HTTP server's workers ([`GuestRuntime::run_inline`]), or,
+//! when the call may block in the kernel, on a guest thread of the
+//! [`CallPool`] ([`GuestRuntime::spawn_call`]). A sandbox instantiated
+//! ahead of its call, as the module's previous call ended
+//! ([`GuestModule::prepare`], `runtime/ahead.rs`), is called by
+//! [`GuestModule::collect_prepared`] in the slot it holds
+//! ([`GuestRuntime::run_prepared`]).
 //!
-//! Where limits and grants are checked: memory and tables in
-//! `Limiter` (`runtime/sandbox.rs`), time by epoch interruption (here) and the call's
-//! timer ([`GuestModule::collect`]), ticking only while a guest runs
-//! (`runtime/epoch.rs`), descriptors in [`descriptors`], files
-//! on every open in [`wasi::filesystem`] (asking [`crate::policy`]).
+//! Where limits and grants are checked: memory and tables in `Limiter`
+//! (`runtime/sandbox.rs`), time by epoch interruption (here) and the
+//! call's timer ([`GuestModule::collect`]), ticking only while a guest runs
+//! (`runtime/epoch.rs`), descriptors in [`descriptors`], files on every
+//! open in [`wasi::filesystem`] (asking [`crate::policy`]).
 //!
 //! Compiled components come from the cache directory ([`compiled`]) and are
 //! shared by every module, and every reload, that uses the same bytes
@@ -86,10 +87,10 @@ pub mod bindings {
     }
 }
 
-/// How often the engine's epoch advances while a guest runs (`runtime/epoch.rs`).
-/// Guests check the epoch in loops and function prologues, so this is the
-/// granularity of deadline checks and of yielding the thread to other
-/// tasks.
+/// How often the engine's epoch advances while a guest runs
+/// (`runtime/epoch.rs`). Guests check the epoch in loops and function
+/// prologues, so this is the granularity of deadline checks and of
+/// yielding the thread to other tasks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// Engine-wide settings (they cannot differ per module). A reload that
@@ -110,8 +111,8 @@ pub struct EngineSettings {
     /// How memory accesses are bounds-checked.
     pub bounds_checks: BoundsChecks,
     /// Whether modules' next sandboxes are instantiated ahead of their
-    /// calls (`runtime/ahead.rs`), each holding one of the `concurrency` slots
-    /// while it waits (at most `concurrency - 1` of them).
+    /// calls (`runtime/ahead.rs`), each holding one of the `concurrency`
+    /// slots while it waits (at most `concurrency - 1` of them).
     pub prepare_ahead: bool,
 }
 

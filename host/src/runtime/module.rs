@@ -277,7 +277,7 @@ impl GuestModule {
 
     /// Whether [`Self::prepare`] should start now: the module prepares
     /// ahead, its instantiation takes long enough for that to pay
-    /// (20 µs or more: `WORTH_PREPARING`), nothing is prepared or being prepared, and a
+    /// (`WORTH_PREPARING`), nothing is prepared or being prepared, and a
     /// slot is free.
     pub fn could_prepare(&self) -> bool {
         self.ahead.as_ref().is_ok_and(|ahead| {
